@@ -1,0 +1,23 @@
+"""Errors a user can cause. Each carries one message that says what went wrong and with what.
+
+The CLI maps them to a non-zero exit code, the HTTP API to a 4xx status; nothing else needs to
+catch them.
+"""
+
+from __future__ import annotations
+
+
+class FacerecError(Exception):
+    """Base class: every error facerec raises on purpose."""
+
+
+class ImageError(FacerecError):
+    """An input could not be turned into an RGB image (missing, unreadable, not an image, too big)."""
+
+
+class WeightsError(FacerecError):
+    """A model file is missing, corrupt (wrong sha256) or could not be fetched."""
+
+
+class DeviceError(FacerecError):
+    """The requested compute device is not available."""

@@ -1,0 +1,157 @@
+"""Any image input -> an H x W x 3 uint8 RGB array, or an ImageError that says why not.
+
+Everything downstream (detector, aligner, annotator) sees one pixel format, so every format
+question (EXIF rotation, alpha, palettes, 16-bit, CMYK, size limits) is settled here, once.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from facerec.errors import ImageError
+
+DEFAULT_MAX_PIXELS = 64_000_000
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, np.ndarray, Image.Image]
+
+
+def describe(source: ImageSource) -> str:
+    """How an input is named in messages: the path as given, or its kind."""
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if isinstance(source, (bytes, bytearray)):
+        return f"<{len(source)} bytes>"
+    if isinstance(source, np.ndarray):
+        return f"<array {'x'.join(map(str, source.shape))} {source.dtype}>"
+    return f"<{type(source).__name__}>"
+
+
+def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode ``source`` into an RGB uint8 array (EXIF orientation applied).
+
+    Raises ImageError naming the input and the reason for: missing or unreadable paths, empty,
+    truncated or non-image files, unsupported array types, and images over ``max_pixels``.
+    """
+    name = describe(source)
+    if isinstance(source, np.ndarray):
+        return _from_array(source, name, max_pixels)
+    if isinstance(source, Image.Image):
+        return _from_pil(source, name, max_pixels)
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ImageError(f"{name}: empty input (0 bytes)")
+        return _decode(io.BytesIO(bytes(source)), name, max_pixels)
+    if not isinstance(source, (str, os.PathLike)):
+        raise ImageError(f"{name}: unsupported input type {type(source).__name__}")
+    path = Path(source)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ImageError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise ImageError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    if path.is_dir():
+        raise ImageError(f"{name}: is a directory, not an image file")
+    if size == 0:
+        raise ImageError(f"{name}: empty file (0 bytes)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    return _decode(io.BytesIO(data), name, max_pixels)
+
+
+def _decode(stream: io.BytesIO, name: str, max_pixels: int) -> np.ndarray:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(stream)
+            _check_pixels(image.size, name, max_pixels)
+            image.load()
+    except ImageError:
+        raise
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name}: image too large (decompression bomb guard)") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not an image file (format not recognised)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        reason = str(exc) or type(exc).__name__
+        if "truncated" in reason:
+            reason = "truncated file (image data ends early)"
+        raise ImageError(f"{name}: cannot decode image: {reason}") from None
+    return _from_pil(image, name, max_pixels)
+
+
+def _check_pixels(size: tuple[int, int], name: str, max_pixels: int) -> None:
+    width, height = size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"{name}: image is {width}x{height} ({width * height / 1e6:.1f} megapixels), over the "
+            f"limit of {max_pixels / 1e6:g} megapixels (raise max_pixels to allow it)"
+        )
+    if width == 0 or height == 0:
+        raise ImageError(f"{name}: image has no pixels ({width}x{height})")
+
+
+def _from_pil(image: Image.Image, name: str, max_pixels: int) -> np.ndarray:
+    _check_pixels(image.size, name, max_pixels)
+    try:
+        image = ImageOps.exif_transpose(image)
+    except (OSError, ValueError, SyntaxError):
+        pass  # a broken EXIF block is no reason to refuse the pixels
+    mode = image.mode
+    if mode == "RGB":
+        return np.asarray(image, dtype=np.uint8).copy()
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return _from_array(np.asarray(image), name, max_pixels)
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"), dtype=np.uint8).copy()
+    try:
+        return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+    except (ValueError, OSError) as exc:
+        raise ImageError(f"{name}: unsupported image mode {mode} ({exc})") from None
+
+
+def _to_uint8(pixels: np.ndarray, name: str) -> np.ndarray:
+    if pixels.dtype == np.uint8:
+        return pixels
+    if pixels.dtype == np.bool_:
+        return pixels.astype(np.uint8) * 255
+    if pixels.dtype == np.uint16 or (pixels.dtype.kind in "iu" and pixels.max(initial=0) > 255):
+        # 16-bit data: keep the high byte, the usual reduction to 8 bits.
+        return (np.clip(pixels, 0, 65535).astype(np.uint32) >> 8).astype(np.uint8)
+    if pixels.dtype.kind in "iu":
+        return np.clip(pixels, 0, 255).astype(np.uint8)
+    if pixels.dtype.kind == "f":
+        if not np.isfinite(pixels).all():
+            raise ImageError(f"{name}: float image holds NaN or infinite values")
+        peak = float(pixels.max(initial=0.0))
+        scale = 255.0 if peak <= 1.0 else 1.0  # floats in 0..1 are the common convention
+        return np.clip(np.rint(pixels * scale), 0, 255).astype(np.uint8)
+    raise ImageError(f"{name}: unsupported pixel type {pixels.dtype}")
+
+
+def _from_array(pixels: np.ndarray, name: str, max_pixels: int) -> np.ndarray:
+    """Arrays are taken as RGB (or grey, or RGBA) in their natural layout, H x W [x C]."""
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] not in (3, 4)):
+        raise ImageError(f"{name}: expected an H x W, H x W x 3 or H x W x 4 array")
+    _check_pixels((pixels.shape[1], pixels.shape[0]), name, max_pixels)
+    pixels = _to_uint8(pixels, name)
+    if pixels.ndim == 2:
+        return np.repeat(pixels[:, :, None], 3, axis=2)
+    if pixels.shape[2] == 4:
+        alpha = pixels[:, :, 3:4].astype(np.float32) / 255.0
+        blended = pixels[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+        return np.rint(blended).astype(np.uint8)
+    return np.ascontiguousarray(pixels)

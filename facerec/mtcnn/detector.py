@@ -1,0 +1,197 @@
+"""The MTCNN cascade: pyramid + P-Net proposals, R-Net refinement, O-Net output with landmarks.
+
+Each stage is a plain function over arrays; :class:`MTCNN` only holds the networks and strings
+the stages together. Steps and constants follow facenet-pytorch 2.6.0, our parity reference,
+with two differences that change no result: resampling reads a summed-area table (see
+:mod:`facerec.mtcnn.area`), and the R-Net/O-Net crops of all images are made in one step.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from facerec import weights
+from facerec.errors import FacerecError
+from facerec.images import ImageSource, load_image
+from facerec.mtcnn import area, boxes
+from facerec.mtcnn.nets import ONet, PNet, RNet
+from facerec.runtime import resolve_device
+from facerec.types import Face
+
+SCALE_NMS = 0.5  # within one pyramid level
+IMAGE_NMS = 0.7  # stage 1 across levels, and stage 2
+OUTPUT_NMS = 0.7  # stage 3, intersection over the smaller box
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Detector settings; the defaults are the MTCNN paper's and facenet-pytorch's."""
+
+    min_face_size: float = 20.0
+    scale_factor: float = 0.709
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+
+    def __post_init__(self) -> None:
+        if self.min_face_size < 1:
+            raise FacerecError(f"min_face_size must be at least 1 pixel, got {self.min_face_size}")
+        if not 0 < self.scale_factor < 1:
+            raise FacerecError(f"scale_factor must be between 0 and 1, got {self.scale_factor}")
+        if len(self.thresholds) != 3 or not all(0 <= t <= 1 for t in self.thresholds):
+            raise FacerecError(f"thresholds must be three values in [0, 1], got {self.thresholds}")
+
+
+@dataclass(frozen=True)
+class _Image:
+    height: int
+    width: int
+    table: torch.Tensor  # summed-area table, see area.summed_area_table
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """Boxes in flight through the cascade, each tagged with the index of its image."""
+
+    boxes: np.ndarray  # N x 4 float32
+    scores: np.ndarray  # N
+    image_ids: np.ndarray  # N int
+
+    def take(self, index: np.ndarray) -> _Candidates:
+        return _Candidates(self.boxes[index], self.scores[index], self.image_ids[index])
+
+
+@functools.cache
+def _load_nets(pnet_path: str, rnet_path: str, onet_path: str) -> tuple[PNet, RNet, ONet]:
+    nets = (PNet(), RNet(), ONet())
+    for net, path in zip(nets, (pnet_path, rnet_path, onet_path)):
+        net.load_state_dict(weights.load_state_dict(path))
+        net.eval()
+        net.requires_grad_(False)
+    return nets
+
+
+def load_nets() -> tuple[PNet, RNet, ONet]:
+    """The three networks with the manifest's weights, loaded once per process."""
+    files = weights.model_files("mtcnn")
+    return _load_nets(*(str(weights.locate(files[name])) for name in ("pnet", "rnet", "onet")))
+
+
+def _normalise(pixels: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """N x H x W x 3 pixels in 0..255 -> N x 3 x H x W in [-1, 1] (channels-last in memory)."""
+    return ((pixels.to(device) - 127.5) * 0.0078125).permute(0, 3, 1, 2)
+
+
+def propose(pnet: PNet, image: _Image, config: DetectorConfig, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 1: P-Net over every pyramid level; squared candidate boxes and their scores."""
+    level_boxes, level_scores, level_regs = [], [], []
+    for scale in boxes.pyramid_scales(image.height, image.width, config.min_face_size, config.scale_factor):
+        level = area.resize(image.table, *boxes.scaled_size(image.height, image.width, scale))
+        reg, prob = pnet(_normalise(level[None], device))
+        found, scores, regs = boxes.pnet_candidates(
+            reg[0].cpu().numpy(), prob[0].cpu().numpy(), scale, config.thresholds[0]
+        )
+        keep = boxes.nms(found, scores, SCALE_NMS)
+        level_boxes.append(found[keep])
+        level_scores.append(scores[keep])
+        level_regs.append(regs[keep])
+    if not level_boxes:
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+    found, scores, regs = (np.concatenate(parts) for parts in (level_boxes, level_scores, level_regs))
+    keep = boxes.nms(found, scores, IMAGE_NMS)
+    return boxes.square(boxes.regress_unit(found[keep], regs[keep])), scores[keep]
+
+
+def _crops(images: Sequence[_Image], candidates: _Candidates, size: int) -> tuple[_Candidates, torch.Tensor]:
+    """size x size crops of every candidate, dropping those wholly outside their image."""
+    windows = np.zeros((len(candidates.boxes), 4), np.int64)
+    for i, image in enumerate(images):
+        mine = candidates.image_ids == i
+        windows[mine] = boxes.crop_windows(candidates.boxes[mine], image.width, image.height)
+    valid = np.nonzero((windows[:, 2] > windows[:, 0]) & (windows[:, 3] > windows[:, 1]))[0]
+    candidates, windows = candidates.take(valid), windows[valid]
+    pixels = torch.empty((len(windows), size, size, 3), dtype=torch.float32)
+    for i, image in enumerate(images):
+        mine = np.nonzero(candidates.image_ids == i)[0]
+        if len(mine):
+            pixels[torch.from_numpy(mine)] = area.crops(image.table, windows[mine], size)
+    return candidates, pixels
+
+
+def refine(
+    rnet: RNet, images: Sequence[_Image], candidates: _Candidates, threshold: float, device: torch.device
+) -> _Candidates:
+    """Stage 2: R-Net rescoring and regression on 24x24 crops."""
+    candidates, pixels = _crops(images, candidates, 24)
+    if len(pixels) == 0:
+        return candidates
+    reg, prob = (t.cpu().numpy() for t in rnet(_normalise(pixels, device)))
+    passed = np.nonzero(prob > threshold)[0]
+    candidates = _Candidates(candidates.boxes[passed], prob[passed], candidates.image_ids[passed])
+    keep = boxes.batched_nms(candidates.boxes, candidates.scores, candidates.image_ids, IMAGE_NMS)
+    candidates = candidates.take(keep)
+    return _Candidates(boxes.square(boxes.regress(candidates.boxes, reg[passed][keep])), candidates.scores, candidates.image_ids)
+
+
+def output(
+    onet: ONet, images: Sequence[_Image], candidates: _Candidates, threshold: float, device: torch.device
+) -> tuple[_Candidates, np.ndarray]:
+    """Stage 3: O-Net on 48x48 crops; final boxes, scores and landmarks (N x 5 x 2)."""
+    candidates, pixels = _crops(images, candidates, 48)
+    if len(pixels) == 0:
+        return candidates, np.zeros((0, 5, 2), np.float32)
+    reg, points, prob = (t.cpu().numpy() for t in onet(_normalise(pixels, device)))
+    passed = np.nonzero(prob > threshold)[0]
+    landmarks = boxes.landmarks_from_onet(candidates.boxes[passed], points[passed])
+    candidates = _Candidates(
+        boxes.regress(candidates.boxes[passed], reg[passed]), prob[passed], candidates.image_ids[passed]
+    )
+    keep = boxes.batched_nms(
+        candidates.boxes, candidates.scores, candidates.image_ids, OUTPUT_NMS, mode="min", pixel_offset=1.0, ties="numpy"
+    )
+    return candidates.take(keep), landmarks[keep]
+
+
+class MTCNN:
+    """Finds every face in an image: box, confidence and five landmarks.
+
+    >>> detector = MTCNN()
+    >>> faces = detector.detect("group.jpg")            # list[Face], most confident first
+    >>> per_image = detector.detect_batch([a, b, c])   # images may differ in size
+    """
+
+    def __init__(self, config: DetectorConfig | None = None, device: str | torch.device = "cpu") -> None:
+        self.config = config or DetectorConfig()
+        self.device = resolve_device(device)
+        nets = load_nets()
+        if self.device.type != "cpu":  # the cached CPU modules are shared; move copies
+            nets = tuple(copy.deepcopy(net).to(self.device) for net in nets)
+        self.pnet, self.rnet, self.onet = nets
+
+    def detect(self, image: ImageSource) -> list[Face]:
+        """Faces in one image (any input :func:`facerec.images.load_image` takes)."""
+        return self.detect_batch([image])[0]
+
+    @torch.inference_mode()
+    def detect_batch(self, images: Sequence[ImageSource]) -> list[list[Face]]:
+        """Faces in each of several images; stages 2 and 3 run once for the whole batch."""
+        prepared = []
+        for image in images:
+            pixels = load_image(image)
+            prepared.append(_Image(pixels.shape[0], pixels.shape[1], area.summed_area_table(pixels)))
+        parts = [propose(self.pnet, image, self.config, self.device) for image in prepared]
+        candidates = _Candidates(
+            np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 4), np.float32),
+            np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.float32),
+            np.concatenate([np.full(len(p[0]), i) for i, p in enumerate(parts)]) if parts else np.zeros(0, np.int64),
+        )
+        candidates = refine(self.rnet, prepared, candidates, self.config.thresholds[1], self.device)
+        candidates, landmarks = output(self.onet, prepared, candidates, self.config.thresholds[2], self.device)
+        results: list[list[Face]] = [[] for _ in prepared]
+        for box, score, image_id, points in zip(candidates.boxes, candidates.scores, candidates.image_ids, landmarks):
+            results[int(image_id)].append(Face.from_arrays(box, score, points))
+        return results
