@@ -6,11 +6,11 @@ question (EXIF rotation, alpha, palettes, 16-bit, CMYK, size limits) is settled 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -19,7 +19,7 @@ from facerec.errors import ImageError
 
 DEFAULT_MAX_PIXELS = 64_000_000
 
-ImageSource = Union[str, os.PathLike, bytes, bytearray, np.ndarray, Image.Image]
+ImageSource = str | os.PathLike | bytes | bytearray | np.ndarray | Image.Image
 
 
 def describe(source: ImageSource) -> str:
@@ -102,10 +102,8 @@ def _check_pixels(size: tuple[int, int], name: str, max_pixels: int) -> None:
 
 def _from_pil(image: Image.Image, name: str, max_pixels: int) -> np.ndarray:
     _check_pixels(image.size, name, max_pixels)
-    try:
+    with contextlib.suppress(OSError, ValueError, SyntaxError):  # a broken EXIF block is no reason to fail
         image = ImageOps.exif_transpose(image)
-    except (OSError, ValueError, SyntaxError):
-        pass  # a broken EXIF block is no reason to refuse the pixels
     mode = image.mode
     if mode == "RGB":
         return np.asarray(image, dtype=np.uint8).copy()

@@ -44,5 +44,5 @@ class Face:
         return {
             "box": [x1, y1, self.width, self.height],
             "confidence": self.confidence,
-            "keypoints": {name: [x, y] for name, (x, y) in zip(LANDMARK_NAMES, self.landmarks)},
+            "keypoints": {name: [x, y] for name, (x, y) in zip(LANDMARK_NAMES, self.landmarks, strict=True)},
         }

@@ -42,7 +42,9 @@ def resize(table: torch.Tensor, height: int, width: int) -> torch.Tensor:
     rows = table.index_select(0, y1) - table.index_select(0, y0)
     sums = rows.index_select(1, x1) - rows.index_select(1, x0)
     # Divide by the bin height, then width, in float32: the reference's rounding, bit for bit.
-    return sums.to(torch.float32) / (y1 - y0).to(torch.float32)[:, None, None] / (x1 - x0).to(torch.float32)[None, :, None]
+    return (
+        sums.to(torch.float32) / (y1 - y0).to(torch.float32)[:, None, None] / (x1 - x0).to(torch.float32)[None, :, None]
+    )
 
 
 def crops(table: torch.Tensor, windows: np.ndarray, size: int) -> torch.Tensor:

@@ -68,7 +68,7 @@ class _Candidates:
 @functools.cache
 def _load_nets(pnet_path: str, rnet_path: str, onet_path: str) -> tuple[PNet, RNet, ONet]:
     nets = (PNet(), RNet(), ONet())
-    for net, path in zip(nets, (pnet_path, rnet_path, onet_path)):
+    for net, path in zip(nets, (pnet_path, rnet_path, onet_path), strict=True):
         net.load_state_dict(weights.load_state_dict(path))
         net.eval()
         net.requires_grad_(False)
@@ -134,7 +134,9 @@ def refine(
     candidates = _Candidates(candidates.boxes[passed], prob[passed], candidates.image_ids[passed])
     keep = boxes.batched_nms(candidates.boxes, candidates.scores, candidates.image_ids, IMAGE_NMS)
     candidates = candidates.take(keep)
-    return _Candidates(boxes.square(boxes.regress(candidates.boxes, reg[passed][keep])), candidates.scores, candidates.image_ids)
+    return _Candidates(
+        boxes.square(boxes.regress(candidates.boxes, reg[passed][keep])), candidates.scores, candidates.image_ids
+    )
 
 
 def output(
@@ -151,7 +153,13 @@ def output(
         boxes.regress(candidates.boxes[passed], reg[passed]), prob[passed], candidates.image_ids[passed]
     )
     keep = boxes.batched_nms(
-        candidates.boxes, candidates.scores, candidates.image_ids, OUTPUT_NMS, mode="min", pixel_offset=1.0, ties="numpy"
+        candidates.boxes,
+        candidates.scores,
+        candidates.image_ids,
+        OUTPUT_NMS,
+        mode="min",
+        pixel_offset=1.0,
+        ties="numpy",
     )
     return candidates.take(keep), landmarks[keep]
 
@@ -192,6 +200,8 @@ class MTCNN:
         candidates = refine(self.rnet, prepared, candidates, self.config.thresholds[1], self.device)
         candidates, landmarks = output(self.onet, prepared, candidates, self.config.thresholds[2], self.device)
         results: list[list[Face]] = [[] for _ in prepared]
-        for box, score, image_id, points in zip(candidates.boxes, candidates.scores, candidates.image_ids, landmarks):
+        for box, score, image_id, points in zip(
+            candidates.boxes, candidates.scores, candidates.image_ids, landmarks, strict=True
+        ):
             results[int(image_id)].append(Face.from_arrays(box, score, points))
         return results

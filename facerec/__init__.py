@@ -1,0 +1,22 @@
+"""facerec: face detection and recognition (MTCNN + FaceNet) for the shell, Python and HTTP."""
+
+from facerec.errors import DeviceError, FacerecError, ImageError, WeightsError
+from facerec.images import load_image
+from facerec.mtcnn import MTCNN, DetectorConfig
+from facerec.recognizer import FaceRecognizer
+from facerec.types import Face
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MTCNN",
+    "DetectorConfig",
+    "DeviceError",
+    "Face",
+    "FaceRecognizer",
+    "FacerecError",
+    "ImageError",
+    "WeightsError",
+    "__version__",
+    "load_image",
+]

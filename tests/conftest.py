@@ -1,0 +1,41 @@
+"""Shared fixtures: where the real test images are, and one detector per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("FACEREC_SHARED_DIR", REPO.parent / "shared"))
+DATA = SHARED / "data"
+REFERENCE = SHARED / "reference"
+
+# Two threads, like the machines CI runs on; keeps timings comparable between runs.
+torch.set_num_threads(2)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not DATA.is_dir():
+        raise pytest.UsageError(
+            f"test data not found at {DATA}: put ../shared beside the repository or set FACEREC_SHARED_DIR"
+        )
+
+
+@pytest.fixture(scope="session")
+def data() -> Path:
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def detector():
+    from facerec.mtcnn import MTCNN
+
+    return MTCNN()

@@ -1,0 +1,103 @@
+"""The facerec command, in process: output formats, shared options, per-file errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+import cli
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(cli.app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def two_people(data):
+    return str(data / "face_recognition/examples/two_people.jpg")
+
+
+def test_detect_text_lists_one_line_per_face(two_people):
+    result = run("detect", two_people)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith(f"{two_people}\tbox ") and "\tconfidence 1.0000" in line for line in lines)
+
+
+def test_detect_json_is_the_only_thing_on_stdout(two_people, data):
+    result = run("detect", "--json", two_people, data / "faceapi_bbt/test_images/white.png")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert [entry["file"] for entry in doc] == [two_people, str(data / "faceapi_bbt/test_images/white.png")]
+    assert len(doc[0]["faces"]) == 2 and doc[1]["faces"] == []
+    face = doc[0]["faces"][0]
+    assert set(face) == {"box", "confidence", "keypoints"}
+    assert len(face["box"]) == 4 and all(isinstance(v, float) for v in face["box"])
+    assert set(face["keypoints"]) == {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"}
+
+
+def test_a_failing_file_is_reported_and_the_others_go_on(two_people, data, tmp_path):
+    missing = tmp_path / "missing.jpg"
+    result = run("detect", "--json", missing, data / "bad_inputs/truncated.jpg", two_people)
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc[0] == {"file": str(missing), "error": f"{missing}: no such file"}
+    assert "truncated" in doc[1]["error"]
+    assert len(doc[2]["faces"]) == 2
+    assert f"error: {missing}: no such file" in result.stderr
+    assert "truncated" in result.stderr
+
+
+def test_shared_options_before_and_after_the_command(two_people):
+    before = run("--threads", "1", "detect", "--json", two_people)
+    assert before.exit_code == 0 and torch.get_num_threads() == 1
+    after = run("--threads", "1", "detect", "--threads", "2", "--device", "cpu", "--json", two_people)
+    assert after.exit_code == 0 and torch.get_num_threads() == 2  # the later one wins
+    boxes = [[f["box"] for f in json.loads(r.stdout)[0]["faces"]] for r in (before, after)]
+    assert boxes[0] == [pytest.approx(b, abs=1e-3) for b in boxes[1]]  # thread count only changes rounding
+
+
+def test_cuda_is_used_when_present_and_a_clear_error_when_not(two_people):
+    result = run("--device", "cuda", "detect", "--json", two_people)
+    if torch.cuda.is_available():
+        assert result.exit_code == 0 and len(json.loads(result.stdout)[0]["faces"]) == 2
+    else:
+        assert result.exit_code == 1
+        assert "no CUDA GPU is available" in result.stderr
+
+
+def test_bad_option_values_are_usage_errors(two_people):
+    assert run("detect", "--threads", "0", two_people).exit_code == 2
+    assert run("detect").exit_code == 2
+    result = run("--device", "tpu", "detect", two_people)
+    assert result.exit_code == 1 and "unknown device" in result.stderr
+
+
+def test_annotate_writes_copies_with_drawings(two_people, tmp_path, data):
+    second = data / "facenet_pytorch/test_images/kate_siegel/1.jpg"
+    result = run("detect", "--annotate", tmp_path / "out", two_people, second)
+    assert result.exit_code == 0
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["1.jpg", "two_people.jpg"]
+    original = np.asarray(Image.open(two_people).convert("RGB"), dtype=np.int16)
+    annotated = np.asarray(Image.open(tmp_path / "out" / "two_people.jpg").convert("RGB"), dtype=np.int16)
+    assert annotated.shape == original.shape
+    # The box outlines are pure green: many pixels turn strongly green only in the annotated copy.
+    greener = (annotated[:, :, 1] - original[:, :, 1] > 80) & (annotated[:, :, 0] < 60)
+    assert greener.sum() > 500
+
+
+def test_version_and_help():
+    import facerec
+
+    assert run("--version").stdout.strip() == f"facerec {facerec.__version__}"
+    help_text = run("--help").stdout
+    assert "detect" in help_text and "--threads" in help_text and "--device" in help_text

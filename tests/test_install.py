@@ -1,0 +1,56 @@
+"""The installed wheel works on its own: the ``facerec`` command, from another directory, offline.
+
+CI installs the package with ``pip install .`` (a real wheel, not editable) before the tests, as
+the README says; this test runs that installed command where the source tree cannot help it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "FACEREC_WEIGHTS_DIR")}
+    env["XDG_CACHE_HOME"] = "/nonexistent-cache"  # only the weights inside the wheel may be used
+    return env
+
+
+def test_installed_package_lives_outside_the_source_tree(tmp_path):
+    where = subprocess.run(
+        [sys.executable, "-c", "import facerec, pathlib; print(pathlib.Path(facerec.__file__).parent)"],
+        cwd=tmp_path,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    package = Path(where)
+    assert package.resolve() != (REPO / "facerec").resolve(), (
+        f"facerec is imported from the source tree ({package}): run `pip install .`"
+    )
+    for shipped in ("cli.py", "_weights/manifest.json", "_weights/mtcnn/pnet.pt", "_db"):
+        assert (package / shipped).exists(), shipped
+
+
+def test_installed_command_detects_from_another_directory(tmp_path, data):
+    command = Path(sys.executable).parent / "facerec"
+    assert command.exists(), "the facerec command is not installed in this environment: run `pip install .`"
+    image = data / "face_recognition/examples/two_people.jpg"
+    result = subprocess.run(
+        [str(command), "--threads", "2", "detect", "--json", str(image)],
+        cwd=tmp_path,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)[0]["faces"]) == 2
+    version = subprocess.run([str(command), "--version"], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert version.stdout.startswith("facerec ")
