@@ -41,13 +41,19 @@ box_sets = st.integers(min_value=0, max_value=40).flatmap(
 )
 
 
-@settings(max_examples=200, deadline=None)
-@given(box_sets, st.sampled_from([0.3, 0.5, 0.7]), st.sampled_from(["union", "min"]), st.sampled_from([0.0, 1.0]))
-def test_nms_matches_greedy_definition(data, threshold, mode, offset):
+@settings(max_examples=300, deadline=None)
+@given(
+    box_sets,
+    st.sampled_from([0.3, 0.5, 0.7]),
+    st.sampled_from(["union", "min"]),
+    st.sampled_from([0.0, 1.0]),
+    st.sampled_from([1, 3, 7, 1024]),
+)
+def test_nms_matches_greedy_definition(data, threshold, mode, offset, block):
     raw, raw_scores = data
     b = np.array([[x, y, x + w, y + h] for x, y, w, h in raw], dtype=np.float32).reshape(-1, 4)
     s = np.array(raw_scores, dtype=np.float32) / 1000
-    kept = boxes.nms(b, s, threshold, mode=mode, pixel_offset=offset).tolist()
+    kept = boxes.nms(b, s, threshold, mode=mode, pixel_offset=offset, block=block).tolist()
     assert kept == _reference_nms(b, s, threshold, mode, offset)
 
 

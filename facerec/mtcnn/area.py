@@ -39,12 +39,16 @@ def resize(table: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Area-resize the image behind ``table`` to height x width x 3, float32 in 0..255."""
     y0, y1 = _bins(table.shape[0] - 1, height)
     x0, x1 = _bins(table.shape[1] - 1, width)
-    rows = table.index_select(0, y1) - table.index_select(0, y0)
-    sums = rows.index_select(1, x1) - rows.index_select(1, x0)
+    # In place where possible: a 1080p photo's first level is megabytes per temporary.
+    rows = table.index_select(0, y1)
+    rows -= table.index_select(0, y0)
+    sums = rows.index_select(1, x1)
+    sums -= rows.index_select(1, x0)
+    pixels = sums.to(torch.float32)
     # Divide by the bin height, then width, in float32: the reference's rounding, bit for bit.
-    return (
-        sums.to(torch.float32) / (y1 - y0).to(torch.float32)[:, None, None] / (x1 - x0).to(torch.float32)[None, :, None]
-    )
+    pixels /= (y1 - y0).to(torch.float32)[:, None, None]
+    pixels /= (x1 - x0).to(torch.float32)[None, :, None]
+    return pixels
 
 
 def crops(table: torch.Tensor, windows: np.ndarray, size: int) -> torch.Tensor:

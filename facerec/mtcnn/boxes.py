@@ -53,6 +53,18 @@ def pnet_candidates(
     return boxes, scores, offsets
 
 
+def _overlaps(a: np.ndarray, b: np.ndarray, mode: NmsMode, pixel_offset: float) -> np.ndarray:
+    """len(a) x len(b) matrix of overlaps (IoU, or intersection over the smaller area)."""
+    area_a = (a[:, 2] - a[:, 0] + pixel_offset) * (a[:, 3] - a[:, 1] + pixel_offset)
+    area_b = (b[:, 2] - b[:, 0] + pixel_offset) * (b[:, 3] - b[:, 1] + pixel_offset)
+    inter_w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]) + pixel_offset
+    inter_h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]) + pixel_offset
+    inter = np.maximum(inter_w, 0.0) * np.maximum(inter_h, 0.0)
+    if mode == "min":
+        return inter / np.minimum(area_a[:, None], area_b[None, :])
+    return inter / (area_a[:, None] + area_b[None, :] - inter)
+
+
 def nms(
     boxes: np.ndarray,
     scores: np.ndarray,
@@ -60,6 +72,7 @@ def nms(
     mode: NmsMode = "union",
     pixel_offset: float = 0.0,
     ties: Ties = "first",
+    block: int = 1024,
 ) -> np.ndarray:
     """Greedy non-maximum suppression; returns kept indices, best score first.
 
@@ -70,28 +83,30 @@ def nms(
     tied box is kept moves the result by pixels: ``ties="first"`` visits the lower index first, as
     torchvision's stable sort does; ``"numpy"`` reverses numpy's default (unstable) argsort, as
     the reference's final, numpy-based NMS does.
+
+    Boxes are taken ``block`` at a time in score order: a block is first cut by every box kept
+    so far (one matrix), then resolved within itself, visiting only boxes that overlap a later
+    one. Hundreds of boxes cost a few matrix operations instead of a Python loop per kept box.
     """
     if len(boxes) == 0:
         return np.empty(0, dtype=np.int64)
-    x1, y1, x2, y2 = (boxes[:, i].astype(np.float64) for i in range(4))
-    areas = (x2 - x1 + pixel_offset) * (y2 - y1 + pixel_offset)
     if ties == "first":
         order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
     else:
         order = np.argsort(scores)[::-1]
-    keep = []
-    while order.size:
-        best, rest = order[0], order[1:]
-        keep.append(best)
-        inter_w = np.maximum(0.0, np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]) + pixel_offset)
-        inter_h = np.maximum(0.0, np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]) + pixel_offset)
-        inter = inter_w * inter_h
-        if mode == "min":
-            overlap = inter / np.minimum(areas[best], areas[rest])
-        else:
-            overlap = inter / (areas[best] + areas[rest] - inter)
-        order = rest[overlap <= threshold]
-    return np.asarray(keep, dtype=np.int64)
+    ordered = np.asarray(boxes, dtype=np.float32)[order]
+    kept: list[np.ndarray] = []
+    kept_boxes = np.zeros((0, 4), np.float32)
+    for start in range(0, len(order), block):
+        candidates = ordered[start : start + block]
+        alive = ~(_overlaps(kept_boxes, candidates, mode, pixel_offset) > threshold).any(axis=0)
+        clashes = np.triu(_overlaps(candidates, candidates, mode, pixel_offset) > threshold, k=1)
+        for i in np.nonzero(clashes.any(axis=1))[0]:
+            if alive[i]:
+                alive &= ~clashes[i]
+        kept.append(order[start : start + block][alive])
+        kept_boxes = np.concatenate([kept_boxes, candidates[alive]])
+    return np.concatenate(kept).astype(np.int64)
 
 
 def batched_nms(
@@ -106,9 +121,11 @@ def batched_nms(
     """NMS run independently within each group (image); returns kept indices."""
     if len(boxes) == 0:
         return np.empty(0, dtype=np.int64)
-    # Shift each group far apart so boxes of different groups never overlap.
-    shift = (groups.astype(np.float64) * (float(boxes.max()) + 1.0))[:, None]
-    return nms(boxes.astype(np.float64) + shift, scores, threshold, mode, pixel_offset, ties)
+    # Shift each group far apart so boxes of different groups never overlap (in float32, as the
+    # reference does: the shift's rounding is part of its results).
+    boxes = np.asarray(boxes, dtype=np.float32)
+    shift = groups.astype(np.float32)[:, None] * (boxes.max() + np.float32(1.0))
+    return nms(boxes + shift, scores, threshold, mode, pixel_offset, ties)
 
 
 def regress_unit(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:

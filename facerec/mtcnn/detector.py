@@ -27,6 +27,13 @@ from facerec.types import Face
 SCALE_NMS = 0.5  # within one pyramid level
 IMAGE_NMS = 0.7  # stage 1 across levels, and stage 2
 OUTPUT_NMS = 0.7  # stage 3, intersection over the smaller box
+# R-Net and O-Net see crops in chunks this big: the activations of a chunk stay in the CPU's
+# caches, which measured about twice as fast as one batch of hundreds of crops.
+CROP_CHUNK = 64
+# P-Net runs over pyramid levels larger than this many pixels in horizontal strips, for the same
+# reason: on a 1080p photo's first level that measured about 1.6 times as fast.
+STRIP_PIXELS = 400_000
+STRIP_ROWS = 96  # output rows per strip
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,39 @@ def load_nets() -> tuple[PNet, RNet, ONet]:
 
 def _normalise(pixels: torch.Tensor, device: torch.device) -> torch.Tensor:
     """N x H x W x 3 pixels in 0..255 -> N x 3 x H x W in [-1, 1] (channels-last in memory)."""
-    return ((pixels.to(device) - 127.5) * 0.0078125).permute(0, 3, 1, 2)
+    normalised = pixels.to(device) - 127.5
+    normalised *= 0.0078125
+    return normalised.permute(0, 3, 1, 2)
+
+
+def _forward_in_chunks(net: torch.nn.Module, pixels: torch.Tensor, device: torch.device) -> list[np.ndarray]:
+    """Run a crop network over N x S x S x 3 pixels in chunks; its outputs as numpy arrays."""
+    outputs = [net(_normalise(pixels[i : i + CROP_CHUNK], device)) for i in range(0, len(pixels), CROP_CHUNK)]
+    return [torch.cat(parts).cpu().numpy() for parts in zip(*outputs, strict=True)]
+
+
+def _pnet_output_rows(height: int) -> int:
+    """P-Net output rows for an input of ``height`` rows (3x3 conv, 2x2 ceil pool, 3x3, 3x3)."""
+    return -(-(height - 4) // 2) - 3
+
+
+def _pnet_forward(pnet: PNet, level: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """P-Net over one 1 x 3 x H x W level; large levels go in strips with the same result.
+
+    Output row j sees input rows 2j .. 2j + 11, so a strip of output rows [a, b) needs input
+    rows [2a, 2b + 10); strips start on even rows, so the 2x2 pooling grid is unchanged.
+    """
+    height, width = level.shape[2], level.shape[3]
+    if height * width <= STRIP_PIXELS:
+        return pnet(level)
+    regs, probs = [], []
+    rows = _pnet_output_rows(height)
+    for start in range(0, rows, STRIP_ROWS):
+        stop = min(rows, start + STRIP_ROWS)
+        reg, prob = pnet(level[:, :, 2 * start : min(height, 2 * stop + 10)])
+        regs.append(reg[:, :, : stop - start])
+        probs.append(prob[:, : stop - start])
+    return torch.cat(regs, dim=2), torch.cat(probs, dim=1)
 
 
 def propose(pnet: PNet, image: _Image, config: DetectorConfig, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +130,7 @@ def propose(pnet: PNet, image: _Image, config: DetectorConfig, device: torch.dev
     level_boxes, level_scores, level_regs = [], [], []
     for scale in boxes.pyramid_scales(image.height, image.width, config.min_face_size, config.scale_factor):
         level = area.resize(image.table, *boxes.scaled_size(image.height, image.width, scale))
-        reg, prob = pnet(_normalise(level[None], device))
+        reg, prob = _pnet_forward(pnet, _normalise(level[None], device))
         found, scores, regs = boxes.pnet_candidates(
             reg[0].cpu().numpy(), prob[0].cpu().numpy(), scale, config.thresholds[0]
         )
@@ -129,7 +168,7 @@ def refine(
     candidates, pixels = _crops(images, candidates, 24)
     if len(pixels) == 0:
         return candidates
-    reg, prob = (t.cpu().numpy() for t in rnet(_normalise(pixels, device)))
+    reg, prob = _forward_in_chunks(rnet, pixels, device)
     passed = np.nonzero(prob > threshold)[0]
     candidates = _Candidates(candidates.boxes[passed], prob[passed], candidates.image_ids[passed])
     keep = boxes.batched_nms(candidates.boxes, candidates.scores, candidates.image_ids, IMAGE_NMS)
@@ -146,7 +185,7 @@ def output(
     candidates, pixels = _crops(images, candidates, 48)
     if len(pixels) == 0:
         return candidates, np.zeros((0, 5, 2), np.float32)
-    reg, points, prob = (t.cpu().numpy() for t in onet(_normalise(pixels, device)))
+    reg, points, prob = _forward_in_chunks(onet, pixels, device)
     passed = np.nonzero(prob > threshold)[0]
     landmarks = boxes.landmarks_from_onet(candidates.boxes[passed], points[passed])
     candidates = _Candidates(
