@@ -2,8 +2,10 @@
 
 Conventions every command follows:
 - ``--json`` puts only the JSON document on stdout; progress, logs and warnings go to stderr.
-- Options that apply to every command (``--threads``, ``--device``) are accepted before the command
-  and after it; the one given after the command wins.
+- Options that apply to every command (``--threads``, ``--device``, ``--model``) are accepted before
+  the command and after it; the one given after the command wins.
+- Scores are cosine similarities of unit vectors (1 = identical direction); where a formula needs
+  the squared L2 distance of two unit vectors, it is ``2 - 2 * similarity``.
 - With several inputs, a file that fails is reported (a line on stderr, an ``error`` entry in the
   JSON) and the others go on; the exit code is then 1. Usage errors exit with 2.
 """
@@ -40,6 +42,17 @@ ThreadsOption = Annotated[
     int | None, typer.Option("--threads", min=1, help="CPU threads for torch and OpenCV.", show_default=False)
 ]
 DeviceOption = Annotated[str | None, typer.Option("--device", help="Compute device: cpu (default) or cuda.")]
+ModelOption = Annotated[
+    str | None, typer.Option("--model", help="Embedding model from the manifest (default: casia-webface).")
+]
+MarginOption = Annotated[
+    float | None, typer.Option("--margin", min=0, help="Crop margin in pixels of the 160 px crop (model default).")
+]
+AlignOption = Annotated[str | None, typer.Option("--align", help="crop (box + margin) or similarity (5-point).")]
+FlipOption = Annotated[
+    bool | None, typer.Option("--flip/--no-flip", help="Add the mirror image's embedding (model default).")
+]
+PrecisionOption = Annotated[str, typer.Option("--precision", help="fp32 (reference) or bf16 (faster, approximate).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
@@ -49,10 +62,11 @@ class Settings:
 
     threads: int | None = None
     device: str = "cpu"
+    model: str | None = None
 
-    def merged(self, threads: int | None, device: str | None) -> Settings:
+    def merged(self, threads: int | None, device: str | None, model: str | None = None) -> Settings:
         """These settings overridden by the same options given after the command."""
-        return Settings(threads if threads is not None else self.threads, device or self.device)
+        return Settings(threads if threads is not None else self.threads, device or self.device, model or self.model)
 
 
 def _version(value: bool) -> None:
@@ -66,6 +80,7 @@ def main(
     ctx: typer.Context,
     threads: ThreadsOption = None,
     device: DeviceOption = None,
+    model: ModelOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details to stderr.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
@@ -74,18 +89,30 @@ def main(
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s"
     )
-    ctx.obj = Settings().merged(threads, device)
+    ctx.obj = Settings().merged(threads, device, model)
 
 
-def _recognizer(ctx: typer.Context, threads: int | None, device: str | None, **kwargs) -> facerec.FaceRecognizer:
-    settings = (ctx.obj or Settings()).merged(threads, device)
+def _recognizer(
+    ctx: typer.Context, threads: int | None, device: str | None, model: str | None = None, **kwargs
+) -> facerec.FaceRecognizer:
+    settings = (ctx.obj or Settings()).merged(threads, device, model)
     from facerec.runtime import set_threads
 
     try:
         set_threads(settings.threads)
-        return facerec.FaceRecognizer(device=settings.device, **kwargs)
+        return facerec.FaceRecognizer(device=settings.device, model=settings.model, **kwargs)
     except FacerecError as exc:
         _fail(str(exc))
+
+
+def _embedding_recognizer(ctx, threads, device, model, margin, align, flip, precision) -> facerec.FaceRecognizer:
+    """A recognizer whose embedder is loaded now, so bad settings fail before any work."""
+    recognizer = _recognizer(ctx, threads, device, model, margin=margin, align=align, flip=flip, precision=precision)
+    try:
+        recognizer.embedder  # noqa: B018 - load (and validate) the model up front
+    except FacerecError as exc:
+        _fail(str(exc))
+    return recognizer
 
 
 def _fail(message: str) -> None:
@@ -174,6 +201,159 @@ def _print_faces(source: str, faces: list[facerec.Face]) -> None:
     for face in faces:
         x1, y1, x2, y2 = face.box
         typer.echo(f"{source}\tbox {x1:.1f},{y1:.1f},{x2:.1f},{y2:.1f}\tconfidence {face.confidence:.4f}")
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    first: Annotated[str, typer.Argument(help="Photo of one face.", show_default=False)],
+    second: Annotated[str, typer.Argument(help="Photo of another face.", show_default=False)],
+    json_out: JsonOption = False,
+    largest: Annotated[
+        bool, typer.Option("--largest", help="With several faces in a photo, take the largest.")
+    ] = False,
+    margin: MarginOption = None,
+    align: AlignOption = None,
+    flip: FlipOption = None,
+    precision: PrecisionOption = "fp32",
+    threads: ThreadsOption = None,
+    device: DeviceOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Say whether two photos show the same person (cosine similarity against the model's threshold)."""
+    recognizer = _embedding_recognizer(ctx, threads, device, model, margin, align, flip, precision)
+    try:
+        result = recognizer.verify(first, second, largest=largest)
+    except FacerecError as exc:
+        _fail(str(exc))
+    if json_out:
+        doc = result.to_dict() | {"files": [first, second]}
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        verdict = "same person" if result.same else "different people"
+        typer.echo(
+            f"{verdict}: similarity {result.similarity:.4f} "
+            f"({'>=' if result.same else '<'} threshold {result.threshold:.4f}, model {result.model})"
+        )
+
+
+@app.command()
+def embed(
+    ctx: typer.Context,
+    images: Annotated[list[str], typer.Argument(help="Image files.", show_default=False)],
+    json_out: JsonOption = False,
+    npy: Annotated[
+        Path | None, typer.Option("--npy", help="Also save every embedding, in order, as an N x D .npy file.")
+    ] = None,
+    margin: MarginOption = None,
+    align: AlignOption = None,
+    flip: FlipOption = None,
+    precision: PrecisionOption = "fp32",
+    threads: ThreadsOption = None,
+    device: DeviceOption = None,
+    model: ModelOption = None,
+) -> None:
+    """An embedding (unit vector) for every face of each image, with its box."""
+    recognizer = _embedding_recognizer(ctx, threads, device, model, margin, align, flip, precision)
+    results, vectors, failed = [], [], False
+    with _progress(len(images)) as progress:
+        task = progress.add_task("embedding", total=len(images))
+        for source in images:
+            try:
+                faces = recognizer.embed(source)
+            except (FacerecError, OSError) as exc:
+                failed = True
+                stderr.print(f"[red]error:[/red] {exc}", highlight=False)
+                results.append({"file": source, "error": str(exc)})
+            else:
+                vectors.extend(face.embedding for face in faces)
+                entries = [face.to_dict() | {"embedding": face.embedding.tolist()} for face in faces]
+                results.append({"file": source, "model": recognizer.embedder.model, "faces": entries})
+                if not json_out:
+                    _print_embeddings(source, faces)
+            progress.advance(task)
+    if npy is not None:
+        import numpy as np
+
+        np.save(npy, np.stack(vectors) if vectors else np.zeros((0, recognizer.embedder.dimension), np.float32))
+    if json_out:
+        typer.echo(json.dumps(results))
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _print_embeddings(source: str, faces: list[facerec.Face]) -> None:
+    if not faces:
+        typer.echo(f"{source}\tno faces")
+    for face in faces:
+        x1, y1, x2, y2 = face.box
+        head = " ".join(f"{v:+.3f}" for v in face.embedding[:4])
+        typer.echo(f"{source}\tbox {x1:.1f},{y1:.1f},{x2:.1f},{y2:.1f}\t[{head} ...] ({len(face.embedding)}-d)")
+
+
+eval_app = typer.Typer(help="Measure verification accuracy on standard benchmarks.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("lfw")
+def eval_lfw(
+    ctx: typer.Context,
+    root: Annotated[Path, typer.Option("--root", help="Folder of LFW photos: ROOT/NAME/NAME_0001.jpg.")],
+    pairs: Annotated[Path, typer.Option("--pairs", help="pairs.txt of the LFW protocol.")],
+    json_out: JsonOption = False,
+    far: Annotated[float, typer.Option("--far", help="False accept rate for the TAR figure.")] = 1e-3,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Keep embeddings on disk between runs.")] = True,
+    margin: MarginOption = None,
+    align: AlignOption = None,
+    flip: FlipOption = None,
+    precision: PrecisionOption = "fp32",
+    threads: ThreadsOption = None,
+    device: DeviceOption = None,
+    model: ModelOption = None,
+) -> None:
+    """The LFW verification protocol: k-fold accuracy, threshold, and TAR at a false accept rate.
+
+    Each fold's threshold is chosen on the other folds; a file with a single fold uses its own
+    (and says so). Photos where no face is found use the usual face region of a centred photo.
+    """
+    from facerec import evaluate
+    from facerec.embedding_cache import EmbeddingCache
+    from facerec.weights import user_cache_dir
+
+    recognizer = _embedding_recognizer(ctx, threads, device, model, margin, align, flip, precision)
+    try:
+        pair_list = evaluate.read_pairs(pairs, root)
+        missing = sorted({str(p) for pair in pair_list for p in (pair.first, pair.second) if not p.is_file()})
+        if missing:
+            _fail(f"{len(missing)} photos named in {pairs} are not under {root}, e.g. {missing[0]}")
+        store = EmbeddingCache(user_cache_dir() / "embeddings", "lfw") if cache else None
+        with _progress(2) as progress:
+            task = progress.add_task("embedding LFW photos", total=None)
+            result, missed = recognizer.evaluate_pairs(
+                pair_list,
+                far=far,
+                cache=store,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except FacerecError as exc:
+        _fail(str(exc))
+    if result.own_threshold:
+        stderr.print(
+            "note: a single fold: its threshold was chosen on itself, so accuracy is optimistic", highlight=False
+        )
+    if json_out:
+        doc = result.to_dict() | {"pairs": len(pair_list), "missed_faces": len(missed), "folds": result.folds}
+        doc |= {"model": recognizer.embedder.model, "preprocessing": recognizer.preprocessing.__dict__}
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        typer.echo(
+            f"LFW ({len(pair_list)} pairs, {result.folds} fold{'s' if result.folds > 1 else ''}, "
+            f"model {recognizer.embedder.model})"
+        )
+        typer.echo(f"accuracy      {result.accuracy:.4f} +- {result.std:.4f}")
+        typer.echo(f"threshold     {result.threshold:.4f} (cosine similarity)")
+        typer.echo(f"TAR@FAR={far:g}  {result.tar_at_far:.4f}")
+        typer.echo(f"missed faces  {len(missed)}")
 
 
 if __name__ == "__main__":

@@ -21,3 +21,11 @@ class WeightsError(FacerecError):
 
 class DeviceError(FacerecError):
     """The requested compute device is not available."""
+
+
+class NoFaceError(FacerecError):
+    """An image holds no face where one was needed."""
+
+
+class MultipleFacesError(FacerecError):
+    """An image holds several faces where exactly one was needed."""

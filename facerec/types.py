@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -23,12 +23,20 @@ class Face:
     box: tuple[float, float, float, float]
     confidence: float
     landmarks: tuple[Point, Point, Point, Point, Point]
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def with_embedding(self, embedding: np.ndarray) -> Face:
+        return replace(self, embedding=embedding)
 
     @classmethod
     def from_arrays(cls, box: np.ndarray, confidence: float, landmarks: np.ndarray) -> Face:
         x1, y1, x2, y2 = (float(v) for v in box[:4])
         points = tuple((float(x), float(y)) for x, y in landmarks)
         return cls(box=(x1, y1, x2, y2), confidence=float(confidence), landmarks=points)  # type: ignore[arg-type]
+
+    @property
+    def area(self) -> float:
+        return self.width * self.height
 
     @property
     def width(self) -> float:
@@ -45,4 +53,25 @@ class Face:
             "box": [x1, y1, self.width, self.height],
             "confidence": self.confidence,
             "keypoints": {name: [x, y] for name, (x, y) in zip(LANDMARK_NAMES, self.landmarks, strict=True)},
+        }
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Whether two faces are the same person, by cosine similarity against the model's threshold."""
+
+    same: bool
+    similarity: float
+    threshold: float
+    model: str
+    first: Face
+    second: Face
+
+    def to_dict(self) -> dict:
+        return {
+            "same": self.same,
+            "similarity": self.similarity,
+            "threshold": self.threshold,
+            "model": self.model,
+            "faces": [self.first.to_dict(), self.second.to_dict()],
         }

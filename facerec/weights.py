@@ -1,18 +1,29 @@
-"""Model files: the manifest that describes them, where to find them, and loading them safely.
+"""Model files: the manifest that describes them, where to find them, fetching and loading them safely.
 
-Every weight file facerec uses is described once, in ``weights/manifest.json`` (path, sha256,
-size, provenance). A file is looked up, in order: an explicit path, ``$FACEREC_WEIGHTS_DIR``
-(a folder laid out like ``weights/``), the user cache directory, and the package's own
-``weights/``. Each file's sha256 is checked before it is used, once per process.
+Every model facerec uses is described once, in ``weights/manifest.json``: its files (path, sha256,
+size, URL when it is not shipped), provenance, licence, the preprocessing it expects and its
+verification threshold. A file is looked up, in order: an explicit path, ``$FACEREC_WEIGHTS_DIR``
+(a folder laid out like ``weights/``), the user cache directory, the package's own ``weights/``,
+and last a download into the cache. A file's sha256 is checked before it is used; the result is
+remembered (in the cache folder, keyed by path, size and mtime) so start-up does not re-hash
+94 MB every time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import http.client
 import json
+import logging
 import os
-from dataclasses import dataclass
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -20,6 +31,10 @@ import torch
 from facerec.errors import WeightsError
 
 WEIGHTS_DIR_ENV = "FACEREC_WEIGHTS_DIR"
+log = logging.getLogger(__name__)
+
+# progress(done_bytes, total_bytes or None); called as a download goes.
+Progress = Callable[[int, int | None], None]
 
 
 @dataclass(frozen=True)
@@ -32,6 +47,19 @@ class WeightFile:
     url: str | None = None
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model of the manifest: what it is, what it expects, and its files by role."""
+
+    name: str
+    kind: str
+    files: dict[str, WeightFile]
+    embedding_size: int | None = None
+    preprocessing: dict = field(default_factory=dict)
+    threshold: float | None = None
+    info: dict = field(default_factory=dict)  # description, licence, provenance: for people
+
+
 def package_weights_dir() -> Path:
     """The weights shipped with facerec: inside the installed package, or the source checkout's."""
     here = Path(__file__).resolve().parent
@@ -40,9 +68,9 @@ def package_weights_dir() -> Path:
 
 
 def user_cache_dir() -> Path:
-    """Where downloaded weights go: ``$XDG_CACHE_HOME/facerec/weights`` (``~/.cache`` by default)."""
+    """facerec's cache: ``$XDG_CACHE_HOME/facerec`` (``~/.cache/facerec`` by default)."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "facerec" / "weights"
+    return Path(base) / "facerec"
 
 
 @functools.cache
@@ -54,26 +82,50 @@ def load_manifest() -> dict:
         raise WeightsError(f"cannot read the weights manifest {path}: {exc}") from None
 
 
+def default_model() -> str:
+    return load_manifest()["default_model"]
+
+
+def model_names(kind: str | None = None) -> list[str]:
+    return sorted(name for name, spec in load_manifest()["models"].items() if kind in (None, spec["kind"]))
+
+
+def model_spec(name: str) -> ModelSpec:
+    models = load_manifest()["models"]
+    if name not in models:
+        raise WeightsError(f"unknown model {name!r}; known: {', '.join(sorted(models))}")
+    raw = dict(models[name])
+    files = {role: WeightFile(**spec) for role, spec in raw.pop("files").items()}
+    return ModelSpec(
+        name=name,
+        kind=raw.pop("kind"),
+        files=files,
+        embedding_size=raw.pop("embedding_size", None),
+        preprocessing=raw.pop("preprocessing", {}),
+        threshold=raw.pop("threshold", None),
+        info=raw,
+    )
+
+
 def model_files(model: str) -> dict[str, WeightFile]:
     """The files of one model in the manifest, by role (e.g. ``pnet``)."""
-    models = load_manifest()["models"]
-    if model not in models:
-        raise WeightsError(f"unknown model {model!r}; known: {', '.join(sorted(models))}")
-    return {role: WeightFile(**spec) for role, spec in models[model]["files"].items()}
+    return model_spec(model).files
 
 
 def search_dirs() -> list[Path]:
-    """Folders searched for a weight file, in order."""
+    """Folders searched for a weight file, in order; downloads go to the second (the cache)."""
     dirs = []
     if os.environ.get(WEIGHTS_DIR_ENV):
         dirs.append(Path(os.environ[WEIGHTS_DIR_ENV]))
-    dirs.append(user_cache_dir())
+    dirs.append(user_cache_dir() / "weights")
     dirs.append(package_weights_dir())
     return dirs
 
 
-@functools.lru_cache(maxsize=64)
-def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+# --- hashing, remembered per (path, size, mtime) ---------------------------------------------
+
+
+def _hash_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -81,8 +133,40 @@ def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
+def _hash_cache_file() -> Path:
+    return user_cache_dir() / "sha256.json"
+
+
+def _read_hash_cache() -> dict:
+    try:
+        return json.loads(_hash_cache_file().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_hash_cache(cache: dict) -> None:
+    target = _hash_cache_file()
+    with contextlib.suppress(OSError):  # a cache we cannot write only costs time
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False, suffix=".tmp") as handle:
+            json.dump(cache, handle)
+        os.replace(handle.name, target)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    cache = _read_hash_cache()
+    entry = cache.get(path)
+    if entry and entry.get("size") == size and entry.get("mtime_ns") == mtime_ns:
+        return entry["sha256"]
+    digest = _hash_file(Path(path))
+    cache[path] = {"size": size, "mtime_ns": mtime_ns, "sha256": digest}
+    _write_hash_cache(cache)
+    return digest
+
+
 def sha256_of(path: Path) -> str:
-    """sha256 of a file, computed once per (path, size, mtime) in this process."""
+    """sha256 of a file, computed once per (path, size, mtime) and remembered across processes."""
     stat = path.stat()
     return _sha256_of(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
 
@@ -98,8 +182,71 @@ def verify(path: Path, spec: WeightFile) -> Path:
     return path
 
 
-def locate(spec: WeightFile, explicit: str | os.PathLike | None = None) -> Path:
-    """Find and verify a weight file, or raise WeightsError saying where it was looked for."""
+# --- download ----------------------------------------------------------------------------------
+
+
+def _terminal_progress(description: str) -> tuple[Progress, Callable[[], None]]:
+    """A progress bar on stderr when it is a terminal; otherwise a log line at the start."""
+    if not sys.stderr.isatty():
+        log.warning("%s", description)
+        return (lambda done, total: None), (lambda: None)
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    bar = Progress(
+        "{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=Console(stderr=True)
+    )
+    task = bar.add_task(description, total=None)
+    bar.start()
+    return (lambda done, total: bar.update(task, completed=done, total=total)), bar.stop
+
+
+def download(spec: WeightFile, destination: Path, progress: Progress | None = None, timeout: float = 30.0) -> Path:
+    """Fetch ``spec.url`` to ``destination``: streamed to a temporary file beside it, checked
+    (size and sha256), then renamed into place, so a partial or wrong file is never left where
+    facerec looks for weights.
+    """
+    if not spec.url:
+        raise WeightsError(f"{spec.path} has no download URL in the manifest")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    stop: Callable[[], None] = lambda: None  # noqa: E731
+    if progress is None:
+        progress, stop = _terminal_progress(f"downloading {spec.url}")
+    descriptor, name = tempfile.mkstemp(dir=destination.parent, prefix=destination.name + ".", suffix=".part")
+    partial = Path(name)
+    try:
+        digest, received = hashlib.sha256(), 0
+        with open(descriptor, "wb") as handle, urllib.request.urlopen(spec.url, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length else spec.size
+            for block in iter(lambda: response.read(1 << 20), b""):
+                handle.write(block)
+                digest.update(block)
+                received += len(block)
+                progress(received, total)
+        if received != spec.size:
+            raise WeightsError(f"download of {spec.url} stopped after {received} of {spec.size} bytes")
+        if digest.hexdigest() != spec.sha256:
+            raise WeightsError(
+                f"download of {spec.url} has sha256 {digest.hexdigest()}, expected {spec.sha256}; nothing was kept"
+            )
+        os.replace(partial, destination)
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise WeightsError(
+            f"could not download {spec.url} ({reason}). Without network access, fetch that file elsewhere "
+            f"and put it at {destination} (or at $FACEREC_WEIGHTS_DIR/{spec.path})"
+        ) from None
+    finally:
+        stop()
+        partial.unlink(missing_ok=True)
+    return destination
+
+
+def locate(spec: WeightFile, explicit: str | os.PathLike | None = None, fetch: bool = True) -> Path:
+    """Find and verify a weight file, downloading it if the manifest has a URL; or raise
+    WeightsError saying where it was looked for.
+    """
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
@@ -111,6 +258,8 @@ def locate(spec: WeightFile, explicit: str | os.PathLike | None = None) -> Path:
         if candidate.is_file():
             return verify(candidate, spec)
         tried.append(str(candidate))
+    if spec.url and fetch:
+        return verify(download(spec, user_cache_dir() / "weights" / spec.path), spec)
     raise WeightsError(f"weight file {spec.path} not found; looked in: {', '.join(tried)}")
 
 

@@ -1,0 +1,60 @@
+"""Face crops for the embedding network: facenet-pytorch's margin crop, or 5-point similarity alignment.
+
+Both give size x size RGB uint8 crops. The margin is counted in pixels of the output crop, as in
+facenet-pytorch: margin M at size S scales the box so the detected face spans S - M pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from facerec.types import Face
+
+# Where the five landmarks sit, on average, inside an MTCNN box (fractions of its width and
+# height): left eye, right eye, nose, mouth left, mouth right. Measured with facerec's detector on
+# the 1627 photos of ../shared/data/lfw_train (benchmarks/landmark_template.py), so that a
+# similarity-aligned face is placed in the frame the way the margin crop places an average face.
+MEAN_LANDMARKS_IN_BOX = np.array(
+    [[0.2918, 0.3912], [0.7382, 0.3854], [0.5179, 0.5889], [0.3245, 0.7583], [0.7176, 0.7536]],
+    dtype=np.float64,
+)
+
+
+def margin_box(box: Sequence[float], margin: float, size: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """The pixel box facenet-pytorch crops: the detection grown by the margin, clipped to the image."""
+    x1, y1, x2, y2 = box
+    grow_x = margin * (x2 - x1) / (size - margin)
+    grow_y = margin * (y2 - y1) / (size - margin)
+    return (
+        int(max(x1 - grow_x / 2, 0)),
+        int(max(y1 - grow_y / 2, 0)),
+        int(min(x2 + grow_x / 2, width)),
+        int(min(y2 + grow_y / 2, height)),
+    )
+
+
+def margin_crop(image: np.ndarray, face: Face, size: int = 160, margin: float = 0.0) -> np.ndarray:
+    """Crop box + margin and resize it to size x size (Pillow bilinear, as facenet-pytorch does)."""
+    left, top, right, bottom = margin_box(face.box, margin, size, image.shape[1], image.shape[0])
+    if right <= left or bottom <= top:
+        return np.zeros((size, size, 3), np.uint8)
+    crop = Image.fromarray(image).crop((left, top, right, bottom))
+    return np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+
+
+def template(size: int = 160, margin: float = 0.0) -> np.ndarray:
+    """Target landmark positions (5 x 2) in a size x size crop with the given margin."""
+    return margin / 2 + MEAN_LANDMARKS_IN_BOX * (size - margin)
+
+
+def similarity_align(image: np.ndarray, face: Face, size: int = 160, margin: float = 0.0) -> np.ndarray:
+    """Rotate, scale and shift the face so its landmarks best fit :func:`template` (least squares)."""
+    source = np.asarray(face.landmarks, dtype=np.float64)
+    matrix, _ = cv2.estimateAffinePartial2D(source, template(size, margin), method=cv2.LMEDS)
+    if matrix is None:  # degenerate landmarks (all on one point): fall back to the plain crop
+        return margin_crop(image, face, size, margin)
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
