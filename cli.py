@@ -337,12 +337,14 @@ def eval_lfw(
             )
     except FacerecError as exc:
         _fail(str(exc))
+    at_model_threshold = result.accuracy_at(recognizer.embedder.threshold)
     if result.own_threshold:
         stderr.print(
             "note: a single fold: its threshold was chosen on itself, so accuracy is optimistic", highlight=False
         )
     if json_out:
         doc = result.to_dict() | {"pairs": len(pair_list), "missed_faces": len(missed), "folds": result.folds}
+        doc["accuracy_at_model_threshold"] = at_model_threshold
         doc |= {"model": recognizer.embedder.model, "preprocessing": recognizer.preprocessing.__dict__}
         typer.echo(json.dumps(doc, indent=2))
     else:
@@ -352,6 +354,7 @@ def eval_lfw(
         )
         typer.echo(f"accuracy      {result.accuracy:.4f} +- {result.std:.4f}")
         typer.echo(f"threshold     {result.threshold:.4f} (cosine similarity)")
+        typer.echo(f"accuracy at the model's threshold {recognizer.embedder.threshold:.4f}: {at_model_threshold:.4f}")
         typer.echo(f"TAR@FAR={far:g}  {result.tar_at_far:.4f}")
         typer.echo(f"missed faces  {len(missed)}")
 

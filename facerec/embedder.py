@@ -153,7 +153,8 @@ class Embedder:
             batch = batch.contiguous(memory_format=torch.channels_last)
         if self.precision == "bf16":
             with torch.autocast(self.device.type, dtype=torch.bfloat16):
-                return self.network(batch).float()
+                vectors = self.network(batch)
+            return torch.nn.functional.normalize(vectors.float(), dim=1)  # unit length in fp32
         return self.network(batch)
 
     def embed_faces(self, image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:

@@ -7,7 +7,7 @@ above the threshold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,12 @@ class Result:
     far: float
     folds: int
     own_threshold: bool  # True when a single fold had to choose its own threshold
+    similarities: np.ndarray = field(repr=False, compare=False, default_factory=lambda: np.zeros(0))
+    same: np.ndarray = field(repr=False, compare=False, default_factory=lambda: np.zeros(0, bool))
+
+    def accuracy_at(self, threshold: float) -> float:
+        """Accuracy of all pairs at a fixed threshold (e.g. the model's, chosen elsewhere)."""
+        return accuracy_at(self.similarities, self.same, threshold)
 
     def to_dict(self) -> dict:
         return {
@@ -114,4 +120,6 @@ def evaluate(similarities: np.ndarray, same: np.ndarray, folds: np.ndarray, far:
         far=far,
         folds=len(fold_ids),
         own_threshold=len(fold_ids) == 1,
+        similarities=similarities,
+        same=same,
     )

@@ -34,7 +34,14 @@ def test_installed_package_lives_outside_the_source_tree(tmp_path):
     assert package.resolve() != (REPO / "facerec").resolve(), (
         f"facerec is imported from the source tree ({package}): run `pip install .`"
     )
-    for shipped in ("cli.py", "_weights/manifest.json", "_weights/mtcnn/pnet.pt", "_db"):
+    shipped_files = (
+        "cli.py",
+        "_weights/manifest.json",
+        "_weights/mtcnn/pnet.pt",
+        "_weights/inception_resnet_v1/20180408-102900-casia-webface-features.pt",
+        "_db",
+    )
+    for shipped in shipped_files:
         assert (package / shipped).exists(), shipped
 
 
@@ -54,3 +61,19 @@ def test_installed_command_detects_from_another_directory(tmp_path, data):
     assert len(json.loads(result.stdout)[0]["faces"]) == 2
     version = subprocess.run([str(command), "--version"], capture_output=True, text=True, cwd=tmp_path, check=True)
     assert version.stdout.startswith("facerec ")
+
+
+def test_installed_command_verifies_offline_with_the_shipped_model(tmp_path, data):
+    command = Path(sys.executable).parent / "facerec"
+    photos = data / "openface/examples"
+    result = subprocess.run(
+        [str(command), "verify", "--json", str(photos / "clapton-1.jpg"), str(photos / "clapton-2.jpg")],
+        cwd=tmp_path,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["same"] is True and doc["model"] == "casia-webface"

@@ -106,5 +106,9 @@ def test_eval_lfw_fold1_end_to_end(data, tmp_path, monkeypatch):
     assert doc["missed_faces"] == 0
     assert "single fold" in result.stderr
     assert (tmp_path / "facerec/embeddings/lfw.npz").is_file()
+    assert doc["accuracy_at_model_threshold"] >= 0.97  # the manifest's threshold, chosen on lfw_train
     again = run(*args)  # from the embedding cache: the same figures
     assert json.loads(again.stdout) == doc
+    # The bf16 option is allowed only while it stays within 0.002 of fp32 on fold 1.
+    bf16 = json.loads(run(*args, "--precision", "bf16", "--no-cache").stdout)
+    assert abs(bf16["accuracy"] - doc["accuracy"]) <= 0.002
