@@ -170,37 +170,49 @@ def detect(
     recognizer = _recognizer(ctx, threads, device, detector=DetectorConfig(min_face_size=min_face_size))
     if annotate is not None:
         annotate.mkdir(parents=True, exist_ok=True)
-    results, failed, written = [], False, set()
+    written: set[Path] = set()
+
+    def work(source: str) -> tuple[dict, list[str]]:
+        pixels = recognizer.load(source)
+        faces = recognizer.detector.detect(pixels)
+        if annotate is not None:
+            save_rgb(str(_annotated_path(annotate, source, written)), draw_faces(pixels, faces))
+        lines = [f"box {_box_text(face)}\tconfidence {face.confidence:.4f}" for face in faces]
+        return {"faces": [face.to_dict() for face in faces]}, lines
+
+    _for_each_file(images, "detecting", json_out, work)
+
+
+def _box_text(face: facerec.Face) -> str:
+    return ",".join(f"{v:.1f}" for v in face.box)
+
+
+def _for_each_file(images: list[str], label: str, json_out: bool, work) -> None:
+    """Run ``work(source) -> (json entry, text lines)`` on each file, reporting failures per file.
+
+    Prints the JSON array (``--json``) or each file's lines ("no faces" for none) on stdout, errors
+    on stderr, and exits 1 if any file failed.
+    """
+    results, failed = [], False
     with _progress(len(images)) as progress:
-        task = progress.add_task("detecting", total=len(images))
+        task = progress.add_task(label, total=len(images))
         for source in images:
             try:
-                pixels = recognizer.load(source)
-                faces = recognizer.detector.detect(pixels)
-                if annotate is not None:
-                    save_rgb(str(_annotated_path(annotate, source, written)), draw_faces(pixels, faces))
+                entry, lines = work(source)
             except (FacerecError, OSError) as exc:
                 failed = True
-                message = str(exc)
-                stderr.print(f"[red]error:[/red] {message}", highlight=False)
-                results.append({"file": source, "error": message})
+                stderr.print(f"[red]error:[/red] {exc}", highlight=False)
+                results.append({"file": source, "error": str(exc)})
             else:
-                results.append({"file": source, "faces": [face.to_dict() for face in faces]})
+                results.append({"file": source} | entry)
                 if not json_out:
-                    _print_faces(source, faces)
+                    for line in lines or ["no faces"]:
+                        typer.echo(f"{source}\t{line}")
             progress.advance(task)
     if json_out:
         typer.echo(json.dumps(results, indent=2))
     if failed:
         raise typer.Exit(EXIT_FAILED)
-
-
-def _print_faces(source: str, faces: list[facerec.Face]) -> None:
-    if not faces:
-        typer.echo(f"{source}\tno faces")
-    for face in faces:
-        x1, y1, x2, y2 = face.box
-        typer.echo(f"{source}\tbox {x1:.1f},{y1:.1f},{x2:.1f},{y2:.1f}\tconfidence {face.confidence:.4f}")
 
 
 @app.command()
@@ -255,40 +267,26 @@ def embed(
 ) -> None:
     """An embedding (unit vector) for every face of each image, with its box."""
     recognizer = _embedding_recognizer(ctx, threads, device, model, margin, align, flip, precision)
-    results, vectors, failed = [], [], False
-    with _progress(len(images)) as progress:
-        task = progress.add_task("embedding", total=len(images))
-        for source in images:
-            try:
-                faces = recognizer.embed(source)
-            except (FacerecError, OSError) as exc:
-                failed = True
-                stderr.print(f"[red]error:[/red] {exc}", highlight=False)
-                results.append({"file": source, "error": str(exc)})
-            else:
-                vectors.extend(face.embedding for face in faces)
-                entries = [face.to_dict() | {"embedding": face.embedding.tolist()} for face in faces]
-                results.append({"file": source, "model": recognizer.embedder.model, "faces": entries})
-                if not json_out:
-                    _print_embeddings(source, faces)
-            progress.advance(task)
-    if npy is not None:
-        import numpy as np
+    vectors = []
 
-        np.save(npy, np.stack(vectors) if vectors else np.zeros((0, recognizer.embedder.dimension), np.float32))
-    if json_out:
-        typer.echo(json.dumps(results))
-    if failed:
-        raise typer.Exit(EXIT_FAILED)
+    def work(source: str) -> tuple[dict, list[str]]:
+        faces = recognizer.embed(source)
+        vectors.extend(face.embedding for face in faces)
+        entries = [face.to_dict() | {"embedding": face.embedding.tolist()} for face in faces]
+        lines = []
+        for face in faces:
+            head = " ".join(f"{v:+.3f}" for v in face.embedding[:4])
+            lines.append(f"box {_box_text(face)}\t[{head} ...] ({len(face.embedding)}-d)")
+        return {"model": recognizer.embedder.model, "faces": entries}, lines
 
+    try:
+        _for_each_file(images, "embedding", json_out, work)
+    finally:
+        if npy is not None:
+            import numpy as np
 
-def _print_embeddings(source: str, faces: list[facerec.Face]) -> None:
-    if not faces:
-        typer.echo(f"{source}\tno faces")
-    for face in faces:
-        x1, y1, x2, y2 = face.box
-        head = " ".join(f"{v:+.3f}" for v in face.embedding[:4])
-        typer.echo(f"{source}\tbox {x1:.1f},{y1:.1f},{x2:.1f},{y2:.1f}\t[{head} ...] ({len(face.embedding)}-d)")
+            empty = np.zeros((0, recognizer.embedder.dimension), np.float32)
+            np.save(npy, np.stack(vectors) if vectors else empty)
 
 
 eval_app = typer.Typer(help="Measure verification accuracy on standard benchmarks.", no_args_is_help=True)

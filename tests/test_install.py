@@ -45,34 +45,26 @@ def test_installed_package_lives_outside_the_source_tree(tmp_path):
         assert (package / shipped).exists(), shipped
 
 
-def test_installed_command_detects_from_another_directory(tmp_path, data):
+def _run_installed(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The installed ``facerec`` command, run where the source tree cannot help it."""
     command = Path(sys.executable).parent / "facerec"
     assert command.exists(), "the facerec command is not installed in this environment: run `pip install .`"
-    image = data / "face_recognition/examples/two_people.jpg"
-    result = subprocess.run(
-        [str(command), "--threads", "2", "detect", "--json", str(image)],
-        cwd=tmp_path,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return subprocess.run([str(command), *args], cwd=cwd, env=_clean_env(), capture_output=True, text=True, timeout=300)
+
+
+def test_installed_command_detects_from_another_directory(tmp_path, data):
+    result = _run_installed(
+        "--threads", "2", "detect", "--json", str(data / "face_recognition/examples/two_people.jpg"), cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)[0]["faces"]) == 2
-    version = subprocess.run([str(command), "--version"], capture_output=True, text=True, cwd=tmp_path, check=True)
-    assert version.stdout.startswith("facerec ")
+    assert _run_installed("--version", cwd=tmp_path).stdout.startswith("facerec ")
 
 
 def test_installed_command_verifies_offline_with_the_shipped_model(tmp_path, data):
-    command = Path(sys.executable).parent / "facerec"
     photos = data / "openface/examples"
-    result = subprocess.run(
-        [str(command), "verify", "--json", str(photos / "clapton-1.jpg"), str(photos / "clapton-2.jpg")],
-        cwd=tmp_path,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = _run_installed(
+        "verify", "--json", str(photos / "clapton-1.jpg"), str(photos / "clapton-2.jpg"), cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
