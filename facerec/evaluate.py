@@ -7,6 +7,7 @@ above the threshold.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,8 +45,14 @@ class Result:
             "accuracy": self.accuracy,
             "std": self.std,
             "threshold": self.threshold,
-            f"tar_at_far_{self.far:g}": self.tar_at_far,
+            f"tar_at_far_{far_label(self.far)}": self.tar_at_far,
         }
+
+
+def far_label(far: float) -> str:
+    """1e-3 -> "1e-3" (powers of ten as people write them), anything else as %g."""
+    exponent = round(math.log10(far)) if far > 0 else 0
+    return f"1e{exponent}" if far > 0 and math.isclose(far, 10.0**exponent) else f"{far:g}"
 
 
 def read_pairs(pairs_file: Path, root: Path, extension: str = ".jpg") -> list[Pair]:

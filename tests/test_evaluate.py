@@ -73,3 +73,9 @@ def test_read_pairs_splits_ten_folds_and_refuses_bad_files(tmp_path):
         evaluate.read_pairs(short, tmp_path)
     with pytest.raises(FacerecError, match="cannot read pairs file"):
         evaluate.read_pairs(tmp_path / "absent.txt", tmp_path)
+
+
+def test_json_keys_name_the_far_as_people_write_it():
+    result = evaluate.evaluate(np.array([0.9, 0.1]), np.array([True, False]), np.zeros(2, int))
+    assert set(result.to_dict()) == {"accuracy", "std", "threshold", "tar_at_far_1e-3"}
+    assert evaluate.far_label(1e-4) == "1e-4" and evaluate.far_label(0.002) == "0.002"

@@ -102,7 +102,7 @@ def test_eval_lfw_fold1_end_to_end(data, tmp_path, monkeypatch):
     print("LFW fold 1:", doc)
     assert doc["pairs"] == 600 and doc["folds"] == 1
     assert doc["accuracy"] >= 0.975
-    assert doc["tar_at_far_0.001"] >= 0.9
+    assert doc["tar_at_far_1e-3"] >= 0.9
     assert doc["missed_faces"] == 0
     assert "single fold" in result.stderr
     assert (tmp_path / "facerec/embeddings/lfw.npz").is_file()
