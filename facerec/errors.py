@@ -29,3 +29,15 @@ class NoFaceError(FacerecError):
 
 class MultipleFacesError(FacerecError):
     """An image holds several faces where exactly one was needed."""
+
+
+class StoreError(FacerecError):
+    """The identity store cannot do what was asked (bad name, unknown person, duplicate, mixed models)."""
+
+
+class UnknownPersonError(StoreError):
+    """No person of that name (or sample of that id) is enrolled."""
+
+
+class DuplicateNameError(StoreError):
+    """A person of that name exists already."""

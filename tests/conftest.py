@@ -39,3 +39,20 @@ def detector():
     from facerec.mtcnn import MTCNN
 
     return MTCNN()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    from postgres import PostgresServer
+
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """A fresh, empty store on each backend: the same tests run on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("postgres").new_database()

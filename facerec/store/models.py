@@ -1,0 +1,66 @@
+"""SQLAlchemy 2 tables of the identity store. Only the store package sees these classes; the rest of
+facerec gets plain records (:mod:`facerec.store.records`).
+
+The schema itself is owned by the Alembic revisions in ``db/versions``; these models must match
+them (a test compares the two).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Person(Base):
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    info: Mapped[dict | None] = mapped_column("metadata", JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+    samples: Mapped[list[FaceSample]] = relationship(back_populates="person", cascade="all, delete-orphan")
+
+
+class FaceSample(Base):
+    __tablename__ = "face_sample"
+    __table_args__ = (UniqueConstraint("person_id", "source_sha256", name="uq_sample_person_source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True, nullable=False)
+    model: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    preprocessing: Mapped[dict] = mapped_column(JSON, nullable=False)
+    dimension: Mapped[int] = mapped_column(Integer, nullable=False)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # float32, little-endian
+    crop: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # the aligned crop, PNG
+    source_path: Mapped[str] = mapped_column(String(4096), nullable=False)
+    source_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    box: Mapped[list] = mapped_column(JSON, nullable=False)
+    landmarks: Mapped[list] = mapped_column(JSON, nullable=False)
+    confidence: Mapped[float] = mapped_column(Float, nullable=False)
+    quality: Mapped[dict] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+    person: Mapped[Person] = relationship(back_populates="samples")
+
+
+class StoreState(Base):
+    """One row per store: a revision number bumped by every change, so derived indexes can tell
+    whether they are current."""
+
+    __tablename__ = "store_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

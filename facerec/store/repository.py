@@ -1,0 +1,269 @@
+"""Store: the repository over the identity store's tables, with one transaction per call.
+
+Every method that changes something runs as one unit of work: it commits whole or not at all
+(a failed or killed enrolment leaves the store as it was) and bumps the store revision, which
+derived read models (the faiss index) compare against to know whether they are current.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from facerec.errors import DuplicateNameError, StoreError, UnknownPersonError
+from facerec.store import migrations
+from facerec.store.models import FaceSample, Person, StoreState, utcnow
+from facerec.store.records import PersonRecord, SampleRecord, StoredSample
+
+HOME_ENV = "FACEREC_HOME"
+MAX_NAME = 255
+BUSY_TIMEOUT_MS = 30_000
+
+
+def facerec_home() -> Path:
+    """``$FACEREC_HOME``, else ``$XDG_DATA_HOME/facerec`` (``~/.local/share/facerec``)."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV])
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "facerec"
+
+
+def default_url() -> str:
+    return f"sqlite:///{facerec_home() / 'facerec.db'}"
+
+
+def check_name(name: str) -> str:
+    """Names are free text (slashes, quotes, any script) but not empty, not control characters."""
+    cleaned = name.strip()
+    if not cleaned:
+        raise StoreError("a person's name cannot be empty")
+    if len(cleaned) > MAX_NAME:
+        raise StoreError(f"a person's name can have at most {MAX_NAME} characters, got {len(cleaned)}")
+    if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
+        raise StoreError(f"a person's name cannot contain control characters: {cleaned!r}")
+    return unicodedata.normalize("NFC", cleaned)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    path = make_url(url).database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        # Take the write lock up front: two processes never deadlock upgrading read locks.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Store:
+    """People and their face samples in SQL (SQLite by default, PostgreSQL by URL)."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_url()
+        try:
+            backend = make_url(self.url).get_backend_name()
+        except ArgumentError:
+            raise StoreError(f"not a database URL: {self.url!r}") from None
+        try:
+            self.engine = (
+                _sqlite_engine(self.url) if backend == "sqlite" else create_engine(self.url, pool_pre_ping=True)
+            )
+            with self.engine.begin() as connection:
+                migrations.upgrade(connection)
+        except (OperationalError, OSError) as exc:
+            raise StoreError(f"cannot open the store at {make_url(self.url).render_as_string()}: {exc}") from None
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back on any exception."""
+        with self._sessions.begin() as session:
+            yield session
+
+    @staticmethod
+    def _bump(session: Session) -> None:
+        session.execute(update(StoreState).where(StoreState.id == 1).values(revision=StoreState.revision + 1))
+
+    @staticmethod
+    def _person(session: Session, name: str) -> Person:
+        person = session.scalar(select(Person).where(Person.name == check_name(name)))
+        if person is None:
+            raise UnknownPersonError(f"no person named {name!r} is enrolled")
+        return person
+
+    @staticmethod
+    def _record(person: Person, samples: int) -> PersonRecord:
+        return PersonRecord(
+            id=person.id,
+            name=person.name,
+            samples=samples,
+            created=_aware(person.created_at),
+            updated=_aware(person.updated_at),
+            external_id=person.external_id,
+            info=person.info,
+        )
+
+    @staticmethod
+    def _sample_record(sample: FaceSample, person: str) -> SampleRecord:
+        return SampleRecord(
+            id=sample.id,
+            person=person,
+            model=sample.model,
+            source_path=sample.source_path,
+            source_sha256=sample.source_sha256,
+            box=tuple(sample.box),
+            confidence=sample.confidence,
+            quality=sample.quality,
+            created=_aware(sample.created_at),
+        )
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def revision(self) -> int:
+        with self.transaction() as session:
+            return session.scalar(select(StoreState.revision).where(StoreState.id == 1)) or 0
+
+    def people(self) -> list[PersonRecord]:
+        with self.transaction() as session:
+            counts = (
+                select(Person, func.count(FaceSample.id))
+                .outerjoin(FaceSample)
+                .group_by(Person.id)
+                .order_by(Person.name)
+            )
+            return [self._record(person, count) for person, count in session.execute(counts)]
+
+    def person(self, name: str) -> PersonRecord:
+        with self.transaction() as session:
+            person = self._person(session, name)
+            return self._record(person, len(person.samples))
+
+    def samples(self, name: str | None = None) -> list[SampleRecord]:
+        with self.transaction() as session:
+            query = select(FaceSample, Person.name).join(Person).order_by(FaceSample.id)
+            if name is not None:
+                query = query.where(FaceSample.person_id == self._person(session, name).id)
+            return [self._sample_record(sample, person) for sample, person in session.execute(query)]
+
+    def models(self) -> set[str]:
+        with self.transaction() as session:
+            return set(session.scalars(select(FaceSample.model).distinct()))
+
+    def embeddings(self, model: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """(sample ids, person names, N x D vectors) of every sample made with ``model``."""
+        with self.transaction() as session:
+            rows = session.execute(
+                select(FaceSample.id, Person.name, FaceSample.embedding, FaceSample.dimension)
+                .join(Person)
+                .where(FaceSample.model == model)
+                .order_by(FaceSample.id)
+            ).all()
+        if not rows:
+            return np.zeros(0, np.int64), [], np.zeros((0, 0), np.float32)
+        vectors = np.stack([np.frombuffer(blob, dtype="<f4", count=dim) for _, _, blob, dim in rows])
+        return np.array([r[0] for r in rows], np.int64), [r[1] for r in rows], vectors.astype(np.float32)
+
+    # --- changing (each call is one transaction) ------------------------------------------------
+
+    def add_samples(self, name: str, samples: Sequence[StoredSample]) -> tuple[PersonRecord, int, list[str]]:
+        """Add samples to a person (created if new). Returns the person, how many were added, and
+        the source paths skipped as duplicates (same photo sha256 already held for this person).
+        """
+        name = check_name(name)
+        with self.transaction() as session:
+            person = session.scalar(select(Person).where(Person.name == name))
+            if person is None:
+                person = Person(name=name)
+                session.add(person)
+                session.flush()
+            held = set(session.scalars(select(FaceSample.source_sha256).where(FaceSample.person_id == person.id)))
+            added, duplicates = 0, []
+            for sample in samples:
+                if sample.source_sha256 in held:
+                    duplicates.append(sample.source_path)
+                    continue
+                held.add(sample.source_sha256)
+                session.add(
+                    FaceSample(
+                        person_id=person.id,
+                        model=sample.model,
+                        preprocessing=sample.preprocessing,
+                        dimension=int(sample.embedding.shape[0]),
+                        embedding=np.asarray(sample.embedding, dtype="<f4").tobytes(),
+                        crop=sample.crop_png,
+                        source_path=sample.source_path,
+                        source_sha256=sample.source_sha256,
+                        box=[float(v) for v in sample.box],
+                        landmarks=[[float(x), float(y)] for x, y in sample.landmarks],
+                        confidence=float(sample.confidence),
+                        quality=sample.quality,
+                    )
+                )
+                added += 1
+            if added:
+                person.updated_at = utcnow()
+                self._bump(session)
+            session.flush()
+            count = session.scalar(select(func.count(FaceSample.id)).where(FaceSample.person_id == person.id))
+            return self._record(person, count or 0), added, duplicates
+
+    def rename(self, old: str, new: str) -> PersonRecord:
+        new = check_name(new)
+        with self.transaction() as session:
+            person = self._person(session, old)
+            if new != person.name and session.scalar(select(Person.id).where(Person.name == new)) is not None:
+                raise DuplicateNameError(f"a person named {new!r} exists already")
+            person.name, person.updated_at = new, utcnow()
+            self._bump(session)
+            session.flush()
+            return self._record(person, len(person.samples))
+
+    def remove(self, name: str) -> int:
+        """Delete a person with every sample (embedding and crop). Returns the samples removed."""
+        with self.transaction() as session:
+            person = self._person(session, name)
+            count = len(person.samples)
+            session.delete(person)
+            self._bump(session)
+            return count
+
+    def remove_sample(self, sample_id: int) -> SampleRecord:
+        with self.transaction() as session:
+            sample = session.get(FaceSample, sample_id)
+            if sample is None:
+                raise UnknownPersonError(f"no face sample with id {sample_id}")
+            record = self._sample_record(sample, sample.person.name)
+            sample.person.updated_at = utcnow()
+            session.delete(sample)
+            self._bump(session)
+            return record
