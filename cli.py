@@ -52,6 +52,10 @@ AlignOption = Annotated[str | None, typer.Option("--align", help="crop (box + ma
 FlipOption = Annotated[
     bool | None, typer.Option("--flip/--no-flip", help="Add the mirror image's embedding (model default).")
 ]
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Store URL (sqlite:///path or postgresql+psycopg://...); default in $FACEREC_HOME."),
+]
 PrecisionOption = Annotated[str, typer.Option("--precision", help="fp32 (reference) or bf16 (faster, approximate).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -63,10 +67,15 @@ class Settings:
     threads: int | None = None
     device: str = "cpu"
     model: str | None = None
+    db: str | None = None
 
-    def merged(self, threads: int | None, device: str | None, model: str | None = None) -> Settings:
+    def merged(
+        self, threads: int | None, device: str | None, model: str | None = None, db: str | None = None
+    ) -> Settings:
         """These settings overridden by the same options given after the command."""
-        return Settings(threads if threads is not None else self.threads, device or self.device, model or self.model)
+        return Settings(
+            threads if threads is not None else self.threads, device or self.device, model or self.model, db or self.db
+        )
 
 
 def _version(value: bool) -> None:
@@ -81,6 +90,7 @@ def main(
     threads: ThreadsOption = None,
     device: DeviceOption = None,
     model: ModelOption = None,
+    db: DbOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details to stderr.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
@@ -89,18 +99,23 @@ def main(
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s"
     )
-    ctx.obj = Settings().merged(threads, device, model)
+    ctx.obj = Settings().merged(threads, device, model, db)
 
 
 def _recognizer(
-    ctx: typer.Context, threads: int | None, device: str | None, model: str | None = None, **kwargs
+    ctx: typer.Context,
+    threads: int | None,
+    device: str | None,
+    model: str | None = None,
+    db: str | None = None,
+    **kwargs,
 ) -> facerec.FaceRecognizer:
-    settings = (ctx.obj or Settings()).merged(threads, device, model)
+    settings = (ctx.obj or Settings()).merged(threads, device, model, db)
     from facerec.runtime import set_threads
 
     try:
         set_threads(settings.threads)
-        return facerec.FaceRecognizer(device=settings.device, model=settings.model, **kwargs)
+        return facerec.FaceRecognizer(device=settings.device, model=settings.model, db=settings.db, **kwargs)
     except FacerecError as exc:
         _fail(str(exc))
 
@@ -355,6 +370,184 @@ def eval_lfw(
         typer.echo(f"accuracy at the model's threshold {recognizer.embedder.threshold:.4f}: {at_model_threshold:.4f}")
         typer.echo(f"TAR@FAR={far:g}  {result.tar_at_far:.4f}")
         typer.echo(f"missed faces  {len(missed)}")
+
+
+def _image_files(paths: list[str]) -> list[str]:
+    """Files as given, and every file under folders (recursively, in name order)."""
+    found = []
+    for path in paths:
+        if Path(path).is_dir():
+            found.extend(str(p) for p in sorted(Path(path).rglob("*")) if p.is_file())
+        else:
+            found.append(path)
+    return found
+
+
+@app.command()
+def enroll(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The person's name (added to if enrolled already).")],
+    paths: Annotated[list[str], typer.Argument(help="Photos, or folders of photos (recursive).", show_default=False)],
+    json_out: JsonOption = False,
+    largest: Annotated[
+        bool, typer.Option("--largest", help="In a photo with several faces, take the largest.")
+    ] = False,
+    threads: ThreadsOption = None,
+    device: DeviceOption = None,
+    model: ModelOption = None,
+    db: DbOption = None,
+) -> None:
+    """Enrol a person from photos: one transaction; photos without exactly one good face are skipped."""
+    recognizer = _recognizer(ctx, threads, device, model, db)
+    files = _image_files(paths)
+    if not files:
+        _fail(f"no files found in {', '.join(paths)}")
+    try:
+        with _progress(len(files)) as progress:
+            task = progress.add_task(f"enrolling {name}", total=len(files))
+            report = recognizer.enroll(
+                name, files, largest=largest, progress=lambda done, total: progress.update(task, completed=done)
+            )
+    except FacerecError as exc:
+        _fail(str(exc))
+    for skipped in report.skipped:
+        stderr.print(f"skipped {skipped.file}: {skipped.reason}", highlight=False)
+    if json_out:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        typer.echo(
+            f"{report.name}: added {len(report.added)}, skipped {len(report.skipped)}, {report.samples} samples held"
+        )
+    if not report.added:
+        _fail(f"no photo of {name} was added")
+
+
+@app.command()
+def identify(
+    ctx: typer.Context,
+    images: Annotated[list[str], typer.Argument(help="Photos.", show_default=False)],
+    json_out: JsonOption = False,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Candidates to list per face.")] = 1,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="Cosine similarity for a match (model default).")
+    ] = None,
+    annotate: Annotated[Path | None, typer.Option("--annotate", help="Write copies with names drawn into DIR.")] = None,
+    threads: ThreadsOption = None,
+    device: DeviceOption = None,
+    model: ModelOption = None,
+    db: DbOption = None,
+) -> None:
+    """Name every face of each photo, or say unknown."""
+    from facerec.annotate import draw_faces, save_rgb
+
+    recognizer = _recognizer(ctx, threads, device, model, db)
+    if annotate is not None:
+        annotate.mkdir(parents=True, exist_ok=True)
+    written: set[Path] = set()
+
+    def work(source: str) -> tuple[dict, list[str]]:
+        found = recognizer.identify(source, top_k=top_k, threshold=threshold)
+        if annotate is not None:
+            labels = [f"{i.match.name or 'unknown'} {i.match.similarity:.2f}" for i in found]
+            pixels = recognizer.load(source)
+            save_rgb(
+                str(_annotated_path(annotate, source, written)), draw_faces(pixels, [i.face for i in found], labels)
+            )
+        lines = [
+            f"box {_box_text(i.face)}\t{i.match.name or 'unknown'}\tsimilarity {i.match.similarity:.4f}" for i in found
+        ]
+        return {"faces": [i.to_dict() for i in found]}, lines
+
+    _for_each_file(images, "identifying", json_out, work)
+
+
+@app.command("list")
+def list_people(ctx: typer.Context, json_out: JsonOption = False, db: DbOption = None) -> None:
+    """Everyone enrolled, with how many samples each."""
+    recognizer = _recognizer(ctx, None, None, db=db)
+    try:
+        people = recognizer.store.people()
+    except FacerecError as exc:
+        _fail(str(exc))
+    if json_out:
+        typer.echo(json.dumps([p.to_dict() for p in people], indent=2))
+        return
+    for person in people:
+        typer.echo(f"{person.name}\t{person.samples} samples\tupdated {person.updated:%Y-%m-%d %H:%M}")
+
+
+@app.command()
+def show(ctx: typer.Context, name: str, json_out: JsonOption = False, db: DbOption = None) -> None:
+    """One person's samples: ids, files, quality."""
+    recognizer = _recognizer(ctx, None, None, db=db)
+    try:
+        person = recognizer.store.person(name)
+        samples = recognizer.store.samples(name)
+    except FacerecError as exc:
+        _fail(str(exc))
+    rows = [
+        {"id": s.id, "file": s.source_path, "model": s.model, "confidence": s.confidence, "quality": s.quality}
+        for s in samples
+    ]
+    if json_out:
+        typer.echo(json.dumps(person.to_dict() | {"samples": rows}, indent=2))
+        return
+    typer.echo(f"{person.name}: {person.samples} samples")
+    for row in rows:
+        q = row["quality"]
+        typer.echo(f"  {row['id']}\t{row['file']}\tsize {q['size']:.0f}px sharpness {q['sharpness']:.0f}")
+
+
+@app.command()
+def rename(ctx: typer.Context, old: str, new: str, db: DbOption = None) -> None:
+    """Give an enrolled person another name."""
+    recognizer = _recognizer(ctx, None, None, db=db)
+    try:
+        recognizer.store.rename(old, new)
+    except FacerecError as exc:
+        _fail(str(exc))
+    typer.echo(f"renamed {old} to {new}")
+
+
+@app.command()
+def remove(
+    ctx: typer.Context,
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Delete a person: every sample, embedding and crop, from SQL and the index."""
+    recognizer = _recognizer(ctx, None, None, db=db)
+    try:
+        person = recognizer.store.person(name)
+        if not yes and not typer.confirm(f"remove {person.name} and {person.samples} samples?", err=True):
+            _fail("nothing removed")
+        count = recognizer.store.remove(name)
+    except FacerecError as exc:
+        _fail(str(exc))
+    typer.echo(f"removed {name} ({count} samples)")
+
+
+@app.command("remove-sample")
+def remove_sample(ctx: typer.Context, sample_id: int, db: DbOption = None) -> None:
+    """Delete one face sample by its id (see `facerec show NAME`)."""
+    recognizer = _recognizer(ctx, None, None, db=db)
+    try:
+        record = recognizer.store.remove_sample(sample_id)
+    except FacerecError as exc:
+        _fail(str(exc))
+    typer.echo(f"removed sample {record.id} of {record.person} ({record.source_path})")
+
+
+@app.command()
+def reindex(ctx: typer.Context, db: DbOption = None, model: ModelOption = None) -> None:
+    """Rebuild the faiss index from the store (it is also rebuilt automatically when stale)."""
+    recognizer = _recognizer(ctx, None, None, model, db)
+    try:
+        index = recognizer.index.rebuild()
+    except FacerecError as exc:
+        _fail(str(exc))
+    typer.echo(f"index rebuilt: {len(index.ids)} samples of model {index.model} at store revision {index.revision}")
 
 
 if __name__ == "__main__":

@@ -24,22 +24,31 @@ MEAN_LANDMARKS_IN_BOX = np.array(
 )
 
 
-def margin_box(box: Sequence[float], margin: float, size: int, width: int, height: int) -> tuple[int, int, int, int]:
-    """The pixel box facenet-pytorch crops: the detection grown by the margin, clipped to the image."""
+def margin_box(
+    box: Sequence[float], margin: float, size: int, width: int, height: int, clip: bool = True
+) -> tuple[int, int, int, int]:
+    """The pixel box to crop: the detection grown by the margin, clipped to the image (as
+    facenet-pytorch does) unless ``clip`` is False."""
     x1, y1, x2, y2 = box
     grow_x = margin * (x2 - x1) / (size - margin)
     grow_y = margin * (y2 - y1) / (size - margin)
-    return (
-        int(max(x1 - grow_x / 2, 0)),
-        int(max(y1 - grow_y / 2, 0)),
-        int(min(x2 + grow_x / 2, width)),
-        int(min(y2 + grow_y / 2, height)),
-    )
+    left, top, right, bottom = x1 - grow_x / 2, y1 - grow_y / 2, x2 + grow_x / 2, y2 + grow_y / 2
+    if clip:
+        left, top, right, bottom = max(left, 0), max(top, 0), min(right, width), min(bottom, height)
+    return int(left), int(top), int(right), int(bottom)
 
 
-def margin_crop(image: np.ndarray, face: Face, size: int = 160, margin: float = 0.0) -> np.ndarray:
-    """Crop box + margin and resize it to size x size (Pillow bilinear, as facenet-pytorch does)."""
-    left, top, right, bottom = margin_box(face.box, margin, size, image.shape[1], image.shape[0])
+def margin_crop(
+    image: np.ndarray, face: Face, size: int = 160, margin: float = 0.0, border: str = "clip"
+) -> np.ndarray:
+    """Crop box + margin and resize it to size x size (Pillow bilinear, as facenet-pytorch does).
+
+    ``border="clip"`` cuts the box at the image edge, as facenet-pytorch does, which stretches a
+    face near the edge when the crop is resized to a square; ``"pad"`` keeps the box and fills
+    what lies outside the image with black, so the face keeps its shape (tight face crops, such
+    as 150 px gallery photos, then embed like faces in larger photos).
+    """
+    left, top, right, bottom = margin_box(face.box, margin, size, image.shape[1], image.shape[0], clip=border == "clip")
     if right <= left or bottom <= top:
         return np.zeros((size, size, 3), np.uint8)
     crop = Image.fromarray(image).crop((left, top, right, bottom))

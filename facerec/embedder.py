@@ -24,6 +24,7 @@ from facerec.runtime import resolve_device
 from facerec.types import Face
 
 Align = Literal["crop", "similarity"]
+Border = Literal["clip", "pad"]
 Precision = Literal["fp32", "bf16"]
 BATCH = 32
 
@@ -36,10 +37,13 @@ class Preprocessing:
     margin: float = 0.0  # pixels of the output crop, as facenet-pytorch counts it
     align: Align = "crop"  # "crop": box + margin; "similarity": 5-point alignment to a template
     flip: bool = False  # also embed the mirror image and average the two
+    border: Border = "clip"  # crops past the image edge: "clip" (facenet-pytorch) or "pad" with black
 
     def __post_init__(self) -> None:
         if self.align not in ("crop", "similarity"):
             raise FacerecError(f"unknown alignment {self.align!r}; use 'crop' or 'similarity'")
+        if self.border not in ("clip", "pad"):
+            raise FacerecError(f"unknown border handling {self.border!r}; use 'clip' or 'pad'")
         if not 0 <= self.margin < self.image_size:
             raise FacerecError(f"margin must be between 0 and {self.image_size - 1} pixels, got {self.margin}")
 
@@ -56,12 +60,12 @@ class Preprocessing:
         """The image_size x image_size RGB crop of one face."""
         if self.align == "similarity":
             return align.similarity_align(image, face, self.image_size, self.margin)
-        return align.margin_crop(image, face, self.image_size, self.margin)
+        return align.margin_crop(image, face, self.image_size, self.margin, self.border)
 
 
 def standardise(crops: np.ndarray) -> torch.Tensor:
     """N x S x S x 3 uint8 -> N x 3 x S x S float, (x - 127.5) / 128 ("fixed" standardisation)."""
-    pixels = torch.from_numpy(np.ascontiguousarray(crops)).to(torch.float32)
+    pixels = torch.from_numpy(np.array(crops, dtype=np.float32))
     return ((pixels - 127.5) / 128.0).permute(0, 3, 1, 2)
 
 
@@ -122,6 +126,12 @@ class Embedder:
     def threshold(self) -> float:
         """Cosine similarity at or above which two faces are taken as the same person."""
         return float(self.spec.threshold if self.spec.threshold is not None else 0.5)
+
+    @property
+    def identify_threshold(self) -> float:
+        """Similarity a face needs to be named in identification (set for a target false accept rate)."""
+        value = self.spec.identify_threshold
+        return float(value) if value is not None else self.threshold
 
     @property
     def dimension(self) -> int:

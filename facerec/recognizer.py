@@ -7,14 +7,20 @@ command that never embeds never loads the embedding model.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
-from facerec import choose, evaluate, weights
+from facerec import choose, evaluate, matching, quality, weights
 from facerec.embedder import Embedder, Precision, Preprocessing
 from facerec.embedding_cache import EmbeddingCache
+from facerec.enrollment import EnrollReport, Identified, Skipped
+from facerec.errors import FacerecError, StoreError
 from facerec.images import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image
 from facerec.mtcnn import MTCNN, DetectorConfig
 from facerec.runtime import resolve_device
@@ -41,8 +47,16 @@ class FaceRecognizer:
         align: str | None = None,
         flip: bool | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        db: str | None = None,
+        quality_gate: quality.QualityGate | None = None,
+        aggregate: matching.Aggregate = "centroid",
     ) -> None:
         self.device = resolve_device(device)
+        self.db_url = db
+        self.quality_gate = quality_gate or quality.QualityGate()
+        self.aggregate = aggregate
+        self._store = None
+        self._index = None
         self.max_pixels = max_pixels
         self.model_name = model
         self.precision = precision
@@ -66,6 +80,127 @@ class FaceRecognizer:
                 spec.name, device=self.device, precision=self.precision, preprocessing=preprocessing
             )
         return self._embedder
+
+    @property
+    def store(self):
+        """The identity store (opened, and migrated if older, on first use)."""
+        if self._store is None:
+            from facerec.store import Store
+
+            self._store = Store(self.db_url)
+        return self._store
+
+    @property
+    def index(self):
+        """The faiss index of this model's samples, in step with the store."""
+        if self._index is None:
+            from facerec.index import FaceIndex
+            from facerec.store.repository import facerec_home
+
+            store = self.store
+            database = store.engine.url.database if store.engine.url.get_backend_name() == "sqlite" else None
+            if database and database != ":memory:":
+                folder = Path(database).resolve().parent
+            else:
+                folder = facerec_home() / "indexes" / hashlib.sha256(store.url.encode()).hexdigest()[:16]
+            self._index = FaceIndex(store, self.embedder.model, folder)
+        return self._index.current()
+
+    def _check_model(self) -> None:
+        """Embeddings of different models never mix: refuse to work across them."""
+        held = self.store.models() - {self.embedder.model}
+        if held:
+            raise StoreError(
+                f"the store holds embeddings of model {', '.join(sorted(held))}, not {self.embedder.model}; "
+                f"use that model (--model {sorted(held)[0]}) or re-embed the store with `facerec reembed`"
+            )
+
+    def enroll(
+        self,
+        name: str,
+        images: Sequence[str | Path],
+        *,
+        largest: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> EnrollReport:
+        """Add every usable photo to a person, in one transaction (all or nothing).
+
+        A photo is used when it holds exactly one face of confidence >= 0.9 (with ``largest``,
+        the largest of several) that passes the quality gate; the others are reported with a
+        reason. Photos already held for the person (same sha256) are not added twice.
+        """
+        from facerec.store.records import StoredSample
+        from facerec.store.repository import check_name
+
+        name = check_name(name)
+        self._check_model()
+        report = EnrollReport(name)
+        pending: list[tuple[str, str, Face, np.ndarray, dict]] = []
+        for done, path in enumerate(images, start=1):
+            source = str(path)
+            try:
+                data = Path(source).read_bytes() if Path(source).is_file() else None
+                pixels = self.load(source)
+                face = choose.only_face(self.detector.detect(pixels), source, largest=largest)
+                crop = self.embedder.crops(pixels, [face])[0]
+                figures = quality.measure(face, crop)
+                issues = quality.problems(figures, self.quality_gate)
+                if issues:
+                    raise FacerecError("; ".join(issues))
+            except FacerecError as exc:
+                reason = str(exc).removeprefix(f"{source}: ")
+                report.skipped.append(Skipped(source, reason))
+            else:
+                pending.append((source, hashlib.sha256(data or pixels.tobytes()).hexdigest(), face, crop, figures))
+            if progress:
+                progress(done, len(images))
+        vectors = self.embedder.embed_crops(np.stack([p[3] for p in pending])) if pending else []
+        samples = [
+            StoredSample(
+                embedding=vector,
+                model=self.embedder.model,
+                preprocessing=self.preprocessing.__dict__ | {"model": self.embedder.model},
+                crop_png=_png(crop),
+                source_path=str(Path(source).resolve()) if Path(source).exists() else source,
+                source_sha256=digest,
+                box=face.box,
+                landmarks=face.landmarks,
+                confidence=face.confidence,
+                quality=figures,
+            )
+            for (source, digest, face, crop, figures), vector in zip(pending, vectors, strict=True)
+        ]
+        if not samples:
+            return report
+        person, _added, duplicates = self.store.add_samples(name, samples)
+        duplicate_set = set(duplicates)
+        for sample, (source, *_rest) in zip(samples, pending, strict=True):
+            if sample.source_path in duplicate_set:
+                report.skipped.append(Skipped(source, "already enrolled (same photo)"))
+            else:
+                report.added.append(source)
+        report.samples = person.samples
+        return report
+
+    def identify(self, image: ImageSource, *, top_k: int = 1, threshold: float | None = None) -> list[Identified]:
+        """Who is each confident face of the photo: a name, or unknown below the threshold."""
+        self._check_model()
+        pixels = self.load(image)
+        faces = choose.confident(self.detector.detect(pixels))
+        if not faces:
+            return []
+        vectors = self.embedder.embed_faces(pixels, faces)
+        index = self.index
+        gallery = index.gallery
+        if gallery is None or len(gallery) == 0:
+            raise StoreError("no one is enrolled yet: enrol people first (facerec enroll NAME PHOTOS...)")
+        scores = matching.person_scores(gallery, vectors, self.aggregate)
+        limit = self.embedder.identify_threshold if threshold is None else threshold
+        matches = matching.decide(scores, gallery.names, limit, top_k)
+        return [
+            Identified(face.with_embedding(vector), match)
+            for face, vector, match in zip(faces, vectors, matches, strict=True)
+        ]
 
     @property
     def preprocessing(self) -> Preprocessing:
@@ -146,3 +281,9 @@ class FaceRecognizer:
         same = np.array([p.same for p in pairs])
         folds = np.array([p.fold for p in pairs])
         return evaluate.evaluate(similarities, same, folds, far), missed
+
+
+def _png(crop: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(crop).save(out, "PNG")
+    return out.getvalue()

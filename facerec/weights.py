@@ -57,6 +57,7 @@ class ModelSpec:
     embedding_size: int | None = None
     preprocessing: dict = field(default_factory=dict)
     threshold: float | None = None
+    identify_threshold: float | None = None
     info: dict = field(default_factory=dict)  # description, licence, provenance: for people
 
 
@@ -103,6 +104,7 @@ def model_spec(name: str) -> ModelSpec:
         embedding_size=raw.pop("embedding_size", None),
         preprocessing=raw.pop("preprocessing", {}),
         threshold=raw.pop("threshold", None),
+        identify_threshold=raw.pop("identify_threshold", None),
         info=raw,
     )
 

@@ -1,0 +1,133 @@
+"""The faiss index: a read model derived from the identity store, never a source of truth.
+
+Inner-product search over the unit vectors of one model's samples; faiss ids are the samples'
+SQL ids. Exact (Flat) up to ``APPROXIMATE_ABOVE`` samples, HNSW above. Saved next to the store
+with the store revision and a checksum of what it covers; when that does not match the store
+(missing, stale, another model), it is rebuilt from SQL before it answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from facerec.matching import Gallery
+from facerec.store import Store
+
+log = logging.getLogger(__name__)
+
+APPROXIMATE_ABOVE = 50_000
+HNSW_NEIGHBOURS = 32
+HNSW_SEARCH_DEPTH = 128
+
+
+def checksum(ids: np.ndarray, vectors: np.ndarray) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(ids, "<i8").tobytes())
+    digest.update(np.ascontiguousarray(vectors, "<f4").tobytes())
+    return digest.hexdigest()
+
+
+def build(ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
+    dim = vectors.shape[1]
+    if len(ids) > APPROXIMATE_ABOVE:
+        inner = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efSearch = HNSW_SEARCH_DEPTH
+    else:
+        inner = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIDMap2(inner)
+    index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.ascontiguousarray(ids, np.int64))
+    return index
+
+
+class FaceIndex:
+    """One model's samples, searchable; kept in step with the store it was built from."""
+
+    def __init__(self, store: Store, model: str, folder: Path) -> None:
+        self.store, self.model, self.folder = store, model, Path(folder)
+        self.index: faiss.Index | None = None
+        self.gallery: Gallery | None = None
+        self.ids = np.zeros(0, np.int64)
+        self.revision = -1
+
+    @property
+    def _stem(self) -> Path:
+        return self.folder / f"index-{self.model}"
+
+    def current(self) -> FaceIndex:
+        """Make sure the index covers exactly the store's current samples; load or rebuild if not."""
+        revision = self.store.revision()
+        if self.index is not None and self.revision == revision:
+            return self
+        if not self._load(revision):
+            self.rebuild()
+        return self
+
+    def _load(self, revision: int) -> bool:
+        try:
+            meta = json.loads(self._stem.with_suffix(".json").read_text())
+            if meta["revision"] != revision or meta["model"] != self.model:
+                return False
+            with np.load(self._stem.with_suffix(".npz"), allow_pickle=False) as data:
+                ids, owner, names = data["ids"], data["owner"], tuple(data["names"].tolist())
+                centroids = data["centroids"]
+            index = faiss.read_index(str(self._stem.with_suffix(".faiss")))
+        except (OSError, ValueError, KeyError, RuntimeError):
+            return False
+        if index.ntotal != len(ids) or meta["count"] != len(ids):
+            return False
+        vectors = index.index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, 0), np.float32)
+        if checksum(ids, vectors) != meta["checksum"]:
+            return False
+        self.index, self.ids, self.revision = index, ids, revision
+        self.gallery = Gallery(names, centroids, owner, vectors)
+        return True
+
+    def rebuild(self) -> FaceIndex:
+        """Rebuild from SQL and save; the revision is read in the same pass as the vectors."""
+        revision = self.store.revision()
+        ids, names, vectors = self.store.embeddings(self.model)
+        self.gallery = Gallery.build(names, vectors)
+        self.ids = ids
+        self.index = build(ids, vectors) if len(ids) else None
+        self.revision = revision
+        self._save(ids, vectors)
+        log.info("index for %s rebuilt: %d samples at store revision %d", self.model, len(ids), revision)
+        return self
+
+    def _save(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if self.index is not None:
+                faiss.write_index(self.index, str(self._stem.with_suffix(".faiss")))
+            else:
+                self._stem.with_suffix(".faiss").unlink(missing_ok=True)
+            gallery = self.gallery
+            np.savez(
+                self._stem.with_suffix(".npz"),
+                ids=ids,
+                owner=gallery.sample_owner,
+                names=np.array(gallery.names, dtype=str),
+                centroids=gallery.centroids,
+            )
+            meta = {
+                "model": self.model,
+                "revision": self.revision,
+                "count": len(ids),
+                "checksum": checksum(ids, vectors),
+            }
+            # The metadata goes last: a crash before it leaves an index that will not be trusted.
+            self._stem.with_suffix(".json").write_text(json.dumps(meta))
+        except OSError as exc:
+            log.warning("could not save the index next to the store (%s); it stays in memory", exc)
+
+    def search(self, probes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(similarities, sample ids), probes x k, best first; ids are -1 where fewer exist."""
+        self.current()
+        if self.index is None:
+            return np.zeros((len(probes), 0), np.float32), np.zeros((len(probes), 0), np.int64)
+        return self.index.search(np.ascontiguousarray(probes, np.float32), min(k, self.index.ntotal))

@@ -1,0 +1,80 @@
+"""Matching faces to people: per-person scores from a gallery of samples, names or ``unknown``.
+
+Pure functions over arrays, so the logic is tested on synthetic vectors with known answers.
+A person's score for a probe is the cosine similarity to the best-matching of their samples
+("best"), or to the normalised mean of their samples ("centroid").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Aggregate = Literal["best", "centroid"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Match:
+    """The answer for one probe: a name (None = unknown) and the top candidates."""
+
+    name: str | None
+    similarity: float
+    candidates: tuple[Candidate, ...]
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """Enrolled vectors grouped by person: what matching needs, derived from the store."""
+
+    names: tuple[str, ...]  # one per person
+    centroids: np.ndarray  # people x D, unit length
+    sample_owner: np.ndarray  # samples: index into names
+    samples: np.ndarray  # samples x D
+
+    @classmethod
+    def build(cls, sample_names: list[str], vectors: np.ndarray) -> Gallery:
+        names = tuple(sorted(set(sample_names)))
+        owner = np.array([names.index(n) for n in sample_names], np.int64) if sample_names else np.zeros(0, np.int64)
+        dim = vectors.shape[1] if vectors.ndim == 2 and vectors.size else 0
+        centroids = np.zeros((len(names), dim), np.float32)
+        for i in range(len(names)):
+            mean = vectors[owner == i].mean(axis=0)
+            centroids[i] = mean / max(np.linalg.norm(mean), 1e-12)
+        return cls(names, centroids, owner, np.asarray(vectors, np.float32))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def person_scores(gallery: Gallery, probes: np.ndarray, aggregate: Aggregate = "centroid") -> np.ndarray:
+    """probes x people matrix of scores."""
+    probes = np.asarray(probes, np.float32)
+    if aggregate == "centroid":
+        return probes @ gallery.centroids.T
+    sims = probes @ gallery.samples.T
+    scores = np.full((len(probes), len(gallery)), -1.0, np.float32)
+    for person in range(len(gallery)):
+        scores[:, person] = sims[:, gallery.sample_owner == person].max(axis=1)
+    return scores
+
+
+def decide(scores: np.ndarray, names: tuple[str, ...], threshold: float, top_k: int = 1) -> list[Match]:
+    """Best person per probe if at or above the threshold (else unknown), with the top-k candidates."""
+    matches = []
+    for row in np.atleast_2d(scores):
+        if len(names) == 0:
+            matches.append(Match(None, float("nan"), ()))
+            continue
+        order = np.argsort(-row, kind="stable")[: max(top_k, 1)]
+        candidates = tuple(Candidate(names[i], float(row[i])) for i in order)
+        best = candidates[0]
+        matches.append(Match(best.name if best.similarity >= threshold else None, best.similarity, candidates))
+    return matches
