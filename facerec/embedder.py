@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from facerec import align, weights
+from facerec import align, matching, weights
 from facerec.errors import FacerecError, WeightsError
 from facerec.facenet import InceptionResnetV1, checkpoint_filter
 from facerec.runtime import resolve_device
@@ -127,11 +127,12 @@ class Embedder:
         """Cosine similarity at or above which two faces are taken as the same person."""
         return float(self.spec.threshold if self.spec.threshold is not None else 0.5)
 
-    @property
-    def identify_threshold(self) -> float:
-        """Similarity a face needs to be named in identification (set for a target false accept rate)."""
-        value = self.spec.identify_threshold
-        return float(value) if value is not None else self.threshold
+    def identify_threshold(self, people: int) -> float:
+        """Similarity a face needs to be named among ``people`` enrolled: the model's target
+        open-set false accept rate, spread over that many comparisons (see the manifest)."""
+        if not self.spec.impostor_quantiles:
+            return self.threshold
+        return matching.threshold_for(self.spec.impostor_quantiles, self.spec.open_set_far / max(people, 1))
 
     @property
     def dimension(self) -> int:

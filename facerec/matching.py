@@ -66,6 +66,14 @@ def person_scores(gallery: Gallery, probes: np.ndarray, aggregate: Aggregate = "
     return scores
 
 
+def threshold_for(quantiles: tuple[tuple[float, float], ...], far: float) -> float:
+    """The similarity that impostor pairs reach with probability ``far``: log-linear interpolation
+    in a (false accept rate, similarity) table, clamped to its ends."""
+    fars = np.log10([q[0] for q in quantiles])[::-1]  # ascending
+    sims = np.array([q[1] for q in quantiles])[::-1]
+    return float(np.interp(np.log10(max(far, 1e-12)), fars, sims))
+
+
 def decide(scores: np.ndarray, names: tuple[str, ...], threshold: float, top_k: int = 1) -> list[Match]:
     """Best person per probe if at or above the threshold (else unknown), with the top-k candidates."""
     matches = []

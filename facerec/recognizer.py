@@ -195,7 +195,7 @@ class FaceRecognizer:
         if gallery is None or len(gallery) == 0:
             raise StoreError("no one is enrolled yet: enrol people first (facerec enroll NAME PHOTOS...)")
         scores = matching.person_scores(gallery, vectors, self.aggregate)
-        limit = self.embedder.identify_threshold if threshold is None else threshold
+        limit = self.embedder.identify_threshold(len(gallery)) if threshold is None else threshold
         matches = matching.decide(scores, gallery.names, limit, top_k)
         return [
             Identified(face.with_embedding(vector), match)

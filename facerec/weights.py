@@ -57,7 +57,8 @@ class ModelSpec:
     embedding_size: int | None = None
     preprocessing: dict = field(default_factory=dict)
     threshold: float | None = None
-    identify_threshold: float | None = None
+    impostor_quantiles: tuple[tuple[float, float], ...] = ()  # (false accept rate, similarity)
+    open_set_far: float = 0.05
     info: dict = field(default_factory=dict)  # description, licence, provenance: for people
 
 
@@ -104,7 +105,8 @@ def model_spec(name: str) -> ModelSpec:
         embedding_size=raw.pop("embedding_size", None),
         preprocessing=raw.pop("preprocessing", {}),
         threshold=raw.pop("threshold", None),
-        identify_threshold=raw.pop("identify_threshold", None),
+        impostor_quantiles=tuple((float(f), float(t)) for f, t in raw.pop("impostor_quantiles", [])),
+        open_set_far=float(raw.pop("open_set_far", 0.05)),
         info=raw,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facerec.matching import Gallery, decide, person_scores
+from facerec.matching import Gallery, decide, person_scores, threshold_for
 
 
 def _unit(x):
@@ -52,3 +52,20 @@ def test_empty_gallery_gives_unknown_without_candidates():
     gallery = Gallery.build([], np.zeros((0, 4), np.float32))
     match = decide(np.zeros((1, 0)), gallery.names, 0.5)[0]
     assert match.name is None and match.candidates == ()
+
+
+def test_threshold_for_interpolates_log_linearly_and_clamps():
+    table = ((1e-2, 0.40), (1e-3, 0.50), (1e-4, 0.60))
+    assert threshold_for(table, 1e-3) == pytest.approx(0.50)
+    assert threshold_for(table, 10**-3.5) == pytest.approx(0.55)
+    assert threshold_for(table, 1.0) == pytest.approx(0.40)
+    assert threshold_for(table, 1e-9) == pytest.approx(0.60)
+
+
+def test_identification_threshold_grows_with_the_gallery():
+    from facerec.embedder import Embedder
+
+    embedder = Embedder()
+    assert embedder.identify_threshold(13) == pytest.approx(0.465, abs=0.005)
+    assert embedder.identify_threshold(100) == pytest.approx(0.560, abs=0.005)
+    assert embedder.identify_threshold(1000) > embedder.identify_threshold(100)
