@@ -54,9 +54,10 @@ def test_good_bad_and_corrupt_photos_in_one_folder(url, tmp_path, data):
     assert Store(url).person("obama").samples == 2
 
 
-def test_largest_takes_the_largest_face(url, data):
-    result = run("--db", url, "enroll", "--largest", "biden", data / "face_recognition/examples/two_people.jpg")
+def test_largest_takes_the_largest_face_and_db_goes_after_the_command_too(url, data):
+    result = run("enroll", "--db", url, "--largest", "biden", data / "face_recognition/examples/two_people.jpg")
     assert result.exit_code == 0 and "added 1" in result.stdout
+    assert [p["name"] for p in json.loads(run("--db", url, "list", "--json").stdout)] == ["biden"]
 
 
 def test_nothing_added_is_an_error_and_leaves_the_store_unchanged(url, tmp_path, data):
