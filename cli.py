@@ -550,5 +550,61 @@ def reindex(ctx: typer.Context, db: DbOption = None, model: ModelOption = None) 
     typer.echo(f"index rebuilt: {len(index.ids)} samples of model {index.model} at store revision {index.revision}")
 
 
+@app.command("export")
+def export_store(
+    ctx: typer.Context, file: Annotated[Path, typer.Argument(help="Archive to write (.zip).")], db: DbOption = None
+) -> None:
+    """Write the whole store (people, samples, embeddings, crops) to a portable archive."""
+    from facerec.store import archive
+
+    recognizer = _recognizer(ctx, None, None, db=db)
+    try:
+        people = recognizer.store.dump()
+        count = archive.write(people, file)
+    except (FacerecError, OSError) as exc:
+        _fail(str(exc))
+    typer.echo(f"exported {len(people)} people, {count} samples to {file}")
+
+
+@app.command("import")
+def import_store(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Archive made by facerec export.")],
+    db: DbOption = None,
+) -> None:
+    """Add the people of an archive to the store (one transaction; photos held already are skipped)."""
+    from facerec.store import archive
+
+    recognizer = _recognizer(ctx, None, None, db=db)
+    try:
+        people = archive.read(file)
+        models = {s["model"] for p in people for s in p["samples"]}
+        held = recognizer.store.models()
+        if held and models - held:
+            _fail(f"{file} holds embeddings of {', '.join(sorted(models))}; the store holds {', '.join(sorted(held))}")
+        touched, added = recognizer.store.load(people)
+    except FacerecError as exc:
+        _fail(str(exc))
+    typer.echo(f"imported {added} samples of {touched} people from {file}")
+
+
+@app.command()
+def reembed(ctx: typer.Context, model: ModelOption = None, db: DbOption = None, threads: ThreadsOption = None) -> None:
+    """Re-embed every stored crop with another model (--model), so the store can be used with it."""
+    settings = (ctx.obj or Settings()).merged(threads, None, model, db)
+    if not settings.model:
+        _fail("say which model to re-embed with: facerec reembed --model NAME")
+    recognizer = _recognizer(ctx, threads, None, None, db)
+    try:
+        with _progress(2) as progress:
+            task = progress.add_task("re-embedding", total=None)
+            count = recognizer.reembed(
+                settings.model, progress=lambda done, total: progress.update(task, completed=done, total=total)
+            )
+    except FacerecError as exc:
+        _fail(str(exc))
+    typer.echo(f"re-embedded {count} samples with {settings.model}")
+
+
 if __name__ == "__main__":
     app()

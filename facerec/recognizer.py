@@ -202,6 +202,22 @@ class FaceRecognizer:
             for face, vector, match in zip(faces, vectors, matches, strict=True)
         ]
 
+    def reembed(self, model: str, progress: Callable[[int, int], None] | None = None) -> int:
+        """Re-embed every stored crop with another model, in one transaction; afterwards the store
+        holds only that model's embeddings. Returns the number of samples."""
+        target = Embedder(model, device=self.device, precision=self.precision)
+        rows = self.store.crops()
+        vectors: dict[int, np.ndarray] = {}
+        for start in range(0, len(rows), 64):
+            chunk = rows[start : start + 64]
+            crops = np.stack([np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) for _, png in chunk])
+            vectors.update(zip((i for i, _ in chunk), target.embed_crops(crops), strict=True))
+            if progress:
+                progress(min(start + 64, len(rows)), len(rows))
+        count = self.store.replace_embeddings(target.model, vectors)
+        self.model_name, self._embedder, self._index = target.model, target, None
+        return count
+
     @property
     def preprocessing(self) -> Preprocessing:
         return self.embedder.preprocessing

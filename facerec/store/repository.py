@@ -237,6 +237,101 @@ class Store:
             count = session.scalar(select(func.count(FaceSample.id)).where(FaceSample.person_id == person.id))
             return self._record(person, count or 0), added, duplicates
 
+    def dump(self) -> list[dict]:
+        """Everything the store holds, as plain data (for export): people with their samples."""
+        with self.transaction() as session:
+            people = session.scalars(select(Person).order_by(Person.name)).all()
+            return [
+                {
+                    "name": person.name,
+                    "external_id": person.external_id,
+                    "metadata": person.info,
+                    "created": _aware(person.created_at).isoformat(),
+                    "updated": _aware(person.updated_at).isoformat(),
+                    "samples": [
+                        {
+                            "embedding": np.frombuffer(s.embedding, dtype="<f4", count=s.dimension).copy(),
+                            "model": s.model,
+                            "preprocessing": s.preprocessing,
+                            "crop_png": s.crop,
+                            "source_path": s.source_path,
+                            "source_sha256": s.source_sha256,
+                            "box": s.box,
+                            "landmarks": s.landmarks,
+                            "confidence": s.confidence,
+                            "quality": s.quality,
+                            "created": _aware(s.created_at).isoformat(),
+                        }
+                        for s in sorted(person.samples, key=lambda s: s.id)
+                    ],
+                }
+                for person in people
+            ]
+
+    def load(self, people: Sequence[dict]) -> tuple[int, int]:
+        """Add dumped people and samples in one transaction (merging into people of the same name,
+        skipping photos a person holds already). Returns (people touched, samples added)."""
+        added = 0
+        with self.transaction() as session:
+            for entry in people:
+                name = check_name(entry["name"])
+                person = session.scalar(select(Person).where(Person.name == name))
+                if person is None:
+                    person = Person(name=name, external_id=entry.get("external_id"), info=entry.get("metadata"))
+                    if entry.get("created"):
+                        person.created_at = datetime.fromisoformat(entry["created"])
+                    session.add(person)
+                    session.flush()
+                held = set(session.scalars(select(FaceSample.source_sha256).where(FaceSample.person_id == person.id)))
+                for sample in entry["samples"]:
+                    if sample["source_sha256"] in held:
+                        continue
+                    held.add(sample["source_sha256"])
+                    vector = np.asarray(sample["embedding"], dtype="<f4")
+                    session.add(
+                        FaceSample(
+                            person_id=person.id,
+                            model=sample["model"],
+                            preprocessing=sample["preprocessing"],
+                            dimension=int(vector.shape[0]),
+                            embedding=vector.tobytes(),
+                            crop=sample["crop_png"],
+                            source_path=sample["source_path"],
+                            source_sha256=sample["source_sha256"],
+                            box=[float(v) for v in sample["box"]],
+                            landmarks=[[float(x), float(y)] for x, y in sample["landmarks"]],
+                            confidence=float(sample["confidence"]),
+                            quality=sample["quality"],
+                        )
+                    )
+                    added += 1
+                person.updated_at = utcnow()
+            if added:
+                self._bump(session)
+        return len(people), added
+
+    def replace_embeddings(self, model: str, vectors: dict[int, np.ndarray]) -> int:
+        """Swap listed samples' embeddings for another model's (of the same stored crops), in one
+        transaction. The preprocessing recorded is still the crop's: only the network changed."""
+        with self.transaction() as session:
+            for sample_id, vector in vectors.items():
+                sample = session.get(FaceSample, sample_id)
+                if sample is None:
+                    raise UnknownPersonError(f"no face sample with id {sample_id}")
+                vector = np.asarray(vector, dtype="<f4")
+                sample.embedding, sample.dimension = vector.tobytes(), int(vector.shape[0])
+                sample.model = model
+                sample.preprocessing = dict(sample.preprocessing) | {"model": model}
+            if vectors:
+                self._bump(session)
+        return len(vectors)
+
+    def crops(self) -> list[tuple[int, bytes]]:
+        """(sample id, PNG crop) of every sample."""
+        with self.transaction() as session:
+            rows = session.execute(select(FaceSample.id, FaceSample.crop).order_by(FaceSample.id))
+            return [(sample_id, crop) for sample_id, crop in rows]
+
     def rename(self, old: str, new: str) -> PersonRecord:
         new = check_name(new)
         with self.transaction() as session:
