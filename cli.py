@@ -550,6 +550,29 @@ def reindex(ctx: typer.Context, db: DbOption = None, model: ModelOption = None) 
     typer.echo(f"index rebuilt: {len(index.ids)} samples of model {index.model} at store revision {index.revision}")
 
 
+@app.command()
+def calibrate(
+    ctx: typer.Context,
+    far: Annotated[float, typer.Option("--far", help="Target share of strangers that may be named.")] = 0.05,
+    folder: Annotated[
+        Path | None, typer.Option("--folder", help="Labelled photos FOLDER/<person>/... instead of the gallery.")
+    ] = None,
+    db: DbOption = None,
+    model: ModelOption = None,
+    threads: ThreadsOption = None,
+) -> None:
+    """Choose the identification threshold at a target false accept rate, and store it."""
+    recognizer = _recognizer(ctx, threads, None, model, db)
+    try:
+        value = recognizer.calibrate(far, folder)
+    except FacerecError as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"threshold {value['threshold']:.4f} for a {far:g} open-set false accept rate "
+        f"({value['people']} people, {value['samples']} samples from {value['source']}); stored"
+    )
+
+
 @app.command("export")
 def export_store(
     ctx: typer.Context, file: Annotated[Path, typer.Argument(help="Archive to write (.zip).")], db: DbOption = None

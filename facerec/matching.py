@@ -86,3 +86,18 @@ def decide(scores: np.ndarray, names: tuple[str, ...], threshold: float, top_k: 
         best = candidates[0]
         matches.append(Match(best.name if best.similarity >= threshold else None, best.similarity, candidates))
     return matches
+
+
+def open_set_threshold(gallery: Gallery, far: float) -> float:
+    """The threshold at which a stranger is named with probability ``far``, estimated on the
+    gallery itself: each person in turn plays the stranger, their samples scored against every
+    other person's centroid; the threshold lets through a ``far`` fraction of those best scores.
+    """
+    if len(gallery) < 2:
+        raise ValueError("calibration needs at least two people")
+    best_wrong = []
+    for person in range(len(gallery)):
+        others = np.delete(gallery.centroids, person, axis=0)
+        probes = gallery.samples[gallery.sample_owner == person]
+        best_wrong.extend((probes @ others.T).max(axis=1).tolist())
+    return float(np.quantile(best_wrong, 1.0 - far))

@@ -195,12 +195,51 @@ class FaceRecognizer:
         if gallery is None or len(gallery) == 0:
             raise StoreError("no one is enrolled yet: enrol people first (facerec enroll NAME PHOTOS...)")
         scores = matching.person_scores(gallery, vectors, self.aggregate)
-        limit = self.embedder.identify_threshold(len(gallery)) if threshold is None else threshold
+        limit = self.identify_threshold(len(gallery)) if threshold is None else threshold
         matches = matching.decide(scores, gallery.names, limit, top_k)
         return [
             Identified(face.with_embedding(vector), match)
             for face, vector, match in zip(faces, vectors, matches, strict=True)
         ]
+
+    def identify_threshold(self, people: int) -> float:
+        """The store's calibrated threshold for this model if there is one, else the model's."""
+        calibrated = self.store.setting(f"threshold:{self.embedder.model}")
+        return float(calibrated["threshold"]) if calibrated else self.embedder.identify_threshold(people)
+
+    def calibrate(self, far: float = 0.05, folder: Path | None = None) -> dict:
+        """Pick the identification threshold at an open-set false accept rate ``far``, from the
+        enrolled gallery or from a labelled folder (``folder/<person>/<photos>``), and store it."""
+        if not 0 < far < 1:
+            raise FacerecError(f"--far must be between 0 and 1, got {far}")
+        if folder is None:
+            self._check_model()
+            gallery, source = self.index.gallery, "gallery"
+        else:
+            names, vectors = [], []
+            for person in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+                for photo in sorted(person.iterdir()):
+                    try:
+                        pixels = self.load(photo)
+                    except FacerecError:
+                        continue
+                    face = choose.centre_weighted(self.detector.detect(pixels), pixels.shape[1], pixels.shape[0])
+                    if face is not None:
+                        names.append(person.name)
+                        vectors.append(self.embedder.embed_faces(pixels, [face])[0])
+            gallery = matching.Gallery.build(names, np.stack(vectors) if vectors else np.zeros((0, 0), np.float32))
+            source = str(folder)
+        if gallery is None or len(gallery) < 2:
+            raise StoreError("calibration needs at least two people with photos")
+        value = {
+            "threshold": matching.open_set_threshold(gallery, far),
+            "far": far,
+            "source": source,
+            "people": len(gallery),
+            "samples": int(len(gallery.samples)),
+        }
+        self.store.put_setting(f"threshold:{self.embedder.model}", value)
+        return value
 
     def reembed(self, model: str, progress: Callable[[int, int], None] | None = None) -> int:
         """Re-embed every stored crop with another model, in one transaction; afterwards the store

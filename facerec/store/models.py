@@ -64,3 +64,12 @@ class StoreState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class StoreSetting(Base):
+    """Values a store keeps about itself, e.g. ``threshold:<model>`` from ``facerec calibrate``."""
+
+    __tablename__ = "store_setting"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSON, nullable=False)

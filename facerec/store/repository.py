@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facerec.errors import DuplicateNameError, StoreError, UnknownPersonError
 from facerec.store import migrations
-from facerec.store.models import FaceSample, Person, StoreState, utcnow
+from facerec.store.models import FaceSample, Person, StoreSetting, StoreState, utcnow
 from facerec.store.records import PersonRecord, SampleRecord, StoredSample
 
 HOME_ENV = "FACEREC_HOME"
@@ -193,6 +193,11 @@ class Store:
         vectors = np.stack([np.frombuffer(blob, dtype="<f4", count=dim) for _, _, blob, dim in rows])
         return np.array([r[0] for r in rows], np.int64), [r[1] for r in rows], vectors.astype(np.float32)
 
+    def setting(self, key: str) -> dict | None:
+        with self.transaction() as session:
+            row = session.get(StoreSetting, key)
+            return dict(row.value) if row else None
+
     # --- changing (each call is one transaction) ------------------------------------------------
 
     def add_samples(self, name: str, samples: Sequence[StoredSample]) -> tuple[PersonRecord, int, list[str]]:
@@ -331,6 +336,11 @@ class Store:
         with self.transaction() as session:
             rows = session.execute(select(FaceSample.id, FaceSample.crop).order_by(FaceSample.id))
             return [(sample_id, crop) for sample_id, crop in rows]
+
+    def put_setting(self, key: str, value: dict) -> None:
+        with self.transaction() as session:
+            session.merge(StoreSetting(key=key, value=value))
+            self._bump(session)
 
     def rename(self, old: str, new: str) -> PersonRecord:
         new = check_name(new)
