@@ -93,3 +93,14 @@ def test_identify_text_and_unknown_faces(gallery, data):
     result = run("--db", gallery, "identify", data / "face_recognition/examples/two_people.jpg")
     assert result.exit_code == 0
     assert "\tobama\tsimilarity" in result.stdout and "\tbiden\tsimilarity" in result.stdout
+
+
+def test_identify_annotate_draws_names(gallery, data, tmp_path):
+    photo = data / "face_recognition/examples/two_people.jpg"
+    result = run("--db", gallery, "identify", "--annotate", tmp_path, photo)
+    assert result.exit_code == 0
+    drawn = tmp_path / "two_people.jpg"
+    assert drawn.is_file()
+    from PIL import Image
+
+    assert Image.open(drawn).size == Image.open(photo).size

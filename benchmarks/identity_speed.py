@@ -1,0 +1,164 @@
+"""Identity store speed: enrolment, identification (warm and cold), memory, and search at scale.
+
+    python benchmarks/identity_speed.py [--sizes 10000,100000,1000000]
+
+- enrol: photos/s at 640x480 with one face, default settings (real photos, resized).
+- identify: per 640x480 photo with two faces and a 10k-sample gallery, warm (same process) and cold (a new
+  ``facerec identify`` process), and the cold process's peak RSS.
+- search: p50 latency of one probe at each gallery size, exact (Flat) and approximate (HNSW),
+  with recall@1 of the approximate index against exact search. The gallery is clustered like
+  real people (10 samples per person around a centre, same-person cosine about 0.7) and probes
+  are new noisy samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from facerec import FaceRecognizer  # noqa: E402
+from facerec.index import HNSW_NEIGHBOURS, HNSW_SEARCH_DEPTH  # noqa: E402
+from facerec.store import Store, StoredSample  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+
+
+def clustered(people: int, per_person: int, dim: int = 512, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(people, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    noise = 0.04  # per component: same-person cosine about 0.7 after normalising
+    samples = np.repeat(centres, per_person, axis=0) + noise * rng.normal(size=(people * per_person, dim))
+    samples = (samples / np.linalg.norm(samples, axis=1, keepdims=True)).astype(np.float32)
+    return centres, samples, rng
+
+
+def enrol_speed(tmp: Path) -> float:
+    photos = sorted((DATA / "lfw_train").glob("*/*_0001.jpg"))[:40]
+    frames = []
+    for i, photo in enumerate(photos):
+        image = Image.open(photo).convert("RGB").resize((640, 480))
+        path = tmp / f"p{i:03d}.jpg"
+        image.save(path, quality=95)
+        frames.append(path)
+    recognizer = FaceRecognizer(db=f"sqlite:///{tmp / 'enrol.db'}")
+    recognizer.enroll("warm-up", frames[:1], largest=True)
+    start = time.perf_counter()
+    for i in range(0, len(frames), 10):
+        recognizer.enroll(f"person{i}", frames[i : i + 10], largest=True)
+    return len(frames) / (time.perf_counter() - start)
+
+
+def gallery_store(tmp: Path, size: int) -> str:
+    url = f"sqlite:///{tmp / 'gallery.db'}"
+    store = Store(url)
+    _, samples, _ = clustered(size // 10, 10)
+    crop = io.BytesIO()
+    Image.new("RGB", (160, 160)).save(crop, "PNG")
+    people = []
+    for p in range(size // 10):
+        rows = []
+        for s in range(10):
+            i = p * 10 + s
+            rows.append(
+                dict(
+                    StoredSample(
+                        samples[i],
+                        "casia-webface",
+                        {},
+                        crop.getvalue(),
+                        f"/g/{i}.jpg",
+                        f"{i:064x}",
+                        (0, 0, 1, 1),
+                        ((0, 0),) * 5,
+                        1.0,
+                        {},
+                    ).__dict__
+                )
+            )
+        people.append({"name": f"person{p:06d}", "samples": rows})
+    store.load(people)
+    return url
+
+
+def identify_speed(tmp: Path, size: int) -> tuple[float, float, float]:
+    url = gallery_store(tmp, size)
+    photo = tmp / "probe.jpg"  # two faces, 640x480
+    Image.open(DATA / "face_recognition/examples/two_people.jpg").convert("RGB").resize((640, 480)).save(photo)
+    recognizer = FaceRecognizer(db=url)
+    recognizer.identify(photo)
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        recognizer.identify(photo)
+        times.append(time.perf_counter() - start)
+    colds = []
+    for _ in range(3):
+        start = time.perf_counter()
+        child = subprocess.run(
+            [sys.executable, str(REPO / "cli.py"), "--db", url, "identify", str(photo)], capture_output=True, cwd=tmp
+        )
+        colds.append(time.perf_counter() - start)
+        assert child.returncode == 0, child.stderr
+    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return statistics.median(times), statistics.median(colds), rss_mb
+
+
+def search_speed(size: int, probes: int = 200) -> tuple[float, float, float]:
+    centres, samples, rng = clustered(size // 10, 10)
+    queries = centres[rng.integers(0, len(centres), probes)] + 0.04 * rng.normal(size=(probes, samples.shape[1]))
+    queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+    exact = faiss.IndexFlatIP(samples.shape[1])
+    exact.add(samples)
+    hnsw = faiss.IndexHNSWFlat(samples.shape[1], HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efSearch = HNSW_SEARCH_DEPTH
+    hnsw.add(samples)
+
+    def p50(index) -> tuple[float, np.ndarray]:
+        times, found = [], []
+        for q in queries:
+            start = time.perf_counter()
+            _, ids = index.search(q[None], 1)
+            times.append(time.perf_counter() - start)
+            found.append(ids[0, 0])
+        return statistics.median(times) * 1000, np.array(found)
+
+    exact_ms, truth = p50(exact)
+    hnsw_ms, approx = p50(hnsw)
+    return exact_ms, hnsw_ms, float(np.mean(truth // 10 == approx // 10))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10000,100000")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    faiss.omp_set_num_threads(2)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        print(f"enrol: {enrol_speed(tmp):.1f} photos/s (640x480, one face each)")
+        warm, cold, rss = identify_speed(tmp, 10_000)
+        print(f"identify, 10k-sample gallery: warm {warm * 1000:.0f} ms, cold {cold:.2f} s, peak RSS {rss:.0f} MB")
+    for size in (int(s) for s in args.sizes.split(",")):
+        exact_ms, hnsw_ms, recall = search_speed(size)
+        line = f"search {size:>9,}: exact {exact_ms:7.2f} ms p50, HNSW {hnsw_ms:6.2f} ms p50"
+        print(f"{line}, recall@1 (person) {recall:.3f}")
+
+
+if __name__ == "__main__":
+    main()
