@@ -57,6 +57,7 @@ class FaceRecognizer:
         self.aggregate = aggregate
         self._store = None
         self._index = None
+        self._model_checked_at: int | None = None
         self.max_pixels = max_pixels
         self.model_name = model
         self.precision = precision
@@ -107,13 +108,19 @@ class FaceRecognizer:
         return self._index.current()
 
     def _check_model(self) -> None:
-        """Embeddings of different models never mix: refuse to work across them."""
+        """Embeddings of different models never mix: refuse to work across them.
+
+        Scanning the samples' models is O(samples), so it is done once per store revision."""
+        revision = self.store.revision()
+        if self._model_checked_at == revision:
+            return
         held = self.store.models() - {self.embedder.model}
         if held:
             raise StoreError(
                 f"the store holds embeddings of model {', '.join(sorted(held))}, not {self.embedder.model}; "
                 f"use that model (--model {sorted(held)[0]}) or re-embed the store with `facerec reembed`"
             )
+        self._model_checked_at = revision
 
     def enroll(
         self,
@@ -255,6 +262,7 @@ class FaceRecognizer:
                 progress(min(start + 64, len(rows)), len(rows))
         count = self.store.replace_embeddings(target.model, vectors)
         self.model_name, self._embedder, self._index = target.model, target, None
+        self._model_checked_at = None
         return count
 
     @property
