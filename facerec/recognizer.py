@@ -1,8 +1,9 @@
 """FaceRecognizer: the one object the CLI, the HTTP server and Python users call.
 
-It composes the parts (image loading, detector, embedder, and later store and index) and owns
-their settings, so callers never wire parts together themselves. Parts load on first use, so a
-command that never embeds never loads the embedding model.
+It composes the parts (image loading, detector, embedder, identity store and faiss index) and
+owns their settings, so callers never wire parts together themselves. Parts load on first use, so
+a command that never embeds never loads the embedding model, and one that never matches never
+opens the store.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ from facerec.types import Face, Verification
 
 
 class FaceRecognizer:
-    """Detect faces, turn them into vectors, and compare them.
+    """Detect faces, turn them into vectors, compare them, enrol people and identify them.
 
-    >>> recognizer = FaceRecognizer()
+    >>> recognizer = FaceRecognizer()               # db="postgresql+psycopg://..." for PostgreSQL
     >>> recognizer.detect("group.jpg")              # faces: box, confidence, landmarks
     >>> recognizer.embed("group.jpg")               # the same faces, each with .embedding
     >>> recognizer.verify("a.jpg", "b.jpg").same    # one face each; cosine similarity vs threshold
+    >>> recognizer.enroll("alice", ["alice1.jpg", "alice2.jpg"])   # one transaction
+    >>> [i.match.name for i in recognizer.identify("group.jpg")]  # names, None for unknown
     """
 
     def __init__(
