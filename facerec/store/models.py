@@ -31,7 +31,11 @@ class Person(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
 
-    samples: Mapped[list[FaceSample]] = relationship(back_populates="person", cascade="all, delete-orphan")
+    # passive_deletes: removing a person leaves its samples to the foreign key's ON DELETE CASCADE
+    # instead of loading every sample (embedding and crop blobs) only to delete it.
+    samples: Mapped[list[FaceSample]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class FaceSample(Base):

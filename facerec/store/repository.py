@@ -122,6 +122,11 @@ class Store:
         return person
 
     @staticmethod
+    def _count(session: Session, person_id: int) -> int:
+        """Samples a person holds, counted in SQL (never by loading rows with their blobs)."""
+        return session.scalar(select(func.count(FaceSample.id)).where(FaceSample.person_id == person_id)) or 0
+
+    @staticmethod
     def _record(person: Person, samples: int) -> PersonRecord:
         return PersonRecord(
             id=person.id,
@@ -166,7 +171,7 @@ class Store:
     def person(self, name: str) -> PersonRecord:
         with self.transaction() as session:
             person = self._person(session, name)
-            return self._record(person, len(person.samples))
+            return self._record(person, self._count(session, person.id))
 
     def samples(self, name: str | None = None) -> list[SampleRecord]:
         with self.transaction() as session:
@@ -239,8 +244,7 @@ class Store:
                 person.updated_at = utcnow()
                 self._bump(session)
             session.flush()
-            count = session.scalar(select(func.count(FaceSample.id)).where(FaceSample.person_id == person.id))
-            return self._record(person, count or 0), added, duplicates
+            return self._record(person, self._count(session, person.id)), added, duplicates
 
     def dump(self) -> list[dict]:
         """Everything the store holds, as plain data (for export): people with their samples."""
@@ -351,14 +355,14 @@ class Store:
             person.name, person.updated_at = new, utcnow()
             self._bump(session)
             session.flush()
-            return self._record(person, len(person.samples))
+            return self._record(person, self._count(session, person.id))
 
     def remove(self, name: str) -> int:
         """Delete a person with every sample (embedding and crop). Returns the samples removed."""
         with self.transaction() as session:
             person = self._person(session, name)
-            count = len(person.samples)
-            session.delete(person)
+            count = self._count(session, person.id)
+            session.delete(person)  # the database's ON DELETE CASCADE removes the samples
             self._bump(session)
             return count
 
