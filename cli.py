@@ -446,10 +446,10 @@ def identify(
     written: set[Path] = set()
 
     def work(source: str) -> tuple[dict, list[str]]:
-        found = recognizer.identify(source, top_k=top_k, threshold=threshold)
+        pixels = recognizer.load(source)  # decoded once, for matching and for drawing
+        found = recognizer.identify(pixels, top_k=top_k, threshold=threshold)
         if annotate is not None:
             labels = [f"{i.match.name or 'unknown'} {i.match.similarity:.2f}" for i in found]
-            pixels = recognizer.load(source)
             save_rgb(
                 str(_annotated_path(annotate, source, written)), draw_faces(pixels, [i.face for i in found], labels)
             )

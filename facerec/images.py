@@ -33,13 +33,14 @@ def describe(source: ImageSource) -> str:
     return f"<{type(source).__name__}>"
 
 
-def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None) -> np.ndarray:
     """Decode ``source`` into an RGB uint8 array (EXIF orientation applied).
 
-    Raises ImageError naming the input and the reason for: missing or unreadable paths, empty,
-    truncated or non-image files, unsupported array types, and images over ``max_pixels``.
+    Raises ImageError naming the input (``name``, or :func:`describe`) and the reason for:
+    missing or unreadable paths, empty, truncated or non-image files, unsupported array types,
+    and images over ``max_pixels``.
     """
-    name = describe(source)
+    name = name or describe(source)
     if isinstance(source, np.ndarray):
         return _from_array(source, name, max_pixels)
     if isinstance(source, Image.Image):
@@ -50,7 +51,13 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
         return _decode(io.BytesIO(bytes(source)), name, max_pixels)
     if not isinstance(source, (str, os.PathLike)):
         raise ImageError(f"{name}: unsupported input type {type(source).__name__}")
-    path = Path(source)
+    return _decode(io.BytesIO(read_image_file(source)), name, max_pixels)
+
+
+def read_image_file(path: str | os.PathLike) -> bytes:
+    """The bytes of an image file, or an ImageError: missing, a directory, empty, unreadable."""
+    name = os.fspath(path)
+    path = Path(path)
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -62,10 +69,9 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
     if size == 0:
         raise ImageError(f"{name}: empty file (0 bytes)")
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise ImageError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    return _decode(io.BytesIO(data), name, max_pixels)
 
 
 def _decode(stream: io.BytesIO, name: str, max_pixels: int) -> np.ndarray:

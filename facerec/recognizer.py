@@ -22,7 +22,7 @@ from facerec.embedder import Embedder, Precision, Preprocessing
 from facerec.embedding_cache import EmbeddingCache
 from facerec.enrollment import EnrollReport, Identified, Skipped
 from facerec.errors import FacerecError, StoreError
-from facerec.images import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image
+from facerec.images import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image, read_image_file
 from facerec.mtcnn import MTCNN, DetectorConfig
 from facerec.runtime import resolve_device
 from facerec.types import Face, Verification
@@ -149,8 +149,8 @@ class FaceRecognizer:
         for done, path in enumerate(images, start=1):
             source = str(path)
             try:
-                data = Path(source).read_bytes() if Path(source).is_file() else None
-                pixels = self.load(source)
+                data = read_image_file(source)  # read once: hashed, then decoded
+                pixels = self.load(data, name=source)
                 face = choose.only_face(self.detector.detect(pixels), source, largest=largest)
                 crop = self.embedder.crops(pixels, [face])[0]
                 figures = quality.measure(face, crop)
@@ -161,7 +161,7 @@ class FaceRecognizer:
                 reason = str(exc).removeprefix(f"{source}: ")
                 report.skipped.append(Skipped(source, reason))
             else:
-                pending.append((source, hashlib.sha256(data or pixels.tobytes()).hexdigest(), face, crop, figures))
+                pending.append((source, hashlib.sha256(data).hexdigest(), face, crop, figures))
             if progress:
                 progress(done, len(images))
         vectors = self.embedder.embed_crops(np.stack([p[3] for p in pending])) if pending else []
@@ -171,7 +171,7 @@ class FaceRecognizer:
                 model=self.embedder.model,
                 preprocessing=self.preprocessing.__dict__ | {"model": self.embedder.model},
                 crop_png=_png(crop),
-                source_path=str(Path(source).resolve()) if Path(source).exists() else source,
+                source_path=str(Path(source).resolve()),  # it was just read, so it exists
                 source_sha256=digest,
                 box=face.box,
                 landmarks=face.landmarks,
@@ -272,9 +272,9 @@ class FaceRecognizer:
     def preprocessing(self) -> Preprocessing:
         return self.embedder.preprocessing
 
-    def load(self, image: ImageSource) -> np.ndarray:
-        """Decode any supported input with this recognizer's pixel limit."""
-        return load_image(image, max_pixels=self.max_pixels)
+    def load(self, image: ImageSource, name: str | None = None) -> np.ndarray:
+        """Decode any supported input with this recognizer's pixel limit (``name`` for messages)."""
+        return load_image(image, max_pixels=self.max_pixels, name=name)
 
     def detect(self, image: ImageSource) -> list[Face]:
         """Every face in one image, most confident first."""
