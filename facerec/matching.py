@@ -41,14 +41,16 @@ class Gallery:
 
     @classmethod
     def build(cls, sample_names: list[str], vectors: np.ndarray) -> Gallery:
-        names = tuple(sorted(set(sample_names)))
-        owner = np.array([names.index(n) for n in sample_names], np.int64) if sample_names else np.zeros(0, np.int64)
-        dim = vectors.shape[1] if vectors.ndim == 2 and vectors.size else 0
-        centroids = np.zeros((len(names), dim), np.float32)
-        for i in range(len(names)):
-            mean = vectors[owner == i].mean(axis=0)
-            centroids[i] = mean / max(np.linalg.norm(mean), 1e-12)
-        return cls(names, centroids, owner, np.asarray(vectors, np.float32))
+        # Linear in the number of samples (np.unique + one scatter-add), so a rebuild over a large
+        # gallery does not compare every sample with every person.
+        unique, owner = np.unique(np.asarray(sample_names, dtype=str), return_inverse=True)
+        names = tuple(unique.tolist())
+        owner = owner.astype(np.int64).reshape(-1)
+        dim = vectors.shape[1] if vectors.ndim == 2 else 0
+        sums = np.zeros((len(names), dim), np.float64)
+        np.add.at(sums, owner, vectors)
+        norms = np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        return cls(names, (sums / norms).astype(np.float32), owner, np.asarray(vectors, np.float32))
 
     def __len__(self) -> int:
         return len(self.names)
