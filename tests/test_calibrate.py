@@ -67,4 +67,4 @@ def test_a_store_at_an_older_revision_is_upgraded_when_opened(tmp_path):
     store = Store(url)
     assert "store_setting" in inspect(store.engine).get_table_names()
     with store.engine.connect() as connection:
-        assert migrations.current(connection) == migrations.head() == "0002"
+        assert migrations.current(connection) == migrations.head() == migrations.HEAD == "0002"

@@ -37,7 +37,7 @@ def sample(seed: int, path: str | None = None, model: str = "casia-webface") -> 
 def test_new_store_is_at_the_latest_revision_and_matches_the_models(store_url):
     store = Store(store_url)
     with store.engine.connect() as connection:
-        assert migrations.current(connection) == migrations.head()
+        assert migrations.current(connection) == migrations.head() == migrations.HEAD
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
     assert {"person", "face_sample", "store_state"} <= set(inspect(store.engine).get_table_names())

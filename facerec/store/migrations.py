@@ -1,14 +1,18 @@
-"""Bring a store's schema to the latest Alembic revision (``db/versions``) when it is opened."""
+"""Bring a store's schema to the latest Alembic revision (``db/versions``) when it is opened.
+
+Alembic is imported only when a store needs upgrading: a current store is recognised by one
+query against :data:`HEAD`, which saves every command about 0.4 s of start-up. A test holds
+:data:`HEAD` equal to the newest revision in ``db/versions``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+
+HEAD = "0002"
 
 
 def migrations_dir() -> Path:
@@ -18,7 +22,9 @@ def migrations_dir() -> Path:
     return installed if (installed / "env.py").is_file() else package.parent / "db"
 
 
-def _config(connection: Connection | None = None) -> Config:
+def _config(connection: Connection | None = None):
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     if connection is not None:
@@ -27,14 +33,21 @@ def _config(connection: Connection | None = None) -> Config:
 
 
 def head() -> str:
+    """The newest revision, as Alembic reads it from ``db/versions``."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
 def current(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(connection: Connection) -> None:
     """Apply every revision the store lacks (none for a current store), inside the caller's transaction."""
-    if current(connection) != head():
+    if current(connection) != HEAD:
+        from alembic import command
+
         command.upgrade(_config(connection), "head")
