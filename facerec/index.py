@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import threading
 from pathlib import Path
 
 import faiss
@@ -42,6 +44,15 @@ def build(ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
     index = faiss.IndexIDMap2(inner)
     index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.ascontiguousarray(ids, np.int64))
     return index
+
+
+def _atomic(target: Path, write) -> None:
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class FaceIndex:
@@ -100,20 +111,27 @@ class FaceIndex:
         return self
 
     def _save(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Write the index files, each to a temporary name renamed into place: several processes
+        (server workers) share one folder, and a reader must never see half a file."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             if self.index is not None:
-                faiss.write_index(self.index, str(self._stem.with_suffix(".faiss")))
+                _atomic(self._stem.with_suffix(".faiss"), lambda tmp: faiss.write_index(self.index, str(tmp)))
             else:
                 self._stem.with_suffix(".faiss").unlink(missing_ok=True)
             gallery = self.gallery
-            np.savez(
-                self._stem.with_suffix(".npz"),
-                ids=ids,
-                owner=gallery.sample_owner,
-                names=np.array(gallery.names, dtype=str),
-                centroids=gallery.centroids,
-            )
+
+            def arrays(tmp: Path) -> None:
+                with open(tmp, "wb") as handle:
+                    np.savez(
+                        handle,
+                        ids=ids,
+                        owner=gallery.sample_owner,
+                        names=np.array(gallery.names, dtype=str),
+                        centroids=gallery.centroids,
+                    )
+
+            _atomic(self._stem.with_suffix(".npz"), arrays)
             meta = {
                 "model": self.model,
                 "revision": self.revision,
@@ -121,7 +139,7 @@ class FaceIndex:
                 "checksum": checksum(ids, vectors),
             }
             # The metadata goes last: a crash before it leaves an index that will not be trusted.
-            self._stem.with_suffix(".json").write_text(json.dumps(meta))
+            _atomic(self._stem.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(meta)))
         except OSError as exc:
             log.warning("could not save the index next to the store (%s); it stays in memory", exc)
 

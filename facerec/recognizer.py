@@ -128,7 +128,7 @@ class FaceRecognizer:
     def enroll(
         self,
         name: str,
-        images: Sequence[str | Path],
+        images: Sequence[str | Path | tuple[str, bytes]],
         *,
         largest: bool = False,
         progress: Callable[[int, int], None] | None = None,
@@ -137,7 +137,8 @@ class FaceRecognizer:
 
         A photo is used when it holds exactly one face of confidence >= 0.9 (with ``largest``,
         the largest of several) that passes the quality gate; the others are reported with a
-        reason. Photos already held for the person (same sha256) are not added twice.
+        reason. Photos already held for the person (same sha256) are not added twice. An image is
+        a path, or (label, bytes) for one that never was a file (an HTTP upload).
         """
         from facerec.store.records import StoredSample
         from facerec.store.repository import check_name
@@ -146,10 +147,11 @@ class FaceRecognizer:
         self._check_model()
         report = EnrollReport(name)
         pending: list[tuple[str, str, Face, np.ndarray, dict]] = []
-        for done, path in enumerate(images, start=1):
-            source = str(path)
+        uploads = {item[0] for item in images if isinstance(item, tuple)}
+        for done, item in enumerate(images, start=1):
+            source = item[0] if isinstance(item, tuple) else str(item)
             try:
-                data = read_image_file(source)  # read once: hashed, then decoded
+                data = item[1] if isinstance(item, tuple) else read_image_file(source)  # read once: hashed, decoded
                 pixels = self.load(data, name=source)
                 face = choose.only_face(self.detector.detect(pixels), source, largest=largest)
                 crop = self.embedder.crops(pixels, [face])[0]
@@ -170,8 +172,8 @@ class FaceRecognizer:
                 embedding=vector,
                 model=self.embedder.model,
                 preprocessing=self.preprocessing.__dict__ | {"model": self.embedder.model},
-                crop_png=_png(crop),
-                source_path=str(Path(source).resolve()),  # it was just read, so it exists
+                crop_png=png(crop),
+                source_path=source if source in uploads else str(Path(source).resolve()),
                 source_sha256=digest,
                 box=face.box,
                 landmarks=face.landmarks,
@@ -349,7 +351,7 @@ class FaceRecognizer:
         return evaluate.evaluate(similarities, same, folds, far), missed
 
 
-def _png(crop: np.ndarray) -> bytes:
+def png(crop: np.ndarray) -> bytes:
     out = io.BytesIO()
     Image.fromarray(crop).save(out, "PNG")
     return out.getvalue()

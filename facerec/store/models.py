@@ -77,3 +77,49 @@ class StoreSetting(Base):
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class AttendanceEvent(Base):
+    """One person's presence at one source: opened by a confirmed check-in, extended while they are
+    seen again within the dedupe window. Deleted with the person (ON DELETE CASCADE)."""
+
+    __tablename__ = "attendance_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True, nullable=False)
+    source: Mapped[str] = mapped_column(String(1024), nullable=False)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True, nullable=False)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True, nullable=False)
+    best_similarity: Mapped[float] = mapped_column(Float, nullable=False)
+    sightings: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    snapshot: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # best aligned crop, PNG
+
+
+class UnknownSighting(Base):
+    """A face no enrolled person matched, kept (opt-in) for review; ``facerec assign`` enrols it."""
+
+    __tablename__ = "unknown_sighting"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(1024), nullable=False)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True, nullable=False)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True, nullable=False)
+    sightings: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    best_similarity: Mapped[float] = mapped_column(Float, nullable=False)  # to the closest enrolled person
+    model: Mapped[str] = mapped_column(String(255), nullable=False)
+    dimension: Mapped[int] = mapped_column(Integer, nullable=False)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    preprocessing: Mapped[dict] = mapped_column(JSON, nullable=False)
+    snapshot: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # aligned crop, PNG
+
+
+class ApiKey(Base):
+    """An HTTP API key: only its sha256 is kept; the key itself is shown once, at creation."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -209,42 +209,48 @@ class Store:
         """Add samples to a person (created if new). Returns the person, how many were added, and
         the source paths skipped as duplicates (same photo sha256 already held for this person).
         """
-        name = check_name(name)
         with self.transaction() as session:
-            person = session.scalar(select(Person).where(Person.name == name))
-            if person is None:
-                person = Person(name=name)
-                session.add(person)
-                session.flush()
-            held = set(session.scalars(select(FaceSample.source_sha256).where(FaceSample.person_id == person.id)))
-            added, duplicates = 0, []
-            for sample in samples:
-                if sample.source_sha256 in held:
-                    duplicates.append(sample.source_path)
-                    continue
-                held.add(sample.source_sha256)
-                session.add(
-                    FaceSample(
-                        person_id=person.id,
-                        model=sample.model,
-                        preprocessing=sample.preprocessing,
-                        dimension=int(sample.embedding.shape[0]),
-                        embedding=np.asarray(sample.embedding, dtype="<f4").tobytes(),
-                        crop=sample.crop_png,
-                        source_path=sample.source_path,
-                        source_sha256=sample.source_sha256,
-                        box=[float(v) for v in sample.box],
-                        landmarks=[[float(x), float(y)] for x, y in sample.landmarks],
-                        confidence=float(sample.confidence),
-                        quality=sample.quality,
-                    )
-                )
-                added += 1
-            if added:
-                person.updated_at = utcnow()
-                self._bump(session)
+            return self.add_in(session, name, samples)
+
+    def add_in(
+        self, session: Session, name: str, samples: Sequence[StoredSample]
+    ) -> tuple[PersonRecord, int, list[str]]:
+        """:meth:`add_samples` inside a caller's transaction (to join it with other changes)."""
+        name = check_name(name)
+        person = session.scalar(select(Person).where(Person.name == name))
+        if person is None:
+            person = Person(name=name)
+            session.add(person)
             session.flush()
-            return self._record(person, self._count(session, person.id)), added, duplicates
+        held = set(session.scalars(select(FaceSample.source_sha256).where(FaceSample.person_id == person.id)))
+        added, duplicates = 0, []
+        for sample in samples:
+            if sample.source_sha256 in held:
+                duplicates.append(sample.source_path)
+                continue
+            held.add(sample.source_sha256)
+            session.add(
+                FaceSample(
+                    person_id=person.id,
+                    model=sample.model,
+                    preprocessing=sample.preprocessing,
+                    dimension=int(sample.embedding.shape[0]),
+                    embedding=np.asarray(sample.embedding, dtype="<f4").tobytes(),
+                    crop=sample.crop_png,
+                    source_path=sample.source_path,
+                    source_sha256=sample.source_sha256,
+                    box=[float(v) for v in sample.box],
+                    landmarks=[[float(x), float(y)] for x, y in sample.landmarks],
+                    confidence=float(sample.confidence),
+                    quality=sample.quality,
+                )
+            )
+            added += 1
+        if added:
+            person.updated_at = utcnow()
+            self._bump(session)
+        session.flush()
+        return self._record(person, self._count(session, person.id)), added, duplicates
 
     def dump(self) -> list[dict]:
         """Everything the store holds, as plain data (for export): people with their samples."""

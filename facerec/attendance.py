@@ -1,0 +1,139 @@
+"""Attendance: frames in, check-ins out. Joins recognition, confirmation and the attendance log.
+
+``Attendance.process(pixels, moment)`` identifies the faces of one frame, feeds each name (or,
+for unknown faces, a short-lived track of similar embeddings) to :class:`facerec.presence.Presence`,
+and writes to the log only what confirmation allows: a check-in (new event), an update (a new
+visit folded into the person's event within the dedupe window), an unknown sighting (opt-in).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from facerec.enrollment import Identified
+from facerec.presence import ConfirmRule, Presence
+from facerec.recognizer import FaceRecognizer, png
+from facerec.store.attendance import AttendanceLog
+
+UNKNOWN_TRACK_SIMILARITY = 0.5  # two unknown faces this alike, close in time, are one stranger
+
+
+@dataclass(frozen=True)
+class AttendanceEvent:
+    """One line of ``facerec attend --json`` / one item of the HTTP check-in answer."""
+
+    event: str  # "check_in" | "update" | "unknown"
+    name: str | None
+    person_id: int | None
+    source: str
+    time: datetime
+    similarity: float
+    event_id: int
+
+    def to_dict(self) -> dict:
+        return {
+            "event": self.event,
+            "name": self.name,
+            "person_id": self.person_id,
+            "source": self.source,
+            "time": self.time.isoformat(),
+            "similarity": round(self.similarity, 4),
+            "event_id": self.event_id,
+        }
+
+
+@dataclass
+class _UnknownTrack:
+    vector: np.ndarray
+    last: datetime
+    sighting_id: int | None = None
+
+
+class Attendance:
+    """Attendance at one source (a camera, a video, a door's check-in terminal)."""
+
+    def __init__(
+        self,
+        recognizer: FaceRecognizer,
+        source: str,
+        *,
+        rule: ConfirmRule = ConfirmRule(),
+        dedupe: timedelta | None = None,
+        keep_unknowns: bool = False,
+    ) -> None:
+        self.recognizer = recognizer
+        self.log = AttendanceLog(recognizer.store)
+        self.source = source
+        self.rule = rule
+        settings = self.log.settings()
+        self.dedupe = dedupe if dedupe is not None else timedelta(seconds=settings["dedupe_seconds"])
+        self.keep_unknowns = keep_unknowns
+        self.presence = Presence(rule)
+        self._open: dict[str, int] = {}  # name -> event id of the current visit
+        self._unknowns: list[_UnknownTrack] = []
+        self.log.apply_retention()
+
+    def process(self, pixels: np.ndarray, moment: datetime) -> list[AttendanceEvent]:
+        """One frame taken at ``moment`` (aware): the events it caused."""
+        identified = self.recognizer.identify(pixels)
+        events: list[AttendanceEvent] = []
+        for item in identified:
+            if item.match.name is not None:
+                event = self._known(item, pixels, moment)
+            elif self.keep_unknowns:
+                event = self._unknown(item, pixels, moment)
+            else:
+                event = None
+            if event:
+                events.append(event)
+        return events
+
+    def _snapshot(self, pixels: np.ndarray, item: Identified) -> bytes:
+        return png(self.recognizer.embedder.crops(pixels, [item.face])[0])
+
+    def _known(self, item: Identified, pixels: np.ndarray, moment: datetime) -> AttendanceEvent | None:
+        name, similarity = item.match.name, item.match.similarity
+        seen = self.presence.observe(name, moment)
+        if seen.state == "pending":
+            return None
+        if seen.state == "in_view" and name in self._open:
+            self.log.extend(self._open[name], moment, similarity, self._snapshot(pixels, item))
+            return None
+        record, new = self.log.record(
+            name, self.source, seen.first, moment, similarity, self._snapshot(pixels, item), seen.count, self.dedupe
+        )
+        self._open[name] = record.id
+        kind = "check_in" if new else "update"
+        return AttendanceEvent(kind, name, record.person_id, self.source, moment, similarity, record.id)
+
+    def _unknown(self, item: Identified, pixels: np.ndarray, moment: datetime) -> AttendanceEvent | None:
+        vector = item.face.embedding
+        self._unknowns = [t for t in self._unknowns if moment - t.last <= self.dedupe]
+        track = max(self._unknowns, key=lambda t: float(t.vector @ vector), default=None)
+        if track is None or float(track.vector @ vector) < UNKNOWN_TRACK_SIMILARITY:
+            track = _UnknownTrack(vector, moment)
+            self._unknowns.append(track)
+        track.last = moment
+        seen = self.presence.observe(("unknown", id(track)), moment)
+        if seen.state == "pending":
+            return None
+        if track.sighting_id is not None:
+            self.log.extend_unknown(track.sighting_id, moment)
+            return None
+        embedder = self.recognizer.embedder
+        record = self.log.add_unknown(
+            self.source,
+            seen.first,
+            moment,
+            item.match.similarity,
+            embedder.model,
+            vector,
+            embedder.preprocessing.__dict__ | {"model": embedder.model},
+            self._snapshot(pixels, item),
+            seen.count,
+        )
+        track.sighting_id = record.id
+        return AttendanceEvent("unknown", None, None, self.source, moment, item.match.similarity, record.id)

@@ -1,0 +1,281 @@
+"""The attendance log: events (who was where, first and last seen) and unknown sightings.
+
+Writes here never bump the store revision: the faiss index covers face samples only, and a
+check-in every few seconds must not make every server process reload it. Every call is one
+transaction, so a stopped ``facerec attend`` leaves whole events behind, never half of one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sqlalchemy import delete, func, select
+
+from facerec.errors import UnknownPersonError
+from facerec.store.models import AttendanceEvent, Person, UnknownSighting
+from facerec.store.records import StoredSample
+from facerec.store.repository import Store, _aware, check_name
+
+DEFAULT_DEDUPE = timedelta(hours=8)
+SETTING = "attendance"
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    person: str
+    person_id: int
+    source: str
+    first_seen: datetime
+    last_seen: datetime
+    best_similarity: float
+    sightings: int
+
+
+@dataclass(frozen=True)
+class SightingRecord:
+    id: int
+    source: str
+    first_seen: datetime
+    last_seen: datetime
+    sightings: int
+    best_similarity: float
+    model: str
+    embedding: np.ndarray = field(repr=False)
+    preprocessing: dict = field(repr=False)
+    snapshot: bytes = field(repr=False)
+
+
+def _utc(moment: datetime) -> datetime:
+    """Every time is stored in UTC: SQLite keeps no offset, so comparisons need one zone."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: attendance times need a time zone")
+    return moment.astimezone(UTC)
+
+
+def _event(row: AttendanceEvent, person: str) -> EventRecord:
+    return EventRecord(
+        row.id,
+        person,
+        row.person_id,
+        row.source,
+        _aware(row.first_seen),
+        _aware(row.last_seen),
+        row.best_similarity,
+        row.sightings,
+    )
+
+
+def _sighting(row: UnknownSighting) -> SightingRecord:
+    return SightingRecord(
+        row.id,
+        row.source,
+        _aware(row.first_seen),
+        _aware(row.last_seen),
+        row.sightings,
+        row.best_similarity,
+        row.model,
+        np.frombuffer(row.embedding, dtype="<f4", count=row.dimension).copy(),
+        dict(row.preprocessing),
+        row.snapshot,
+    )
+
+
+class AttendanceLog:
+    """Attendance events and unknown sightings in the identity store's database."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # --- settings -------------------------------------------------------------------------------
+
+    def settings(self) -> dict:
+        """``dedupe_seconds`` and ``retention_days`` (None: keep forever)."""
+        stored = self.store.setting(SETTING) or {}
+        return {"dedupe_seconds": DEFAULT_DEDUPE.total_seconds(), "retention_days": None} | stored
+
+    def configure(self, **values) -> dict:
+        settings = self.settings() | values
+        self.store.put_setting(SETTING, settings)
+        return settings
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def record(
+        self,
+        name: str,
+        source: str,
+        first_seen: datetime,
+        last_seen: datetime,
+        similarity: float,
+        snapshot: bytes,
+        sightings: int,
+        dedupe: timedelta,
+    ) -> tuple[EventRecord, bool]:
+        """A confirmed presence: extends the person's latest event at this source if it was seen
+        within ``dedupe`` of ``first_seen``, else opens a new one. Returns (event, new?)."""
+        first_seen, last_seen = _utc(first_seen), _utc(last_seen)
+        with self.store.transaction() as session:
+            person = session.scalar(select(Person).where(Person.name == check_name(name)))
+            if person is None:
+                raise UnknownPersonError(f"no person named {name!r} is enrolled")
+            row = session.scalar(
+                select(AttendanceEvent)
+                .where(AttendanceEvent.person_id == person.id, AttendanceEvent.source == source)
+                .where(AttendanceEvent.last_seen >= first_seen - dedupe)
+                .order_by(AttendanceEvent.last_seen.desc())
+                .limit(1)
+            )
+            new = row is None
+            if new:
+                row = AttendanceEvent(
+                    person_id=person.id,
+                    source=source,
+                    first_seen=first_seen,
+                    last_seen=last_seen,
+                    best_similarity=similarity,
+                    sightings=sightings,
+                    snapshot=snapshot,
+                )
+                session.add(row)
+            else:
+                self._extend(row, last_seen, similarity, snapshot, sightings)
+            session.flush()
+            return _event(row, person.name), new
+
+    @staticmethod
+    def _extend(row, seen: datetime, similarity: float, snapshot: bytes, sightings: int) -> None:
+        row.last_seen = max(_aware(row.last_seen), seen)
+        row.sightings += sightings
+        if similarity > row.best_similarity:
+            row.best_similarity, row.snapshot = similarity, snapshot
+
+    def extend(self, event_id: int, seen: datetime, similarity: float, snapshot: bytes) -> None:
+        """One more sighting of a person already checked in."""
+        seen = _utc(seen)
+        with self.store.transaction() as session:
+            row = session.get(AttendanceEvent, event_id)
+            if row is not None:  # removed meanwhile (the person was deleted): nothing to extend
+                self._extend(row, seen, similarity, snapshot, 1)
+
+    def events(self, start: datetime | None = None, end: datetime | None = None) -> list[EventRecord]:
+        """Events that overlap [start, end), oldest first."""
+        start = _utc(start) if start else None
+        end = _utc(end) if end else None
+        with self.store.transaction() as session:
+            query = select(AttendanceEvent, Person.name).join(Person, Person.id == AttendanceEvent.person_id)
+            if start is not None:
+                query = query.where(AttendanceEvent.last_seen >= start)
+            if end is not None:
+                query = query.where(AttendanceEvent.first_seen < end)
+            rows = session.execute(query.order_by(AttendanceEvent.first_seen, AttendanceEvent.id))
+            return [_event(row, name) for row, name in rows]
+
+    def snapshot(self, event_id: int) -> bytes:
+        with self.store.transaction() as session:
+            row = session.get(AttendanceEvent, event_id)
+            if row is None:
+                raise UnknownPersonError(f"no attendance event with id {event_id}")
+            return row.snapshot
+
+    # --- unknown sightings ------------------------------------------------------------------------
+
+    def add_unknown(
+        self,
+        source: str,
+        first_seen: datetime,
+        last_seen: datetime,
+        similarity: float,
+        model: str,
+        embedding: np.ndarray,
+        preprocessing: dict,
+        snapshot: bytes,
+        sightings: int,
+    ) -> SightingRecord:
+        vector = np.asarray(embedding, dtype="<f4")
+        first_seen, last_seen = _utc(first_seen), _utc(last_seen)
+        with self.store.transaction() as session:
+            row = UnknownSighting(
+                source=source,
+                first_seen=first_seen,
+                last_seen=last_seen,
+                sightings=sightings,
+                best_similarity=similarity,
+                model=model,
+                dimension=int(vector.shape[0]),
+                embedding=vector.tobytes(),
+                preprocessing=preprocessing,
+                snapshot=snapshot,
+            )
+            session.add(row)
+            session.flush()
+            return _sighting(row)
+
+    def extend_unknown(self, sighting_id: int, seen: datetime) -> None:
+        seen = _utc(seen)
+        with self.store.transaction() as session:
+            row = session.get(UnknownSighting, sighting_id)
+            if row is not None:
+                row.last_seen, row.sightings = max(_aware(row.last_seen), seen), row.sightings + 1
+
+    def unknowns(self) -> list[SightingRecord]:
+        with self.store.transaction() as session:
+            rows = session.scalars(select(UnknownSighting).order_by(UnknownSighting.first_seen, UnknownSighting.id))
+            return [_sighting(row) for row in rows]
+
+    def unknown(self, sighting_id: int) -> SightingRecord:
+        with self.store.transaction() as session:
+            row = session.get(UnknownSighting, sighting_id)
+            if row is None:
+                raise UnknownPersonError(f"no unknown sighting with id {sighting_id}")
+            return _sighting(row)
+
+    def assign(self, sighting_id: int, name: str) -> tuple[int, int]:
+        """Enrol a sighting's face as a sample of ``name`` (created if new) and drop the sighting,
+        in one transaction. Returns (person id, samples the person now holds)."""
+        sighting = self.unknown(sighting_id)
+        sample = StoredSample(
+            embedding=sighting.embedding,
+            model=sighting.model,
+            preprocessing=sighting.preprocessing,
+            crop_png=sighting.snapshot,
+            source_path=f"unknown-sighting:{sighting.id}@{sighting.source}",
+            source_sha256=_sha256(sighting.snapshot),
+            box=(0.0, 0.0, 0.0, 0.0),
+            landmarks=((0.0, 0.0),) * 5,
+            confidence=1.0,
+            quality={},
+        )
+        with self.store.transaction() as session:
+            person, _added, _duplicates = self.store.add_in(session, name, [sample])
+            session.execute(delete(UnknownSighting).where(UnknownSighting.id == sighting_id))
+            return person.id, person.samples
+
+    # --- retention --------------------------------------------------------------------------------
+
+    def purge(self, older_than: timedelta, now: datetime | None = None) -> dict[str, int]:
+        """Drop events and sightings (with their snapshots) last seen before ``now - older_than``."""
+        cutoff = _utc(now or datetime.now(UTC)) - older_than
+        with self.store.transaction() as session:
+            events = session.execute(delete(AttendanceEvent).where(AttendanceEvent.last_seen < cutoff)).rowcount
+            sightings = session.execute(delete(UnknownSighting).where(UnknownSighting.last_seen < cutoff)).rowcount
+        return {"events": events, "unknown_sightings": sightings}
+
+    def apply_retention(self, now: datetime | None = None) -> dict[str, int]:
+        days = self.settings().get("retention_days")
+        return self.purge(timedelta(days=days), now) if days else {"events": 0, "unknown_sightings": 0}
+
+    def counts(self) -> dict[str, int]:
+        with self.store.transaction() as session:
+            return {
+                "events": session.scalar(select(func.count(AttendanceEvent.id))) or 0,
+                "unknown_sightings": session.scalar(select(func.count(UnknownSighting.id))) or 0,
+            }
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
