@@ -11,7 +11,6 @@
   401 missing or revoked key.
 """
 
-from __future__ import annotations
 
 import base64
 import binascii
