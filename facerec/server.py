@@ -11,7 +11,6 @@
   401 missing or revoked key.
 """
 
-
 import base64
 import binascii
 import json
