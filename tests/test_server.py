@@ -35,10 +35,14 @@ def new_key(url: str, name: str) -> str:
     return result.stdout.strip()
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory, data):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api(request, tmp_path_factory, data):
+    """A server over a store with three people, on each backend."""
     folder = tmp_path_factory.mktemp("server")
-    url = f"sqlite:///{folder / 'store.db'}"
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'store.db'}"
+    else:
+        url = request.getfixturevalue("postgres").new_database()
     enrol_people(url, data)
     key = new_key(url, "tests")
     server = ServerProcess(url, log=folder / "server.log")
@@ -196,7 +200,7 @@ def test_two_server_processes_share_one_postgresql_store(postgres, data, tmp_pat
     url = postgres.new_database()
     enrol_people(url, data, ("obama", "biden"))
     key = new_key(url, "cluster")
-    first = ServerProcess(url, log=tmp_path / "first.log")
+    first = ServerProcess(url, "--workers", "2", log=tmp_path / "first.log")  # itself two processes
     second = ServerProcess(url, log=tmp_path / "second.log")
     try:
         a = httpx.Client(base_url=first.url, headers={"X-API-Key": key}, timeout=120)
