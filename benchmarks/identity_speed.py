@@ -31,7 +31,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from facerec import FaceRecognizer  # noqa: E402
-from facerec.index import HNSW_NEIGHBOURS, HNSW_SEARCH_DEPTH  # noqa: E402
+from facerec.index import IVF_PROBES, IVF_TRAINING_PER_LIST, ivf_lists  # noqa: E402
 from facerec.store import Store, StoredSample  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,17 +142,18 @@ def search_speed(size: int, probes: int = 200, hnsw: bool = True) -> dict[str, f
     del exact
     candidates = {}
     if hnsw:
-        index = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = HNSW_SEARCH_DEPTH
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)  # the alternative we measured
+        index.hnsw.efSearch = 128
         candidates["hnsw"] = index
-    lists = max(64, int(4 * np.sqrt(size)))
+    lists = ivf_lists(size)  # what facerec.index builds above APPROXIMATE_ABOVE
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
-    ivf.nprobe = 32
+    ivf.nprobe = IVF_PROBES
     candidates["ivf"] = ivf
     for name, index in candidates.items():
         start = time.perf_counter()
         if not index.is_trained:
-            index.train(samples[rng.choice(len(samples), min(len(samples), 40 * lists), replace=False)])
+            chosen = rng.choice(len(samples), min(len(samples), IVF_TRAINING_PER_LIST * lists), replace=False)
+            index.train(samples[chosen])
         index.add(samples)
         out[f"{name}_build_s"] = time.perf_counter() - start
         out[f"{name}_ms"], approx = p50(index)

@@ -1,7 +1,10 @@
 """The faiss index: a read model derived from the identity store, never a source of truth.
 
 Inner-product search over the unit vectors of one model's samples; faiss ids are the samples'
-SQL ids. Exact (Flat) up to ``APPROXIMATE_ABOVE`` samples, HNSW above. Saved next to the store
+SQL ids. Exact (Flat) up to ``APPROXIMATE_ABOVE`` samples, IVF above (measured against HNSW in
+benchmarks/identity_speed.py: at 1M vectors IVF with 64 of 4,000 lists probed answers in 2.2 ms
+with recall@1 1.000 and builds in 60 s on 2 cores; HNSW builds in minutes, too slow for an
+automatic rebuild, and needs far more memory for its graph). Saved next to the store
 with the store revision and a checksum of what it covers; when that does not match the store
 (missing, stale, another model), it is rebuilt from SQL before it answers.
 """
@@ -24,8 +27,13 @@ from facerec.store import Store
 log = logging.getLogger(__name__)
 
 APPROXIMATE_ABOVE = 50_000
-HNSW_NEIGHBOURS = 32
-HNSW_SEARCH_DEPTH = 128
+IVF_PROBES = 64  # lists searched per probe
+IVF_TRAINING_PER_LIST = 40  # training vectors per list (faiss' k-means wants at least 39)
+
+
+def ivf_lists(count: int) -> int:
+    """Inverted lists for ``count`` vectors: about 4 sqrt(n), the usual faiss rule."""
+    return max(64, int(4 * np.sqrt(count)))
 
 
 def checksum(ids: np.ndarray, vectors: np.ndarray) -> str:
@@ -37,8 +45,13 @@ def checksum(ids: np.ndarray, vectors: np.ndarray) -> str:
 def build(ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
     dim = vectors.shape[1]
     if len(ids) > APPROXIMATE_ABOVE:
-        inner = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        inner.hnsw.efSearch = HNSW_SEARCH_DEPTH
+        lists = ivf_lists(len(ids))
+        inner = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(0)  # the same store gives the same index
+        chosen = rng.choice(len(vectors), min(len(vectors), IVF_TRAINING_PER_LIST * lists), replace=False)
+        inner.train(np.ascontiguousarray(vectors[np.sort(chosen)], np.float32))
+        inner.nprobe = IVF_PROBES
+        inner.make_direct_map()  # reconstruct() for the checksum of a loaded index
     else:
         inner = faiss.IndexFlatIP(dim)
     index = faiss.IndexIDMap2(inner)
@@ -91,6 +104,10 @@ class FaceIndex:
             return False
         if index.ntotal != len(ids) or meta["count"] != len(ids):
             return False
+        inner = faiss.downcast_index(index.index)
+        if isinstance(inner, faiss.IndexIVF):
+            inner.nprobe = IVF_PROBES
+            inner.make_direct_map()
         vectors = index.index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, 0), np.float32)
         if checksum(ids, vectors) != meta["checksum"]:
             return False

@@ -57,10 +57,26 @@ def test_saved_index_is_reused_checked_and_rebuilt_when_wrong(tmp_path, monkeypa
 def test_approximate_index_above_the_threshold_keeps_recall(tmp_path, monkeypatch):
     monkeypatch.setattr(index_module, "APPROXIMATE_ABOVE", 100)
     rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(2000, 64)).astype(np.float32)
+    vectors = rng.normal(size=(3000, 64)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    built = index_module.build(np.arange(2000), vectors)
-    assert isinstance(faiss.downcast_index(built.index), faiss.IndexHNSWFlat)
+    built = index_module.build(np.arange(3000) + 7, vectors)
+    assert isinstance(faiss.downcast_index(built.index), faiss.IndexIVFFlat)
     probes = vectors[:200] + 0.05 * rng.normal(size=(200, 64)).astype(np.float32)
     _, ids = built.search(probes, 1)
-    assert np.mean(ids[:, 0] == np.arange(200)) >= 0.99
+    assert np.mean(ids[:, 0] == np.arange(200) + 7) >= 0.99
+
+
+def test_an_approximate_index_is_saved_loaded_and_checked(tmp_path, monkeypatch):
+    monkeypatch.setattr(index_module, "APPROXIMATE_ABOVE", 100)
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    for person in range(30):
+        store.add_samples(f"p{person}", [sample(person * 10 + i) for i in range(5)])
+    first = FaceIndex(store, "casia-webface", tmp_path).current()
+    assert isinstance(faiss.downcast_index(first.index.index), faiss.IndexIVFFlat)
+    rebuilt = []
+    original = FaceIndex.rebuild
+    monkeypatch.setattr(FaceIndex, "rebuild", lambda self: rebuilt.append(1) or original(self))
+    loaded = FaceIndex(store, "casia-webface", tmp_path).current()
+    assert rebuilt == []  # loaded from disk, checksum over the reconstructed vectors holds
+    probe = store.embeddings("casia-webface")[2][17]
+    assert loaded.search(probe[None], 1)[1][0, 0] == first.search(probe[None], 1)[1][0, 0]
