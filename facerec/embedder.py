@@ -12,12 +12,13 @@ import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 
-from facerec import align, matching, weights
+from facerec import align, finetuned, matching, weights
 from facerec.errors import FacerecError, WeightsError
 from facerec.facenet import BasicConv2d, InceptionResnetV1, checkpoint_filter
 from facerec.runtime import resolve_device
@@ -73,15 +74,28 @@ def standardise(crops: np.ndarray) -> torch.Tensor:
 def _load_network(path: str, fused: bool = False, device: str = "cpu") -> torch.nn.Module:
     """The network of a weights file on a device, cached per process (Module.to moves in place,
     so each device has its own); ``fused`` gives the inference path (:func:`fast_network`) built
-    on a fresh load, so the eager copy is never held as well."""
+    on a fresh load, so the eager copy is never held as well. A fine-tuned model file is its base
+    network with the parameters training changed, followed by its projection head."""
+    checkpoint = weights.load_state_dict(Path(path))
+    head = None
+    if finetuned.is_finetuned(checkpoint):
+        base = weights.model_spec(checkpoint["base_model"])
+        state = checkpoint_filter(weights.load_state_dict(weights.locate(base.files["weights"])))
+        state |= checkpoint["backbone"]
+        head = finetuned.head_from(checkpoint)
+    else:
+        state = checkpoint_filter(checkpoint)
     with torch.device("meta"):  # no random initialisation: every tensor comes from the file
         network = InceptionResnetV1()
     try:
-        network.load_state_dict(checkpoint_filter(weights.load_state_dict(path)), strict=True, assign=True)
+        network.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as exc:  # wrong keys or shapes: not a FaceNet checkpoint in this layout
         raise WeightsError(f"{path} is not an Inception-ResNet-v1 checkpoint facerec can load: {exc}") from None
     network = network.eval().requires_grad_(False)
-    return (fast_network(network, inplace=True) if fused else network).to(device)
+    network = fast_network(network, inplace=True) if fused else network
+    if head is not None:
+        network = finetuned.WithHead(network, head).eval()
+    return network.to(device)
 
 
 def fast_network(network: torch.nn.Module, *, inplace: bool = False) -> torch.nn.Module:
@@ -109,15 +123,18 @@ class Embedder:
 
     def __init__(
         self,
-        model: str | None = None,
+        model: str | weights.ModelSpec | None = None,
         *,
         device: str | torch.device = "cpu",
         precision: Precision = "fp32",
         eager: bool = False,
         preprocessing: Preprocessing | None = None,
     ) -> None:
-        self.spec = weights.model_spec(model or weights.default_model())
-        if self.spec.kind != "facenet":
+        if isinstance(model, weights.ModelSpec):
+            self.spec = model
+        else:
+            self.spec = weights.model_spec(model or weights.default_model())
+        if self.spec.kind not in ("facenet", "finetuned"):
             raise FacerecError(f"model {self.spec.name!r} is a {self.spec.kind} model, not an embedding model")
         if precision not in ("fp32", "bf16"):
             raise FacerecError(f"unknown precision {precision!r}; use 'fp32' or 'bf16'")

@@ -80,9 +80,7 @@ class FaceRecognizer:
         if self._embedder is None:
             spec = weights.model_spec(self.model_name or weights.default_model())
             preprocessing = Preprocessing.from_manifest(spec).with_overrides(**self._overrides)
-            self._embedder = Embedder(
-                spec.name, device=self.device, precision=self.precision, preprocessing=preprocessing
-            )
+            self._embedder = Embedder(spec, device=self.device, precision=self.precision, preprocessing=preprocessing)
         return self._embedder
 
     @property
@@ -121,7 +119,7 @@ class FaceRecognizer:
         if held:
             raise StoreError(
                 f"the store holds embeddings of model {', '.join(sorted(held))}, not {self.embedder.model}; "
-                f"use that model (--model {sorted(held)[0]}) or re-embed the store with `facerec reembed`"
+                f"use that model (--model {_model_hint(sorted(held)[0])}) or re-embed the store with `facerec reembed`"
             )
         self._model_checked_at = revision
 
@@ -266,7 +264,7 @@ class FaceRecognizer:
             if progress:
                 progress(min(start + 64, len(rows)), len(rows))
         count = self.store.replace_embeddings(target.model, vectors)
-        self.model_name, self._embedder, self._index = target.model, target, None
+        self.model_name, self._embedder, self._index = model, target, None
         self._model_checked_at = None
         return count
 
@@ -349,6 +347,13 @@ class FaceRecognizer:
         same = np.array([p.same for p in pairs])
         folds = np.array([p.fold for p in pairs])
         return evaluate.evaluate(similarities, same, folds, far), missed
+
+
+def _model_hint(name: str) -> str:
+    """How to name a model on the command line: its manifest name, or the file a trained one is in."""
+    if name in weights.model_names():
+        return name
+    return f"FILE, the model file made by facerec train that is named {name}: its file name, then its sha256's start"
 
 
 def png(crop: np.ndarray) -> bytes:

@@ -93,7 +93,10 @@ def model_names(kind: str | None = None) -> list[str]:
 
 
 def model_spec(name: str) -> ModelSpec:
+    """A model of the manifest by name, or a model file made by ``facerec train`` by path."""
     models = load_manifest()["models"]
+    if name not in models and (Path(name).suffix in (".pt", ".pth") or Path(name).is_file()):
+        return file_spec(Path(name))
     if name not in models:
         raise WeightsError(f"unknown model {name!r}; known: {', '.join(sorted(models))}")
     raw = dict(models[name])
@@ -108,6 +111,28 @@ def model_spec(name: str) -> ModelSpec:
         impostor_quantiles=tuple((float(f), float(t)) for f, t in raw.pop("impostor_quantiles", [])),
         open_set_far=float(raw.pop("open_set_far", 0.05)),
         info=raw,
+    )
+
+
+def file_spec(path: Path) -> ModelSpec:
+    """The spec of a fine-tuned model file: everything is read from the file itself."""
+    from facerec import finetuned
+
+    if not path.is_file():
+        raise WeightsError(f"model file {path} does not exist")
+    checkpoint = load_state_dict(path)
+    if not finetuned.is_finetuned(checkpoint):
+        raise WeightsError(f"{path} is not a model file made by facerec train")
+    path = path.resolve()
+    sha = sha256_of(path)
+    return ModelSpec(
+        name=finetuned.model_name(path, sha),
+        kind="finetuned",
+        files={"weights": WeightFile(str(path), sha, path.stat().st_size)},
+        embedding_size=int(checkpoint["dimension"]),
+        preprocessing=dict(checkpoint.get("preprocessing", {})),
+        threshold=checkpoint.get("threshold"),
+        info={"base_model": checkpoint["base_model"], "path": str(path), "training": checkpoint.get("training", {})},
     )
 
 
