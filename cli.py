@@ -339,7 +339,7 @@ def eval_lfw(
         missing = sorted({str(p) for pair in pair_list for p in (pair.first, pair.second) if not p.is_file()})
         if missing:
             _fail(f"{len(missing)} photos named in {pairs} are not under {root}, e.g. {missing[0]}")
-        store = EmbeddingCache(user_cache_dir() / "embeddings", "lfw") if cache else None
+        store = EmbeddingCache(user_cache_dir() / "embeddings", f"lfw-{recognizer.embedder.model}") if cache else None
         with _progress(2) as progress:
             task = progress.add_task("embedding LFW photos", total=None)
             result, missed = recognizer.evaluate_pairs(
@@ -928,6 +928,9 @@ def train(
     validation: Annotated[float, typer.Option("--validation", help="Share of people held out.")] = 0.15,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice.")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Go on from the run saved next to --out.")] = False,
+    largest: Annotated[
+        bool, typer.Option("--largest", help="In a photo with several faces, take the largest.")
+    ] = False,
     json_out: JsonOption = False,
     threads: ThreadsOption = None,
     model: ModelOption = None,
@@ -961,7 +964,11 @@ def train(
         with _progress(2) as progress:
             task = progress.add_task("detecting and aligning faces", total=None)
             found = training_crops.load(
-                data, recognizer, cache, lambda done, total: progress.update(task, completed=done, total=total)
+                data,
+                recognizer,
+                cache,
+                lambda done, total: progress.update(task, completed=done, total=total),
+                largest=largest,
             )
         for skipped in found.skipped:
             stderr.print(f"skipped {skipped.file}: {skipped.reason}", highlight=False)

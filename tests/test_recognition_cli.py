@@ -105,7 +105,7 @@ def test_eval_lfw_fold1_end_to_end(data, tmp_path, monkeypatch):
     assert doc["tar_at_far_1e-3"] >= 0.9
     assert doc["missed_faces"] == 0
     assert "single fold" in result.stderr
-    assert (tmp_path / "facerec/embeddings/lfw.npz").is_file()
+    assert (tmp_path / "facerec/embeddings/lfw-casia-webface.npz").is_file()  # one cache per model
     assert doc["accuracy_at_model_threshold"] >= 0.97  # the manifest's threshold, chosen on lfw_train
     again = run(*args)  # from the embedding cache: the same figures
     assert json.loads(again.stdout) == doc

@@ -39,8 +39,15 @@ class CropSet:
         return {"people": len(self.names), "photos": len(self.files), "skipped": len(self.skipped)}
 
 
-def load(data: Path, recognizer, cache: Path | None, progress: Callable[[int, int], None] | None = None) -> CropSet:
-    """Crops of ``data``: a folder ``data/<person>/<photos>`` or an archive from ``facerec export``."""
+def load(
+    data: Path,
+    recognizer,
+    cache: Path | None,
+    progress: Callable[[int, int], None] | None = None,
+    largest: bool = False,
+) -> CropSet:
+    """Crops of ``data``: a folder ``data/<person>/<photos>`` or an archive from ``facerec export``;
+    with ``largest``, the largest face of a photo with several."""
     data = Path(data)
     if data.is_file() and zipfile.is_zipfile(data):
         return _from_archive(data, recognizer.preprocessing.image_size)
@@ -54,7 +61,7 @@ def load(data: Path, recognizer, cache: Path | None, progress: Callable[[int, in
     ]
     if not listing:
         raise FacerecError(f"{data}: no photos found in identity folders ({data}/<person>/<photo>.jpg)")
-    key = _key(listing, recognizer)
+    key = _key(listing, recognizer, largest)
     target = cache / f"crops-{key[:20]}.npz" if cache else None
     if target is not None and target.is_file():
         try:
@@ -65,7 +72,7 @@ def load(data: Path, recognizer, cache: Path | None, progress: Callable[[int, in
     for done, (person, photo) in enumerate(listing, start=1):
         try:
             pixels = recognizer.load(photo)
-            face = choose.only_face(recognizer.detector.detect(pixels), str(photo))
+            face = choose.only_face(recognizer.detector.detect(pixels), str(photo), largest=largest)
             crop = recognizer.preprocessing.crop(pixels, face)
         except FacerecError as exc:
             skipped.append(Skipped(str(photo), str(exc).removeprefix(f"{photo}: ")))
@@ -90,11 +97,11 @@ def load(data: Path, recognizer, cache: Path | None, progress: Callable[[int, in
     return result
 
 
-def _key(listing: list[tuple[str, Path]], recognizer) -> str:
+def _key(listing: list[tuple[str, Path]], recognizer, largest: bool) -> str:
     stats = [
         (person, str(photo.resolve()), photo.stat().st_size, photo.stat().st_mtime_ns) for person, photo in listing
     ]
-    settings = [repr(recognizer.preprocessing), repr(recognizer._detector_config)]
+    settings = [repr(recognizer.preprocessing), repr(recognizer._detector_config), largest]
     return hashlib.sha256(json.dumps([stats, settings]).encode()).hexdigest()
 
 

@@ -166,7 +166,8 @@ class Trainer:
                 rows = np.flatnonzero(np.isin(self.crops.people, self.train_people))
                 vectors = self.features[rows] if self.features is not None else self._frozen(rows)
                 mean = vectors.mean(dim=0)
-                _, _, directions = torch.linalg.svd(vectors - mean, full_matrices=False)
+                # full_matrices: with fewer faces than dimensions, the rest is an orthonormal completion
+                _, _, directions = torch.linalg.svd(vectors - mean, full_matrices=True)
                 weight = directions[: self.config.dimension]
                 head.linear.weight.copy_(weight)
                 head.linear.bias.copy_(-(weight @ mean))
