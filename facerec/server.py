@@ -13,6 +13,7 @@
 
 import base64
 import binascii
+import contextlib
 import json
 import os
 import threading
@@ -86,11 +87,17 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         recognizer.detector  # noqa: B018 - load the models once, before the first request
         recognizer.embedder  # noqa: B018
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        await run_in_threadpool(warm)
+        yield
+        recognizer.store.close()
+
     app = FastAPI(
         title="facerec",
         version=facerec.__version__,
         description="Face detection, recognition and attendance. Send the API key as X-API-Key.",
-        on_startup=[warm],
+        lifespan=lifespan,
     )
 
     @app.exception_handler(errors.FacerecError)
