@@ -37,6 +37,7 @@ from facerec.store.api_keys import ApiKeys
 from facerec.store.attendance import AttendanceLog
 
 CONFIG_ENV = "FACEREC_SERVER_CONFIG"
+MAX_ENROL_IMAGES = 50
 
 # Leading bytes of the formats images.load_image decodes; anything else is "not an image" (415).
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
@@ -127,9 +128,12 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
 
     async def uploads(request: Request, fields: tuple[str, ...], many: bool = False) -> dict[str, Any]:
         """Image bytes (checked) and other fields from a multipart form or a JSON body."""
+        # Refuse an oversized body before reading it: each image may use the limit, plus room for
+        # the form's other fields and base64's third (enrolment may carry up to MAX_ENROL_IMAGES).
+        images = MAX_ENROL_IMAGES if many else len(fields)
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > config.max_upload_bytes * (len(fields) + 4):
-            raise HTTPException(413, f"upload larger than {config.max_upload_mb:g} MB")
+        if declared and declared.isdigit() and int(declared) > images * config.max_upload_bytes * 4 // 3 + 2**20:
+            raise HTTPException(413, f"upload larger than {config.max_upload_mb:g} MB per image")
         kind = request.headers.get("content-type", "")
         values: dict[str, Any] = {}
         if kind.startswith("multipart/form-data"):
@@ -159,6 +163,8 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         for key in fields:
             if key not in values:
                 raise HTTPException(422, f"missing image field {key!r}")
+            if many and len(values[key]) > MAX_ENROL_IMAGES:
+                raise HTTPException(413, f"at most {MAX_ENROL_IMAGES} images per request")
             for data in values[key] if many else [values[key]]:
                 if not isinstance(data, bytes):
                     raise HTTPException(422, f"field {key!r} must be a file upload")
