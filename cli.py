@@ -839,6 +839,29 @@ def retention(
     typer.echo(f"attendance kept for {days:g} days" if days else "attendance kept until purged")
 
 
+@app.command()
+def dedupe(
+    ctx: typer.Context,
+    window: Annotated[
+        str | None, typer.Argument(help="Seen again within this, a person updates the same event, e.g. 8h.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Show or set the store's dedupe window (attend --dedupe overrides it for one run)."""
+    from facerec.presence import parse_duration
+    from facerec.store.attendance import AttendanceLog
+
+    recognizer = _recognizer(ctx, None, None, db=db)
+    try:
+        log = AttendanceLog(recognizer.store)
+        if window is not None:
+            log.configure(dedupe_seconds=parse_duration(window, "h").total_seconds())
+        seconds = log.settings()["dedupe_seconds"]
+    except FacerecError as exc:
+        _fail(str(exc))
+    typer.echo(f"a person seen again within {seconds / 3600:g} hours updates the same event")
+
+
 apikey_app = typer.Typer(help="HTTP API keys.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
 

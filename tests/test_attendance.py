@@ -253,3 +253,12 @@ def test_the_log_dedupes_purges_and_cascades_on_each_backend(store_url):
     assert {e.person for e in log.events()} == {"ann"}
     assert log.purge(timedelta(hours=1), now=T0 + timedelta(hours=10)) == {"events": 2, "unknown_sightings": 0}
     assert [e.id for e in log.events()] == [later.id]
+
+
+def test_the_stored_dedupe_window_applies_to_every_run(store, video):
+    assert "8 hours" in run("--db", store, "dedupe").stdout
+    assert run("--db", store, "dedupe", "1h").exit_code == 0
+    attend(store, video, "--start-time", START)
+    later = attend(store, video, "--start-time", "2026-11-24T10:00:00+00:00")  # 2 h later: past 1 h
+    assert [e["event"] for e in later].count("check_in") == 2
+    assert run("--db", store, "dedupe", "often").exit_code == 1
