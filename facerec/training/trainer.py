@@ -4,8 +4,8 @@
   and only the projection head trains: seconds per epoch on a CPU.
 - ``last-blocks`` (the last Inception-ResNet-C blocks and the embedding layer) and ``all``: the
   backbone trains too, at a smaller learning rate, on lightly augmented crops (mirror, small
-  brightness and contrast jitter). Batch-norm statistics stay frozen: P x K batches are too small
-  and too skewed to re-estimate them.
+  brightness, contrast and colour jitter). Batch-norm statistics stay frozen: P x K batches are
+  too small and too skewed to re-estimate them.
 
 The head starts where the base model is: the identity for 512-d, the principal directions of
 the training faces' vectors for fewer dimensions, so epoch 0 is already a sensible model and
@@ -197,8 +197,9 @@ class Trainer:
         flip = torch.rand(len(batch)) < 0.5
         batch = torch.where(flip[:, None, None, None], batch.flip(3), batch)
         contrast = 1 + 0.1 * (2 * torch.rand(len(batch), 1, 1, 1) - 1)
+        colour = 0.05 * (2 * torch.rand(len(batch), 3, 1, 1) - 1)  # per channel: a small colour cast
         brightness = 0.1 * (2 * torch.rand(len(batch), 1, 1, 1) - 1)
-        return batch * contrast + brightness
+        return batch * contrast + brightness + colour
 
     def _forward(self, rows: np.ndarray, train: bool) -> torch.Tensor:
         if self.features is not None:
