@@ -1,0 +1,113 @@
+"""What every ``facerec`` command shares: the Typer app, common options, settings, errors, progress.
+
+The commands live in ``cli.py`` (detection, recognition, the identity store) and in
+``facerec/cli_attendance.py`` and ``facerec/cli_train.py``, which register on this app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+import facerec
+from facerec.errors import FacerecError
+
+app = typer.Typer(
+    name="facerec",
+    help="Face detection and recognition: MTCNN + FaceNet, from the shell.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+stderr = Console(stderr=True, soft_wrap=True)
+
+EXIT_FAILED = 1
+
+ThreadsOption = Annotated[
+    int | None, typer.Option("--threads", min=1, help="CPU threads for torch and OpenCV.", show_default=False)
+]
+DeviceOption = Annotated[str | None, typer.Option("--device", help="Compute device: cpu (default) or cuda.")]
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", help="Embedding model: a manifest name (default casia-webface) or a facerec train file."),
+]
+MarginOption = Annotated[
+    float | None, typer.Option("--margin", min=0, help="Crop margin in pixels of the 160 px crop (model default).")
+]
+AlignOption = Annotated[str | None, typer.Option("--align", help="crop (box + margin) or similarity (5-point).")]
+FlipOption = Annotated[
+    bool | None, typer.Option("--flip/--no-flip", help="Add the mirror image's embedding (model default).")
+]
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Store URL (sqlite:///path or postgresql+psycopg://...); default in $FACEREC_HOME."),
+]
+PrecisionOption = Annotated[str, typer.Option("--precision", help="fp32 (reference) or bf16 (faster, approximate).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Options shared by every command."""
+
+    threads: int | None = None
+    device: str = "cpu"
+    model: str | None = None
+    db: str | None = None
+
+    def merged(
+        self, threads: int | None, device: str | None, model: str | None = None, db: str | None = None
+    ) -> Settings:
+        """These settings overridden by the same options given after the command."""
+        return Settings(
+            threads if threads is not None else self.threads, device or self.device, model or self.model, db or self.db
+        )
+
+
+def recognizer_for(
+    ctx: typer.Context,
+    threads: int | None,
+    device: str | None,
+    model: str | None = None,
+    db: str | None = None,
+    **kwargs,
+) -> facerec.FaceRecognizer:
+    settings = (ctx.obj or Settings()).merged(threads, device, model, db)
+    from facerec.runtime import set_threads
+
+    try:
+        set_threads(settings.threads)
+        return facerec.FaceRecognizer(device=settings.device, model=settings.model, db=settings.db, **kwargs)
+    except FacerecError as exc:
+        fail(str(exc))
+
+
+def embedding_recognizer(ctx, threads, device, model, margin, align, flip, precision) -> facerec.FaceRecognizer:
+    """A recognizer whose embedder is loaded now, so bad settings fail before any work."""
+    recognizer = recognizer_for(ctx, threads, device, model, margin=margin, align=align, flip=flip, precision=precision)
+    try:
+        recognizer.embedder  # noqa: B018 - load (and validate) the model up front
+    except FacerecError as exc:
+        fail(str(exc))
+    return recognizer
+
+
+def fail(message: str) -> NoReturn:
+    stderr.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(EXIT_FAILED)
+
+
+def progress_bar(total: int) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+        disable=total < 2,
+    )
