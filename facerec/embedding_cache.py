@@ -9,11 +9,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from facerec.files import write_atomically
 
 
 class EmbeddingCache:
@@ -43,15 +43,16 @@ class EmbeddingCache:
         if not self._dirty or not self._entries:
             return
         keys = list(self._entries)
-        with contextlib.suppress(OSError):  # a cache we cannot write only costs time next run
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, name = tempfile.mkstemp(dir=self.path.parent, suffix=".npz")
-            with open(descriptor, "wb") as handle:
+
+        def arrays(temporary: Path) -> None:
+            with open(temporary, "wb") as handle:  # a handle: np.savez would add ".npz" to a path
                 np.savez(
                     handle,
                     keys=json.dumps(keys),
                     vectors=np.stack([self._entries[k][0] for k in keys]),
                     found=np.array([self._entries[k][1] for k in keys]),
                 )
-            os.replace(name, self.path)
+
+        with contextlib.suppress(OSError):  # a cache we cannot write only costs time next run
+            write_atomically(self.path, arrays)
         self._dirty = False

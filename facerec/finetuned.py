@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from facerec.files import write_atomically
+
 FORMAT = "facerec-finetuned"
 VERSION = 1
 BACKBONE_SIZE = 512
@@ -55,8 +57,6 @@ def model_name(path: Path, sha256: str) -> str:
 
 def save(path: Path, *, head: EmbeddingHead, backbone: dict[str, torch.Tensor], meta: dict) -> None:
     """Write a model file atomically (temporary name, then rename): a crash never leaves half a model."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     document = dict(meta) | {
         "format": FORMAT,
         "version": VERSION,
@@ -64,9 +64,7 @@ def save(path: Path, *, head: EmbeddingHead, backbone: dict[str, torch.Tensor], 
         "head": {k: v.detach().cpu().clone() for k, v in head.state_dict().items()},
         "backbone": {k: v.detach().cpu().clone() for k, v in backbone.items()},
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(document, tmp)
-    tmp.replace(path)
+    write_atomically(Path(path), lambda temporary: torch.save(document, temporary))
 
 
 def head_from(checkpoint: dict) -> EmbeddingHead:

@@ -14,13 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import threading
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from facerec.files import write_atomically
 from facerec.matching import Gallery
 from facerec.store import Store
 
@@ -57,15 +56,6 @@ def build(ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
     index = faiss.IndexIDMap2(inner)
     index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.ascontiguousarray(ids, np.int64))
     return index
-
-
-def _atomic(target: Path, write) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class FaceIndex:
@@ -133,7 +123,7 @@ class FaceIndex:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             if self.index is not None:
-                _atomic(self._stem.with_suffix(".faiss"), lambda tmp: faiss.write_index(self.index, str(tmp)))
+                write_atomically(self._stem.with_suffix(".faiss"), lambda tmp: faiss.write_index(self.index, str(tmp)))
             else:
                 self._stem.with_suffix(".faiss").unlink(missing_ok=True)
             gallery = self.gallery
@@ -148,7 +138,7 @@ class FaceIndex:
                         centroids=gallery.centroids,
                     )
 
-            _atomic(self._stem.with_suffix(".npz"), arrays)
+            write_atomically(self._stem.with_suffix(".npz"), arrays)
             meta = {
                 "model": self.model,
                 "revision": self.revision,
@@ -156,7 +146,7 @@ class FaceIndex:
                 "checksum": checksum(ids, vectors),
             }
             # The metadata goes last: a crash before it leaves an index that will not be trusted.
-            _atomic(self._stem.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(meta)))
+            write_atomically(self._stem.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(meta)))
         except OSError as exc:
             log.warning("could not save the index next to the store (%s); it stays in memory", exc)
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from facerec.errors import WeightsError
+from facerec.files import write_atomically
 
 WEIGHTS_DIR_ENV = "FACEREC_WEIGHTS_DIR"
 log = logging.getLogger(__name__)
@@ -176,10 +177,7 @@ def _read_hash_cache() -> dict:
 def _write_hash_cache(cache: dict) -> None:
     target = _hash_cache_file()
     with contextlib.suppress(OSError):  # a cache we cannot write only costs time
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False, suffix=".tmp") as handle:
-            json.dump(cache, handle)
-        os.replace(handle.name, target)
+        write_atomically(target, lambda temporary: temporary.write_text(json.dumps(cache)))
 
 
 @functools.lru_cache(maxsize=64)

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from facerec.errors import StoreError
+from facerec.files import write_atomically
 
 FORMAT = 1
 DOCUMENT = "facerec-export.json"
@@ -31,11 +30,9 @@ def write(people: list[dict], target: Path) -> int:
             meta = {k: v for k, v in sample.items() if k not in ("embedding", "crop_png")}
             samples.append(meta | {"embedding_row": index, "crop": f"crops/{index:06d}.png"})
         entries.append({k: v for k, v in person.items() if k != "samples"} | {"samples": samples})
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(dir=target.parent, suffix=".zip.part")
-    try:
-        with open(descriptor, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+
+    def zipped(temporary: Path) -> None:
+        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(DOCUMENT, json.dumps({"format": FORMAT, "people": entries}, indent=1))
             buffer = io.BytesIO()
             np.save(buffer, np.stack(vectors) if vectors else np.zeros((0, 0), np.float32), allow_pickle=False)
@@ -45,9 +42,8 @@ def write(people: list[dict], target: Path) -> int:
                 for sample in person["samples"]:
                     archive.writestr(f"crops/{row:06d}.png", sample["crop_png"])
                     row += 1
-        os.replace(name, target)
-    finally:
-        Path(name).unlink(missing_ok=True)
+
+    write_atomically(Path(target), zipped)
     return len(vectors)
 
 

@@ -8,11 +8,10 @@ confident face are reported and skipped.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from PIL import Image
 from facerec import choose
 from facerec.enrollment import Skipped
 from facerec.errors import FacerecError
+from facerec.files import write_atomically
 from facerec.sources import IMAGE_SUFFIXES
 
 
@@ -106,21 +106,14 @@ def _key(listing: list[tuple[str, Path]], recognizer, largest: bool) -> str:
 
 
 def _write(target: Path, crops: CropSet) -> None:
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, name = tempfile.mkstemp(dir=target.parent, suffix=".npz")
-        with open(descriptor, "wb") as handle:
-            np.savez(
-                handle,
-                crops=crops.crops,
-                people=crops.people,
-                meta=json.dumps(
-                    {"names": crops.names, "files": crops.files, "skipped": [[s.file, s.reason] for s in crops.skipped]}
-                ),
-            )
-        os.replace(name, target)
-    except OSError:
-        pass  # no cache: the next run detects again
+    meta = {"names": crops.names, "files": crops.files, "skipped": [[s.file, s.reason] for s in crops.skipped]}
+
+    def arrays(temporary: Path) -> None:
+        with open(temporary, "wb") as handle:  # a handle: np.savez would add ".npz" to a path
+            np.savez(handle, crops=crops.crops, people=crops.people, meta=json.dumps(meta))
+
+    with contextlib.suppress(OSError):  # no cache: the next run detects again
+        write_atomically(target, arrays)
 
 
 def _read(target: Path) -> CropSet:

@@ -30,6 +30,7 @@ import torch
 from facerec import evaluate, finetuned
 from facerec.embedder import Embedder, standardise
 from facerec.errors import FacerecError
+from facerec.files import write_atomically
 from facerec.training import sampling, triplets
 from facerec.training.crops import CropSet
 
@@ -322,10 +323,7 @@ class Trainer:
             "history": [asdict(e) for e in self.outcome.history],
             "best": asdict(self.outcome.best) if self.outcome.best else None,
         }
-        target = resume_path(self.config.out)
-        tmp = target.with_name(f".{target.name}.tmp")
-        torch.save(state, tmp)
-        tmp.replace(target)
+        write_atomically(resume_path(self.config.out), lambda temporary: torch.save(state, temporary))
 
     def resume(self) -> None:
         """Go on from the resume file next to the output: same split, step, weights and generators."""
