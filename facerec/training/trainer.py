@@ -59,6 +59,10 @@ class TrainConfig:
     seed: int = 0
     far: float = 1e-3
 
+    def to_dict(self) -> dict:
+        """Plain data (the output path as text), as the model and resume files record it."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
     def check(self) -> None:
         if self.train not in TRAINABLE:
             raise FacerecError(f"--train must be one of {', '.join(TRAINABLE)}, not {self.train!r}")
@@ -295,7 +299,7 @@ class Trainer:
             "validation_accuracy": record.accuracy,
             "validation_tar_at_far": record.tar,
             "far": config.far,
-            "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+            "config": config.to_dict(),
         }
         finetuned.save(
             config.out,
@@ -313,7 +317,7 @@ class Trainer:
 
     def _save_resume(self) -> None:
         state = {
-            "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.config).items()},
+            "config": self.config.to_dict(),
             "step": self.step,
             "head": self.head.state_dict(),
             "backbone": self._backbone_changes(),
@@ -332,7 +336,7 @@ class Trainer:
             raise FacerecError(f"nothing to resume: {target} does not exist")
         state = torch.load(target, map_location="cpu", weights_only=True)
         saved = {k: v for k, v in state["config"].items() if k not in ("epochs", "out")}
-        current = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.config).items()}
+        current = self.config.to_dict()
         changed = [k for k, v in saved.items() if current.get(k) != v]
         if changed:
             raise FacerecError(f"--resume with other settings than the saved run: {', '.join(sorted(changed))}")
