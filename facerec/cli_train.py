@@ -73,11 +73,13 @@ def train(
     cache = user_cache_dir() / "training"
     try:
         config.check()
+        base = Embedder(settings.model, eager=True)  # the network training starts from, loaded once
         with progress_bar(2) as progress:
             task = progress.add_task("detecting and aligning faces", total=None)
             found = training_crops.load(
                 data,
-                recognizer,
+                recognizer.detector,
+                base.preprocessing,
                 cache,
                 lambda done, total: progress.update(task, completed=done, total=total),
                 largest=largest,
@@ -85,7 +87,7 @@ def train(
         for skipped in found.skipped:
             stderr.print(f"skipped {skipped.file}: {skipped.reason}", highlight=False)
         stderr.print(f"{len(found.files)} faces of {len(found.names)} people", highlight=False)
-        trainer = Trainer(found, Embedder(settings.model, eager=True), config, cache)
+        trainer = Trainer(found, base, config, cache)
         if resume:
             trainer.resume()
 

@@ -45,17 +45,17 @@ def people(data, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def crop_set(people):
-    return training_crops.load(people, FaceRecognizer(), None)
+    return training_crops.load(people, FaceRecognizer().detector, Embedder(eager=True).preprocessing, None)
 
 
 def test_crops_are_detected_once_and_cached(people, tmp_path):
-    recognizer = FaceRecognizer()
-    first = training_crops.load(people, recognizer, tmp_path)
+    detector, preprocessing = FaceRecognizer().detector, Embedder(eager=True).preprocessing
+    first = training_crops.load(people, detector, preprocessing, tmp_path)
     assert len(first.names) == 8 and first.crops.shape[1:] == (160, 160, 3)
     assert len(first.files) + len(first.skipped) == 40
     calls = []
-    recognizer.detector.detect = lambda *a, **k: calls.append(1)  # MTCNN must not run again
-    again = training_crops.load(people, recognizer, tmp_path)
+    detector.detect = lambda *a, **k: calls.append(1)  # MTCNN must not run again
+    again = training_crops.load(people, detector, preprocessing, tmp_path)
     assert calls == [] and np.array_equal(again.crops, first.crops) and again.names == first.names
 
 

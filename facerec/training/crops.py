@@ -21,9 +21,12 @@ import numpy as np
 from PIL import Image
 
 from facerec import choose
+from facerec.embedder import Preprocessing
 from facerec.enrollment import Skipped
 from facerec.errors import FacerecError
 from facerec.files import write_atomically
+from facerec.images import load_image
+from facerec.mtcnn import MTCNN, DetectorConfig
 from facerec.sources import IMAGE_SUFFIXES
 
 
@@ -41,16 +44,18 @@ class CropSet:
 
 def load(
     data: Path,
-    recognizer,
+    detector: MTCNN,
+    preprocessing: Preprocessing,
     cache: Path | None,
     progress: Callable[[int, int], None] | None = None,
     largest: bool = False,
 ) -> CropSet:
     """Crops of ``data``: a folder ``data/<person>/<photos>`` or an archive from ``facerec export``;
-    with ``largest``, the largest face of a photo with several."""
+    with ``largest``, the largest face of a photo with several. The crops are ``preprocessing``'s
+    (the base model's), so no network needs loading to make them."""
     data = Path(data)
     if data.is_file() and zipfile.is_zipfile(data):
-        return _from_archive(data, recognizer.preprocessing.image_size)
+        return _from_archive(data, preprocessing.image_size)
     if not data.is_dir():
         raise FacerecError(f"{data}: neither a folder of identity folders nor a facerec export archive")
     listing = [
@@ -61,7 +66,7 @@ def load(
     ]
     if not listing:
         raise FacerecError(f"{data}: no photos found in identity folders ({data}/<person>/<photo>.jpg)")
-    key = _key(listing, recognizer, largest)
+    key = _key(listing, detector.config, preprocessing, largest)
     target = cache / f"crops-{key[:20]}.npz" if cache else None
     if target is not None and target.is_file():
         try:
@@ -71,9 +76,9 @@ def load(
     crops, people, files, skipped, names = [], [], [], [], []
     for done, (person, photo) in enumerate(listing, start=1):
         try:
-            pixels = recognizer.load(photo)
-            face = choose.only_face(recognizer.detector.detect(pixels), str(photo), largest=largest)
-            crop = recognizer.preprocessing.crop(pixels, face)
+            pixels = load_image(photo)
+            face = choose.only_face(detector.detect(pixels), str(photo), largest=largest)
+            crop = preprocessing.crop(pixels, face)
         except FacerecError as exc:
             skipped.append(Skipped(str(photo), str(exc).removeprefix(f"{photo}: ")))
         else:
@@ -84,7 +89,7 @@ def load(
             files.append(str(photo))
         if progress:
             progress(done, len(listing))
-    size = recognizer.preprocessing.image_size
+    size = preprocessing.image_size
     result = CropSet(
         names,
         np.array(people, np.int64),
@@ -97,11 +102,11 @@ def load(
     return result
 
 
-def _key(listing: list[tuple[str, Path]], recognizer, largest: bool) -> str:
+def _key(listing: list[tuple[str, Path]], config: DetectorConfig, preprocessing: Preprocessing, largest: bool) -> str:
     stats = [
         (person, str(photo.resolve()), photo.stat().st_size, photo.stat().st_mtime_ns) for person, photo in listing
     ]
-    settings = [repr(recognizer.preprocessing), repr(recognizer._detector_config), largest]
+    settings = [repr(preprocessing), repr(config), largest]
     return hashlib.sha256(json.dumps([stats, settings]).encode()).hexdigest()
 
 
