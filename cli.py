@@ -405,10 +405,7 @@ def show(ctx: typer.Context, name: str, json_out: JsonOption = False, db: DbOpti
         samples = recognizer.store.samples(name)
     except FacerecError as exc:
         fail(str(exc))
-    rows = [
-        {"id": s.id, "file": s.source_path, "model": s.model, "confidence": s.confidence, "quality": s.quality}
-        for s in samples
-    ]
+    rows = [s.to_dict() for s in samples]
     if json_out:
         typer.echo(json.dumps(person.to_dict() | {"samples": rows}, indent=2))
         return

@@ -21,19 +21,7 @@ from facerec.cli_support import (
     stderr,
 )
 from facerec.errors import FacerecError
-
-
-def _moment(text: str | None, option: str):
-    """An ISO 8601 time from the command line; without an offset it is local time."""
-    from datetime import datetime
-
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} takes an ISO 8601 time such as 2026-11-24T08:30:00+01:00, not {text!r}")
-    return moment if moment.tzinfo else moment.astimezone()
+from facerec.presence import ConfirmRule, parse_duration, parse_time
 
 
 @app.command()
@@ -66,14 +54,15 @@ def attend(
     """Check people in from a camera, stream, video or folder; one line per event as it happens."""
     from facerec import sources
     from facerec.attendance import Attendance
-    from facerec.presence import ConfirmRule, parse_duration
 
     recognizer = recognizer_for(ctx, threads, device, model, db)
     events = 0
     try:
         rule = ConfirmRule.parse(confirm)
         window = parse_duration(dedupe, "h") if dedupe else None
-        frames = sources.frames(source, fps=fps, start=_moment(start_time, "--start-time"), watch=watch)
+        frames = sources.frames(
+            source, fps=fps, start=parse_time(start_time, what="--start-time") if start_time else None, watch=watch
+        )
         tracker = Attendance(recognizer, name or source, rule=rule, dedupe=window, keep_unknowns=unknowns)
         for frame in frames:
             for event in tracker.process(frame.pixels, frame.time):
@@ -111,8 +100,8 @@ def report(
         if start or end:
             if day:
                 fail("give --date or --from/--to, not both")
-            lo = _bound(start, zone, "--from") if start else datetime(1970, 1, 1, tzinfo=zone)
-            hi = _bound(end, zone, "--to") if end else datetime.now(zone)
+            lo = parse_time(start, zone, "--from") if start else datetime(1970, 1, 1, tzinfo=zone)
+            hi = parse_time(end, zone, "--to") if end else datetime.now(zone)
         else:
             try:
                 chosen = date.fromisoformat(day) if day else datetime.now(zone).date()
@@ -127,16 +116,6 @@ def report(
         fail(str(exc))
 
 
-def _bound(text: str, zone, option: str):
-    from datetime import datetime
-
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} takes an ISO 8601 date or time, not {text!r}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
-
-
 @app.command("unknowns")
 def list_unknowns(ctx: typer.Context, json_out: JsonOption = False, db: DbOption = None) -> None:
     """Unknown sightings kept by `facerec attend --unknowns`, for review."""
@@ -147,17 +126,7 @@ def list_unknowns(ctx: typer.Context, json_out: JsonOption = False, db: DbOption
         rows = AttendanceLog(recognizer.store).unknowns()
     except FacerecError as exc:
         fail(str(exc))
-    docs = [
-        {
-            "id": r.id,
-            "source": r.source,
-            "first_seen": r.first_seen.isoformat(),
-            "last_seen": r.last_seen.isoformat(),
-            "sightings": r.sightings,
-            "best_similarity": round(r.best_similarity, 4),
-        }
-        for r in rows
-    ]
+    docs = [r.to_dict() for r in rows]
     if json_out:
         typer.echo(json.dumps(docs, indent=2))
         return
@@ -179,10 +148,6 @@ def assign(
     recognizer = recognizer_for(ctx, None, None, model, db)
     try:
         log = AttendanceLog(recognizer.store)
-        held = recognizer.store.models()
-        found = log.unknown(sighting)
-        if held and found.model not in held:
-            fail(f"sighting {sighting} was embedded with {found.model}; the store holds {', '.join(sorted(held))}")
         _person_id, samples = log.assign(sighting, name)
     except FacerecError as exc:
         fail(str(exc))
@@ -196,7 +161,6 @@ def purge(
     db: DbOption = None,
 ) -> None:
     """Delete attendance events and unknown sightings (with snapshots) last seen before the age."""
-    from facerec.presence import parse_duration
     from facerec.store.attendance import AttendanceLog
 
     recognizer = recognizer_for(ctx, None, None, db=db)
@@ -214,7 +178,6 @@ def retention(
     db: DbOption = None,
 ) -> None:
     """Show or set how long attendance is kept; older records are purged automatically."""
-    from facerec.presence import parse_duration
     from facerec.store.attendance import AttendanceLog
 
     recognizer = recognizer_for(ctx, None, None, db=db)
@@ -239,7 +202,6 @@ def dedupe(
     db: DbOption = None,
 ) -> None:
     """Show or set the store's dedupe window (attend --dedupe overrides it for one run)."""
-    from facerec.presence import parse_duration
     from facerec.store.attendance import AttendanceLog
 
     recognizer = recognizer_for(ctx, None, None, db=db)

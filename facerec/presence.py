@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from facerec.errors import FacerecError
 
@@ -25,6 +25,19 @@ def parse_duration(text: str, default_unit: str = "s") -> timedelta:
     if not match:
         raise FacerecError(f"not a duration: {text!r} (use e.g. 2s, 15m, 8h, 30d)")
     return timedelta(seconds=float(match[1]) * _UNITS[match[2] or default_unit])
+
+
+def parse_time(text: str, zone: tzinfo | None = None, what: str = "time") -> datetime:
+    """An ISO 8601 date or time; one without an offset is taken in ``zone`` (None: the machine's)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise FacerecError(
+            f"{what} takes an ISO 8601 date or time such as 2026-11-24T08:30:00+01:00, not {text!r}"
+        ) from None
+    if moment.tzinfo:
+        return moment
+    return moment.astimezone() if zone is None else moment.replace(tzinfo=zone)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from pydantic import BaseModel
 import facerec
 from facerec import errors
 from facerec.attendance import Attendance
-from facerec.presence import ConfirmRule
+from facerec.presence import ConfirmRule, parse_time
 from facerec.recognizer import FaceRecognizer
 from facerec.store.api_keys import ApiKeys
 from facerec.store.attendance import AttendanceLog
@@ -231,10 +231,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         return [p.to_dict() for p in await run(recognizer.store.people, model=False)]
 
     def _samples(name: str) -> list[dict]:
-        return [
-            {"id": s.id, "file": s.source_path, "model": s.model, "confidence": s.confidence, "quality": s.quality}
-            for s in recognizer.store.samples(name)
-        ]
+        return [s.to_dict() for s in recognizer.store.samples(name)]
 
     @app.get("/v1/persons/{name}")
     async def person(name: str, _key: Key) -> dict:
@@ -280,13 +277,8 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         return {"events": await run(work)}
 
     def _time(value: Any) -> datetime:
-        if value in (None, ""):
-            return datetime.now(UTC)
-        try:
-            moment = datetime.fromisoformat(str(value))
-        except ValueError:
-            raise HTTPException(422, f"time must be ISO 8601, not {value!r}") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        """Now when not given; without an offset, UTC. A bad value is a FacerecError: 422."""
+        return datetime.now(UTC) if value in (None, "") else parse_time(str(value), UTC, "time")
 
     @app.get("/v1/attendance")
     async def attendance(_key: Key, start: str, end: str, tz: str = "UTC") -> dict:
@@ -298,38 +290,14 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
             lo, hi = _time(start).astimezone(zone), _time(end).astimezone(zone)
             events = AttendanceLog(recognizer.store).events(lo, hi)
             built = report.build(events, [p.name for p in recognizer.store.people()], lo, hi, zone)
-            return built.to_dict() | {
-                "events": [
-                    {
-                        "event_id": e.id,
-                        "name": e.person,
-                        "person_id": e.person_id,
-                        "source": e.source,
-                        "first_seen": e.first_seen.astimezone(zone).isoformat(),
-                        "last_seen": e.last_seen.astimezone(zone).isoformat(),
-                        "sightings": e.sightings,
-                        "best_similarity": round(e.best_similarity, 4),
-                    }
-                    for e in events
-                ]
-            }
+            return built.to_dict() | {"events": [e.to_dict(zone) for e in events]}
 
         return await run(work, model=False)
 
     @app.get("/v1/unknowns")
     async def unknowns(_key: Key) -> list[dict]:
         rows = await run(AttendanceLog(recognizer.store).unknowns, model=False)
-        return [
-            {
-                "id": r.id,
-                "source": r.source,
-                "first_seen": r.first_seen.isoformat(),
-                "last_seen": r.last_seen.isoformat(),
-                "sightings": r.sightings,
-                "best_similarity": round(r.best_similarity, 4),
-            }
-            for r in rows
-        ]
+        return [r.to_dict() for r in rows]
 
     @app.get("/v1/unknowns/{sighting_id}/snapshot", response_class=Response)
     async def unknown_snapshot(sighting_id: int, _key: Key) -> Response:

@@ -262,3 +262,15 @@ def test_the_stored_dedupe_window_applies_to_every_run(store, video):
     later = attend(store, video, "--start-time", "2026-11-24T10:00:00+00:00")  # 2 h later: past 1 h
     assert [e["event"] for e in later].count("check_in") == 2
     assert run("--db", store, "dedupe", "often").exit_code == 1
+
+
+def test_assigning_a_sighting_of_another_model_is_refused(store_url):
+    from facerec.errors import StoreError
+
+    store = Store(store_url)
+    store.add_samples("ann", [_sample(0)])
+    log = AttendanceLog(store)
+    sighting = log.add_unknown("door", T0, T0, 0.1, "vggface2", _sample(1).embedding, {}, b"crop", 3)
+    with pytest.raises(StoreError, match="embedded with vggface2"):
+        log.assign(sighting.id, "bob")
+    assert [s.id for s in log.unknowns()] == [sighting.id] and [p.name for p in store.people()] == ["ann"]

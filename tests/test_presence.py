@@ -76,3 +76,17 @@ def test_bad_confirm_rules_are_refused(text):
 def test_confirm_rule_parses():
     assert ConfirmRule.parse("3/2s") == ConfirmRule(3, timedelta(seconds=2))
     assert ConfirmRule.parse("5/1.5s") == ConfirmRule(5, timedelta(seconds=1.5))
+
+
+def test_times_keep_their_offset_or_take_the_given_zone():
+    from zoneinfo import ZoneInfo
+
+    from facerec.presence import parse_time
+
+    assert parse_time("2026-11-24T08:00:00+01:00") == datetime(2026, 11, 24, 7, tzinfo=UTC)
+    paris = parse_time("2026-11-24T08:00:00", ZoneInfo("Europe/Paris"))
+    assert paris == datetime(2026, 11, 24, 7, tzinfo=UTC)
+    assert parse_time("2026-11-24", UTC) == datetime(2026, 11, 24, tzinfo=UTC)
+    assert parse_time("2026-11-24T08:00:00").tzinfo is not None  # the machine's zone
+    with pytest.raises(FacerecError, match="--from takes an ISO 8601"):
+        parse_time("yesterday", UTC, "--from")

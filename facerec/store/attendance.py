@@ -7,14 +7,15 @@ transaction, so a stopped ``facerec attend`` leaves whole events behind, never h
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import numpy as np
 from sqlalchemy import delete, func, select
 
-from facerec.errors import UnknownPersonError
-from facerec.store.models import AttendanceEvent, Person, UnknownSighting
+from facerec.errors import StoreError, UnknownPersonError
+from facerec.store.models import AttendanceEvent, FaceSample, Person, UnknownSighting
 from facerec.store.records import StoredSample
 from facerec.store.repository import Store, _aware, check_name
 
@@ -33,6 +34,18 @@ class EventRecord:
     best_similarity: float
     sightings: int
 
+    def to_dict(self, zone: tzinfo = UTC) -> dict:
+        return {
+            "event_id": self.id,
+            "name": self.person,
+            "person_id": self.person_id,
+            "source": self.source,
+            "first_seen": self.first_seen.astimezone(zone).isoformat(),
+            "last_seen": self.last_seen.astimezone(zone).isoformat(),
+            "sightings": self.sightings,
+            "best_similarity": round(self.best_similarity, 4),
+        }
+
 
 @dataclass(frozen=True)
 class SightingRecord:
@@ -46,6 +59,17 @@ class SightingRecord:
     embedding: np.ndarray = field(repr=False)
     preprocessing: dict = field(repr=False)
     snapshot: bytes = field(repr=False)
+
+    def to_dict(self) -> dict:
+        """As `facerec unknowns --json` and the HTTP API list a sighting (no embedding, no crop)."""
+        return {
+            "id": self.id,
+            "source": self.source,
+            "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(),
+            "sightings": self.sightings,
+            "best_similarity": round(self.best_similarity, 4),
+        }
 
 
 def _utc(moment: datetime) -> datetime:
@@ -234,7 +258,8 @@ class AttendanceLog:
 
     def assign(self, sighting_id: int, name: str) -> tuple[int, int]:
         """Enrol a sighting's face as a sample of ``name`` (created if new) and drop the sighting,
-        in one transaction. Returns (person id, samples the person now holds)."""
+        in one transaction. Returns (person id, samples the person now holds). A sighting embedded
+        with another model than the store holds is refused: models never mix."""
         sighting = self.unknown(sighting_id)
         sample = StoredSample(
             embedding=sighting.embedding,
@@ -242,13 +267,19 @@ class AttendanceLog:
             preprocessing=sighting.preprocessing,
             crop_png=sighting.snapshot,
             source_path=f"unknown-sighting:{sighting.id}@{sighting.source}",
-            source_sha256=_sha256(sighting.snapshot),
+            source_sha256=hashlib.sha256(sighting.snapshot).hexdigest(),
             box=(0.0, 0.0, 0.0, 0.0),
             landmarks=((0.0, 0.0),) * 5,
             confidence=1.0,
             quality={},
         )
         with self.store.transaction() as session:
+            held = set(session.scalars(select(FaceSample.model).distinct()))
+            if held and sighting.model not in held:
+                raise StoreError(
+                    f"sighting {sighting_id} was embedded with {sighting.model}; "
+                    f"the store holds {', '.join(sorted(held))}"
+                )
             person, _added, _duplicates = self.store.add_in(session, name, [sample])
             session.execute(delete(UnknownSighting).where(UnknownSighting.id == sighting_id))
             return person.id, person.samples
@@ -273,9 +304,3 @@ class AttendanceLog:
                 "events": session.scalar(select(func.count(AttendanceEvent.id))) or 0,
                 "unknown_sightings": session.scalar(select(func.count(UnknownSighting.id))) or 0,
             }
-
-
-def _sha256(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()

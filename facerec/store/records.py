@@ -36,6 +36,16 @@ class SampleRecord:
     quality: dict
     created: datetime
 
+    def to_dict(self) -> dict:
+        """As `facerec show --json` and the HTTP API list a sample."""
+        return {
+            "id": self.id,
+            "file": self.source_path,
+            "model": self.model,
+            "confidence": self.confidence,
+            "quality": self.quality,
+        }
+
 
 @dataclass(frozen=True)
 class PersonRecord:
