@@ -72,9 +72,10 @@ class FaceIndex:
     def _stem(self) -> Path:
         return self.folder / f"index-{self.model}"
 
-    def current(self) -> FaceIndex:
-        """Make sure the index covers exactly the store's current samples; load or rebuild if not."""
-        revision = self.store.revision()
+    def current(self, revision: int | None = None) -> FaceIndex:
+        """Make sure the index covers exactly the store's samples at ``revision`` (default: the
+        store's current one, read now); load or rebuild if not."""
+        revision = self.store.revision() if revision is None else revision
         if self.index is not None and self.revision == revision:
             return self
         if not self._load(revision):

@@ -95,6 +95,9 @@ class FaceRecognizer:
     @property
     def index(self):
         """The faiss index of this model's samples, in step with the store."""
+        return self._face_index().current()
+
+    def _face_index(self):
         if self._index is None:
             from facerec.index import FaceIndex
             from facerec.store.repository import facerec_home
@@ -106,15 +109,16 @@ class FaceRecognizer:
             else:
                 folder = facerec_home() / "indexes" / hashlib.sha256(store.url.encode()).hexdigest()[:16]
             self._index = FaceIndex(store, self.embedder.model, folder)
-        return self._index.current()
+        return self._index
 
-    def _check_model(self) -> None:
-        """Embeddings of different models never mix: refuse to work across them.
+    def _check_model(self) -> int:
+        """Embeddings of different models never mix: refuse to work across them. Returns the store
+        revision checked, so the caller's index is brought to that same revision (one read).
 
         Scanning the samples' models is O(samples), so it is done once per store revision."""
         revision = self.store.revision()
         if self._model_checked_at == revision:
-            return
+            return revision
         held = self.store.models() - {self.embedder.model}
         if held:
             raise StoreError(
@@ -122,6 +126,7 @@ class FaceRecognizer:
                 f"use that model (--model {_model_hint(sorted(held)[0])}) or re-embed the store with `facerec reembed`"
             )
         self._model_checked_at = revision
+        return revision
 
     def enroll(
         self,
@@ -194,13 +199,13 @@ class FaceRecognizer:
 
     def identify(self, image: ImageSource, *, top_k: int = 1, threshold: float | None = None) -> list[Identified]:
         """Who is each confident face of the photo: a name, or unknown below the threshold."""
-        self._check_model()
+        revision = self._check_model()
         pixels = self.load(image)
         faces = choose.confident(self.detector.detect(pixels))
         if not faces:
             return []
         vectors = self.embedder.embed_faces(pixels, faces)
-        index = self.index
+        index = self._face_index().current(revision)
         gallery = index.gallery
         if gallery is None or len(gallery) == 0:
             raise StoreError("no one is enrolled yet: enrol people first (facerec enroll NAME PHOTOS...)")
