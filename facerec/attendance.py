@@ -74,7 +74,7 @@ class Attendance:
         self.presence = Presence(rule)
         self._open: dict[str, int] = {}  # name -> event id of the current visit
         self._unknowns: list[_UnknownTrack] = []
-        self.log.apply_retention()
+        self.log.apply_retention(settings)
 
     def process(self, pixels: np.ndarray, moment: datetime) -> list[AttendanceEvent]:
         """One frame taken at ``moment`` (aware): the events it caused."""

@@ -183,11 +183,13 @@ def retention(
     recognizer = recognizer_for(ctx, None, None, db=db)
     try:
         log = AttendanceLog(recognizer.store)
-        if age is not None:
+        if age is None:
+            settings = log.settings()
+        else:
             days = None if age == "off" else parse_duration(age, "d").total_seconds() / 86400
-            log.configure(retention_days=days)
-            log.apply_retention()
-        days = log.settings()["retention_days"]
+            settings = log.configure(retention_days=days)
+            log.apply_retention(settings)
+        days = settings["retention_days"]
     except FacerecError as exc:
         fail(str(exc))
     typer.echo(f"attendance kept for {days:g} days" if days else "attendance kept until purged")

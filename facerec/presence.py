@@ -61,6 +61,7 @@ class _Track:
     confirmed: bool = False
     first: datetime | None = None  # first sighting of this visit
     last: datetime | None = None
+    count: int = 0  # sightings of this visit once confirmed
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,6 @@ class Presence:
     def __init__(self, rule: ConfirmRule = ConfirmRule()) -> None:
         self.rule = rule
         self._tracks: dict[object, _Track] = {}
-        self._counts: dict[object, int] = {}
 
     def observe(self, key: object, moment: datetime) -> Seen:
         track = self._tracks.setdefault(key, _Track())
@@ -93,13 +93,11 @@ class Presence:
         while track.times and moment - track.times[0] > self.rule.window:
             track.times.popleft()
         if track.confirmed:
-            self._counts[key] += 1
-            return Seen("in_view", track.first, self._counts[key])
+            track.count += 1
+            return Seen("in_view", track.first, track.count)
         if len(track.times) >= self.rule.sightings:
-            track.confirmed = True
-            track.first = track.times[0]
-            self._counts[key] = len(track.times)
-            return Seen("confirmed", track.first, len(track.times))
+            track.confirmed, track.first, track.count = True, track.times[0], len(track.times)
+            return Seen("confirmed", track.first, track.count)
         return Seen("pending", track.first, len(track.times))
 
     def in_view(self, moment: datetime) -> list[object]:

@@ -294,8 +294,9 @@ class AttendanceLog:
             sightings = session.execute(delete(UnknownSighting).where(UnknownSighting.last_seen < cutoff)).rowcount
         return {"events": events, "unknown_sightings": sightings}
 
-    def apply_retention(self, now: datetime | None = None) -> dict[str, int]:
-        days = self.settings().get("retention_days")
+    def apply_retention(self, settings: dict | None = None, now: datetime | None = None) -> dict[str, int]:
+        """Purge by the retention setting (``settings`` as :meth:`settings` returns them, if at hand)."""
+        days = (settings or self.settings()).get("retention_days")
         return self.purge(timedelta(days=days), now) if days else {"events": 0, "unknown_sightings": 0}
 
     def counts(self) -> dict[str, int]:
