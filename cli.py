@@ -28,6 +28,7 @@ from facerec.cli_support import (
     DeviceOption,
     FlipOption,
     JsonOption,
+    LargestOption,
     MarginOption,
     ModelOption,
     PrecisionOption,
@@ -156,9 +157,7 @@ def verify(
     first: Annotated[str, typer.Argument(help="Photo of one face.", show_default=False)],
     second: Annotated[str, typer.Argument(help="Photo of another face.", show_default=False)],
     json_out: JsonOption = False,
-    largest: Annotated[
-        bool, typer.Option("--largest", help="With several faces in a photo, take the largest.")
-    ] = False,
+    largest: LargestOption = False,
     margin: MarginOption = None,
     align: AlignOption = None,
     flip: FlipOption = None,
@@ -309,9 +308,7 @@ def enroll(
     name: Annotated[str, typer.Argument(help="The person's name (added to if enrolled already).")],
     paths: Annotated[list[str], typer.Argument(help="Photos, or folders of photos (recursive).", show_default=False)],
     json_out: JsonOption = False,
-    largest: Annotated[
-        bool, typer.Option("--largest", help="In a photo with several faces, take the largest.")
-    ] = False,
+    largest: LargestOption = False,
     threads: ThreadsOption = None,
     device: DeviceOption = None,
     model: ModelOption = None,

@@ -48,6 +48,7 @@ DbOption = Annotated[
 ]
 PrecisionOption = Annotated[str, typer.Option("--precision", help="fp32 (reference) or bf16 (faster, approximate).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+LargestOption = Annotated[bool, typer.Option("--largest", help="In a photo with several faces, take the largest.")]
 
 
 @dataclass(frozen=True)

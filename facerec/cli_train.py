@@ -10,6 +10,7 @@ import typer
 
 from facerec.cli_support import (
     JsonOption,
+    LargestOption,
     ModelOption,
     Settings,
     ThreadsOption,
@@ -40,9 +41,7 @@ def train(
     validation: Annotated[float, typer.Option("--validation", help="Share of people held out.")] = 0.15,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice.")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Go on from the run saved next to --out.")] = False,
-    largest: Annotated[
-        bool, typer.Option("--largest", help="In a photo with several faces, take the largest.")
-    ] = False,
+    largest: LargestOption = False,
     json_out: JsonOption = False,
     threads: ThreadsOption = None,
     model: ModelOption = None,
