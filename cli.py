@@ -514,12 +514,7 @@ def import_store(
 
     recognizer = recognizer_for(ctx, None, None, db=db)
     try:
-        people = archive.read(file)
-        models = {s["model"] for p in people for s in p["samples"]}
-        held = recognizer.store.models()
-        if held and models - held:
-            fail(f"{file} holds embeddings of {', '.join(sorted(models))}; the store holds {', '.join(sorted(held))}")
-        touched, added = recognizer.store.load(people)
+        touched, added = recognizer.store.load(archive.read(file))
     except FacerecError as exc:
         fail(str(exc))
     typer.echo(f"imported {added} samples of {touched} people from {file}")

@@ -149,3 +149,13 @@ def test_two_processes_writing_one_sqlite_store_lose_nothing(tmp_path):
     store = Store(url)
     assert [(p.name, p.samples) for p in store.people()] == [("p1", 25), ("p2", 25)]
     assert store.revision() == 50
+
+
+def test_loading_samples_of_another_model_is_refused_whole(store_url):
+    store = Store(store_url)
+    store.add_samples("alice", [sample(1)])
+    dumped = Store(store_url).dump()
+    foreign = [{"name": "bob", "samples": [dict(dumped[0]["samples"][0], model="vggface2", source_sha256="f" * 64)]}]
+    with pytest.raises(StoreError, match="hold embeddings of vggface2; the store holds casia-webface"):
+        store.load(foreign)
+    assert [p.name for p in store.people()] == ["alice"]  # nothing of the import was kept

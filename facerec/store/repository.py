@@ -285,9 +285,17 @@ class Store:
 
     def load(self, people: Sequence[dict]) -> tuple[int, int]:
         """Add dumped people and samples in one transaction (merging into people of the same name,
-        skipping photos a person holds already). Returns (people touched, samples added)."""
+        skipping photos a person holds already). Returns (people touched, samples added).
+        Samples of another model than the store holds are refused: models never mix."""
         added = 0
+        incoming = {sample["model"] for entry in people for sample in entry["samples"]}
         with self.transaction() as session:
+            held = set(session.scalars(select(FaceSample.model).distinct()))
+            if held and incoming - held:
+                raise StoreError(
+                    f"the samples to import hold embeddings of {', '.join(sorted(incoming))}; "
+                    f"the store holds {', '.join(sorted(held))}"
+                )
             for entry in people:
                 name = check_name(entry["name"])
                 person = session.scalar(select(Person).where(Person.name == name))
