@@ -24,6 +24,7 @@ import facerec
 from facerec.cli_support import (
     EXIT_FAILED,
     AlignOption,
+    BackendOption,
     DbOption,
     DeviceOption,
     FlipOption,
@@ -57,6 +58,7 @@ def main(
     device: DeviceOption = None,
     model: ModelOption = None,
     db: DbOption = None,
+    backend: BackendOption = "auto",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details to stderr.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
@@ -65,7 +67,7 @@ def main(
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s"
     )
-    ctx.obj = Settings().merged(threads, device, model, db)
+    ctx.obj = Settings(backend=backend).merged(threads, device, model, db)
 
 
 def _annotated_path(folder: Path, source: str, used: set[Path]) -> Path:

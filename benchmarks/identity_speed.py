@@ -25,7 +25,6 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -167,7 +166,6 @@ def main() -> None:
     parser.add_argument("--no-hnsw", action="store_true", help="Skip HNSW (its 1M build takes most of an hour).")
     parser.add_argument("--search-only", action="store_true", help="Skip enrolment and identification.")
     args = parser.parse_args()
-    torch.set_num_threads(2)
     faiss.omp_set_num_threads(2)
     if not args.search_only:
         with tempfile.TemporaryDirectory() as folder:

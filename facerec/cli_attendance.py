@@ -283,6 +283,12 @@ def serve(
 
     settings = (ctx.obj or Settings()).merged(threads, None, model, db)
     os.environ[CONFIG_ENV] = json.dumps(
-        {"db": settings.db, "model": settings.model, "threads": settings.threads, "max_upload_mb": max_upload_mb}
+        {
+            "db": settings.db,
+            "model": settings.model,
+            "threads": settings.threads,
+            "backend": settings.backend,
+            "max_upload_mb": max_upload_mb,
+        }
     )
     uvicorn.run("facerec.server:app_from_environment", factory=True, host=host, port=port, workers=workers)

@@ -28,7 +28,11 @@ stderr = Console(stderr=True, soft_wrap=True)
 EXIT_FAILED = 1
 
 ThreadsOption = Annotated[
-    int | None, typer.Option("--threads", min=1, help="CPU threads for torch and OpenCV.", show_default=False)
+    int | None, typer.Option("--threads", min=1, help="CPU threads for the networks and OpenCV.", show_default=False)
+]
+BackendOption = Annotated[
+    str,
+    typer.Option("--backend", help="Network runtime: auto (ONNX Runtime on the CPU, torch on a GPU), onnx or torch."),
 ]
 DeviceOption = Annotated[str | None, typer.Option("--device", help="Compute device: cpu (default) or cuda.")]
 ModelOption = Annotated[
@@ -59,13 +63,18 @@ class Settings:
     device: str = "cpu"
     model: str | None = None
     db: str | None = None
+    backend: str = "auto"  # given before the command only
 
     def merged(
         self, threads: int | None, device: str | None, model: str | None = None, db: str | None = None
     ) -> Settings:
         """These settings overridden by the same options given after the command."""
         return Settings(
-            threads if threads is not None else self.threads, device or self.device, model or self.model, db or self.db
+            threads if threads is not None else self.threads,
+            device or self.device,
+            model or self.model,
+            db or self.db,
+            self.backend,
         )
 
 
@@ -82,7 +91,14 @@ def recognizer_for(
 
     try:
         set_threads(settings.threads)
-        return facerec.FaceRecognizer(device=settings.device, model=settings.model, db=settings.db, **kwargs)
+        return facerec.FaceRecognizer(
+            device=settings.device,
+            backend=settings.backend,
+            threads=settings.threads,
+            model=settings.model,
+            db=settings.db,
+            **kwargs,
+        )
     except FacerecError as exc:
         fail(str(exc))
 

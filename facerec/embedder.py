@@ -7,21 +7,17 @@ entry in the weights manifest, where they were chosen by measurement.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import torch
 
-from facerec import align, finetuned, matching, weights
-from facerec.errors import FacerecError, WeightsError
-from facerec.facenet import BasicConv2d, InceptionResnetV1, checkpoint_filter
-from facerec.runtime import resolve_device
+from facerec import align, matching, weights
+from facerec.errors import FacerecError
+from facerec.runtime import Backend, Network, check_threads, resolve_backend, resolve_device
 from facerec.types import Face
 
 Align = Literal["crop", "similarity"]
@@ -64,54 +60,39 @@ class Preprocessing:
         return align.margin_crop(image, face, self.image_size, self.margin, self.border)
 
 
-def standardise(crops: np.ndarray) -> torch.Tensor:
-    """N x S x S x 3 uint8 -> N x 3 x S x S float, (x - 127.5) / 128 ("fixed" standardisation)."""
-    pixels = torch.from_numpy(np.array(crops, dtype=np.float32))
-    return ((pixels - 127.5) / 128.0).permute(0, 3, 1, 2)
+def standardise(crops: np.ndarray) -> np.ndarray:
+    """N x S x S x 3 uint8 -> N x 3 x S x S float32, (x - 127.5) / 128 ("fixed" standardisation)."""
+    pixels = np.asarray(crops, dtype=np.float32) - np.float32(127.5)
+    pixels /= np.float32(128.0)
+    return np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))
 
 
-@functools.cache
-def _load_network(path: str, fused: bool = False, device: str = "cpu") -> torch.nn.Module:
-    """The network of a weights file on a device, cached per process (Module.to moves in place,
-    so each device has its own); ``fused`` gives the inference path (:func:`fast_network`) built
-    on a fresh load, so the eager copy is never held as well. A fine-tuned model file is its base
-    network with the parameters training changed, followed by its projection head."""
-    checkpoint = weights.load_state_dict(Path(path))
-    head = None
-    if finetuned.is_finetuned(checkpoint):
-        base = weights.model_spec(checkpoint["base_model"])
-        state = checkpoint_filter(weights.load_state_dict(weights.locate(base.files["weights"])))
-        state |= checkpoint["backbone"]
-        head = finetuned.head_from(checkpoint)
-    else:
-        state = checkpoint_filter(checkpoint)
-    with torch.device("meta"):  # no random initialisation: every tensor comes from the file
-        network = InceptionResnetV1()
-    try:
-        network.load_state_dict(state, strict=True, assign=True)
-    except RuntimeError as exc:  # wrong keys or shapes: not a FaceNet checkpoint in this layout
-        raise WeightsError(f"{path} is not an Inception-ResNet-v1 checkpoint facerec can load: {exc}") from None
-    network = network.eval().requires_grad_(False)
-    network = fast_network(network, inplace=True) if fused else network
-    if head is not None:
-        network = finetuned.WithHead(network, head).eval()
-    return network.to(device)
+def open_network(
+    spec: weights.ModelSpec,
+    path: Path,
+    backend: str,
+    device: str,
+    *,
+    eager: bool = False,
+    precision: Precision = "fp32",
+    threads: int | None = None,
+) -> Network:
+    """The model's network on a backend; torch is imported only for the torch backend, or once to
+    export the ONNX graph into the cache."""
+    if backend == "torch":
+        from facerec import facenet
+        from facerec.torch_backend import TorchNetwork
 
+        module = facenet.load(str(path), fused=not eager, device=device)
+        return TorchNetwork(module, device, threads=threads, channels_last=not eager, precision=precision)
+    from facerec import onnx_backend
 
-def fast_network(network: torch.nn.Module, *, inplace: bool = False) -> torch.nn.Module:
-    """The inference path: batch norms folded into their convolutions, channels-last memory.
+    def export(out) -> None:
+        from facerec import facenet
 
-    Equal to the eager network within float rounding (tests hold it to 1e-5). Folding walks the
-    modules directly: torch.fx tracing did the same but cost 0.6 s of every cold start.
-    """
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
+        facenet.export_onnx(str(path), out)
 
-    network = network if inplace else copy.deepcopy(network)
-    for module in network.modules():
-        if isinstance(module, BasicConv2d) and isinstance(module.bn, torch.nn.BatchNorm2d):
-            module.conv = fuse_conv_bn_eval(module.conv, module.bn)
-            module.bn = torch.nn.Identity()
-    return network.to(memory_format=torch.channels_last).eval()
+    return onnx_backend.open_network(f"facenet-{spec.files['weights'].sha256[:16]}", export, threads)
 
 
 class Embedder:
@@ -125,10 +106,12 @@ class Embedder:
         self,
         model: str | weights.ModelSpec | None = None,
         *,
-        device: str | torch.device = "cpu",
+        device: str = "cpu",
         precision: Precision = "fp32",
         eager: bool = False,
         preprocessing: Preprocessing | None = None,
+        backend: Backend = "auto",
+        threads: int | None = None,
     ) -> None:
         if isinstance(model, weights.ModelSpec):
             self.spec = model
@@ -139,11 +122,15 @@ class Embedder:
         if precision not in ("fp32", "bf16"):
             raise FacerecError(f"unknown precision {precision!r}; use 'fp32' or 'bf16'")
         self.device = resolve_device(device)
+        check_threads(threads)
         self.precision = precision
+        torch_only = "the eager network" if eager else "bf16 precision" if precision == "bf16" else None
+        self.backend = resolve_backend(backend, self.device, torch_only=torch_only)
         self.preprocessing = preprocessing or Preprocessing.from_manifest(self.spec)
         self.weights_path = weights.locate(self.spec.files["weights"])
-        self.network = _load_network(str(self.weights_path), fused=not eager, device=str(self.device))
-        self._channels_last = not eager
+        self.network = open_network(
+            self.spec, self.weights_path, self.backend, self.device, eager=eager, precision=precision, threads=threads
+        )
 
     @property
     def model(self) -> str:
@@ -171,7 +158,6 @@ class Embedder:
             return np.zeros((0, size, size, 3), np.uint8)
         return np.stack([self.preprocessing.crop(image, face) for face in faces])
 
-    @torch.inference_mode()
     def embed_crops(self, crops: np.ndarray) -> np.ndarray:
         """N x S x S x 3 uint8 crops -> N x D float32 unit vectors."""
         if len(crops) == 0:
@@ -179,21 +165,13 @@ class Embedder:
         out = []
         for start in range(0, len(crops), BATCH):
             batch = standardise(crops[start : start + BATCH])
-            vectors = self._forward(batch)
+            vectors = self.network(batch)[0]
             if self.preprocessing.flip:
-                vectors = torch.nn.functional.normalize(vectors + self._forward(batch.flip(3)), dim=1)
-            out.append(vectors.float().cpu())
-        return torch.cat(out).numpy()
-
-    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
-        batch = batch.to(self.device)
-        if self._channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        if self.precision == "bf16":
-            with torch.autocast(self.device.type, dtype=torch.bfloat16):
-                vectors = self.network(batch)
-            return torch.nn.functional.normalize(vectors.float(), dim=1)  # unit length in fp32
-        return self.network(batch)
+                vectors = vectors + self.network(np.ascontiguousarray(batch[:, :, :, ::-1]))[0]
+            out.append(vectors)
+        # Unit length in float32 whatever the network's precision (and after adding the mirror's).
+        vectors = np.concatenate(out).astype(np.float32, copy=False)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), np.float32(1e-12))
 
     def embed_faces(self, image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
         """One vector per face of ``image``."""

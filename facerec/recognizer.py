@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from facerec import choose, evaluate, matching, quality, weights
@@ -24,8 +24,20 @@ from facerec.enrollment import EnrollReport, Identified, Skipped
 from facerec.errors import FacerecError, StoreError
 from facerec.images import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image, read_image_file
 from facerec.mtcnn import MTCNN, DetectorConfig
-from facerec.runtime import resolve_device, single_threaded_blas
+from facerec.runtime import Backend, check_threads, resolve_backend, resolve_device, single_threaded_blas
 from facerec.types import Face, Verification
+
+# Photos an enrolment decodes and then detects together: the detector shares a batch among its
+# workers, one photo each (enrol 17 -> 21 photos/s on 2 cores); a few decoded photos at a time.
+ENROL_DETECT_BATCH = 8
+
+
+@dataclass(frozen=True)
+class _Photo:
+    source: str
+    data: bytes
+    pixels: np.ndarray
+    error: FacerecError | None = None
 
 
 class FaceRecognizer:
@@ -43,7 +55,9 @@ class FaceRecognizer:
         self,
         *,
         model: str | None = None,
-        device: str | torch.device = "cpu",
+        device: str = "cpu",
+        backend: Backend = "auto",
+        threads: int | None = None,
         precision: Precision = "fp32",
         detector: DetectorConfig | None = None,
         margin: float | None = None,
@@ -55,6 +69,9 @@ class FaceRecognizer:
         aggregate: matching.Aggregate = "centroid",
     ) -> None:
         self.device = resolve_device(device)
+        resolve_backend(backend, self.device)  # a bad choice fails here, not at first use
+        check_threads(threads)
+        self.backend, self.threads = backend, threads  # as asked: each model resolves "auto" itself
         self.db_url = db
         self.quality_gate = quality_gate or quality.QualityGate()
         self.aggregate = aggregate
@@ -72,7 +89,7 @@ class FaceRecognizer:
     @property
     def detector(self) -> MTCNN:
         if self._detector is None:
-            self._detector = MTCNN(self._detector_config, device=self.device)
+            self._detector = MTCNN(self._detector_config, self.device, backend=self.backend, threads=self.threads)
         return self._detector
 
     @property
@@ -80,8 +97,11 @@ class FaceRecognizer:
         if self._embedder is None:
             spec = weights.model_spec(self.model_name or weights.default_model())
             preprocessing = Preprocessing.from_manifest(spec).with_overrides(**self._overrides)
-            self._embedder = Embedder(spec, device=self.device, precision=self.precision, preprocessing=preprocessing)
+            self._embedder = Embedder(spec, preprocessing=preprocessing, **self._model_options())
         return self._embedder
+
+    def _model_options(self) -> dict:
+        return {"device": self.device, "precision": self.precision, "backend": self.backend, "threads": self.threads}
 
     @property
     def store(self):
@@ -149,26 +169,30 @@ class FaceRecognizer:
         name = check_name(name)
         self._check_model()
         report = EnrollReport(name)
+        images = list(images)
         pending: list[tuple[str, str, Face, np.ndarray, dict]] = []
         uploads = {item[0] for item in images if isinstance(item, tuple)}
-        for done, item in enumerate(images, start=1):
-            source = item[0] if isinstance(item, tuple) else str(item)
-            try:
-                data = item[1] if isinstance(item, tuple) else read_image_file(source)  # read once: hashed, decoded
-                pixels = self.load(data, name=source)
-                face = choose.only_face(self.detector.detect(pixels), source, largest=largest)
-                crop = self.embedder.crops(pixels, [face])[0]
-                figures = quality.measure(face, crop)
-                issues = quality.problems(figures, self.quality_gate)
-                if issues:
-                    raise FacerecError("; ".join(issues))
-            except FacerecError as exc:
-                reason = str(exc).removeprefix(f"{source}: ")
-                report.skipped.append(Skipped(source, reason))
-            else:
-                pending.append((source, hashlib.sha256(data).hexdigest(), face, crop, figures))
-            if progress:
-                progress(done, len(images))
+        done = 0
+        for start in range(0, len(images), ENROL_DETECT_BATCH):
+            photos = [self._read(item) for item in images[start : start + ENROL_DETECT_BATCH]]
+            found = iter(self.detector.detect_batch([p.pixels for p in photos if p.error is None]))
+            for photo in photos:
+                try:
+                    if photo.error is not None:
+                        raise photo.error
+                    face = choose.only_face(next(found), photo.source, largest=largest)
+                    crop = self.embedder.crops(photo.pixels, [face])[0]
+                    figures = quality.measure(face, crop)
+                    issues = quality.problems(figures, self.quality_gate)
+                    if issues:
+                        raise FacerecError("; ".join(issues))
+                except FacerecError as exc:
+                    report.skipped.append(Skipped(photo.source, str(exc).removeprefix(f"{photo.source}: ")))
+                else:
+                    pending.append((photo.source, hashlib.sha256(photo.data).hexdigest(), face, crop, figures))
+                done += 1
+                if progress:
+                    progress(done, len(images))
         vectors = self.embedder.embed_crops(np.stack([p[3] for p in pending])) if pending else []
         samples = [
             StoredSample(
@@ -196,6 +220,15 @@ class FaceRecognizer:
                 report.added.append(source)
         report.samples = person.samples
         return report
+
+    def _read(self, item: str | Path | tuple[str, bytes]) -> _Photo:
+        """A photo to enrol, read once (it is hashed and decoded) and decoded, or why it cannot be."""
+        source = item[0] if isinstance(item, tuple) else str(item)
+        try:
+            data = item[1] if isinstance(item, tuple) else read_image_file(source)
+            return _Photo(source, data, self.load(data, name=source))
+        except FacerecError as exc:
+            return _Photo(source, b"", np.zeros((0, 0, 3), np.uint8), exc)
 
     def identify(self, image: ImageSource, *, top_k: int = 1, threshold: float | None = None) -> list[Identified]:
         """Who is each confident face of the photo: a name, or unknown below the threshold."""
@@ -260,7 +293,7 @@ class FaceRecognizer:
     def reembed(self, model: str, progress: Callable[[int, int], None] | None = None) -> int:
         """Re-embed every stored crop with another model, in one transaction; afterwards the store
         holds only that model's embeddings. Returns the number of samples."""
-        target = Embedder(model, device=self.device, precision=self.precision)
+        target = Embedder(model, **self._model_options())
         rows = self.store.crops()
         vectors: dict[int, np.ndarray] = {}
         for start in range(0, len(rows), 64):

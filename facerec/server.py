@@ -48,6 +48,7 @@ class ServerConfig:
     db: str | None = None
     model: str | None = None
     threads: int | None = None
+    backend: str = "auto"
     max_upload_mb: float = 10.0
 
     @property
@@ -80,7 +81,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     from facerec.runtime import set_threads
 
     set_threads(config.threads)
-    recognizer = FaceRecognizer(db=config.db, model=config.model)
+    recognizer = FaceRecognizer(db=config.db, model=config.model, backend=config.backend, threads=config.threads)
     compute = threading.Lock()
     keys = ApiKeys(recognizer.store)
 

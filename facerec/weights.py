@@ -25,8 +25,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import torch
+from typing import Any
 
 from facerec.errors import WeightsError
 from facerec.files import write_atomically
@@ -290,8 +289,10 @@ def locate(spec: WeightFile, explicit: str | os.PathLike | None = None, fetch: b
     raise WeightsError(f"weight file {spec.path} not found; looked in: {', '.join(tried)}")
 
 
-def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Load a state dict without executing pickled code (``weights_only=True``)."""
+def load_state_dict(path: Path) -> dict[str, Any]:
+    """Load a state dict (of torch tensors) without executing pickled code (``weights_only=True``)."""
+    import torch
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds for a bad file; the message is what matters

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from facerec import Face, FacerecError, FaceRecognizer
 from facerec.images import load_image
@@ -90,27 +89,27 @@ def test_recognizer_accepts_every_input_kind(data):
     assert [len(f) for f in recognizer.detect_many([str(path), load_image(path)])] == [2, 2]
 
 
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
 @pytest.mark.parametrize("height", [12, 13, 40, 41, 250, 649])
-def test_pnet_output_rows_formula(height):
+def test_pnet_output_rows_formula(height, backend):
     from facerec.mtcnn.detector import _pnet_output_rows, load_nets
 
-    pnet = load_nets()[0]
-    with torch.inference_mode():
-        _, prob = pnet(torch.zeros(1, 3, height, 20))
+    pnet = load_nets(backend)[0]
+    _, prob = pnet(np.zeros((1, 3, height, 20), np.float32))
     assert prob.shape[1] == _pnet_output_rows(height)
 
 
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
 @pytest.mark.parametrize("height,width", [(649, 700), (431, 960), (301, 1400)])
-def test_pnet_in_strips_equals_one_pass(height, width, monkeypatch):
+def test_pnet_in_strips_equals_one_pass(height, width, backend, monkeypatch):
     from facerec.mtcnn import detector as module
 
-    pnet = module.load_nets()[0]
-    level = (torch.rand(1, height, width, 3) * 2 - 1).permute(0, 3, 1, 2)
-    with torch.inference_mode():
-        whole_reg, whole_prob = pnet(level)
-        monkeypatch.setattr(module, "STRIP_PIXELS", 1000)
-        monkeypatch.setattr(module, "STRIP_ROWS", 37)
-        reg, prob = module._pnet_forward(pnet, level)
+    pnet = module.load_nets(backend)[0]
+    level = np.random.default_rng(height).uniform(-1, 1, (1, 3, height, width)).astype(np.float32)
+    whole_reg, whole_prob = pnet(level)
+    monkeypatch.setattr(module, "STRIP_PIXELS", 1000)
+    monkeypatch.setattr(module, "STRIP_ROWS", 37)
+    reg, prob = module._pnet_forward(pnet, level)
     assert prob.shape == whole_prob.shape and reg.shape == whole_reg.shape
-    torch.testing.assert_close(prob, whole_prob, atol=1e-6, rtol=0)
-    torch.testing.assert_close(reg, whole_reg, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(prob, whole_prob, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(reg, whole_reg, atol=1e-5, rtol=0)

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facerec.mtcnn import MTCNN
+
 CONFIDENT = 0.9
 
 
@@ -32,7 +34,9 @@ def test_reference_lists_930_images(reference_faces):
     assert len(reference_faces) == 930
 
 
-def test_every_reference_image_matches(detector, data, reference_faces):
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_every_reference_image_matches(backend, data, reference_faces):
+    detector = MTCNN(backend=backend)
     problems = []
     checked_faces = 0
     worst = {"iou": 1.0, "confidence": 0.0, "landmark_px": 0.0}

@@ -15,11 +15,17 @@ import pytest
 
 from facerec.embedder import Embedder, Preprocessing
 from facerec.images import load_image
+from facerec.mtcnn import MTCNN
 
-# Cosine similarity between our vector and theirs. Measured: median 1.0000000 and worst image
-# 0.9999999 (to float32 rounding). The bounds leave room for rounding on other CPUs only.
+# Cosine similarity between our vector and theirs. Measured with the torch networks: median
+# 1.0000000 and worst image 0.9999999 (to float32 rounding); the bounds leave room for rounding on
+# other CPUs only. ONNX Runtime rounds differently in the last bits, which can flip a near-tie in
+# the detector's NMS and move a box by a pixel: measured on 1 photo of 807 (Bertrand_Bonello_0001,
+# box 1.04 px higher, cosine 0.9974), every other photo as with torch. So with ONNX Runtime at most
+# 2 photos may move, and by no more than a pixel's worth.
 MEDIAN_AT_LEAST = 0.99999
-WORST_AT_LEAST = 0.9999
+WORST_AT_LEAST = {"torch": 0.9999, "onnx": 0.995}
+MOVED_AT_MOST = {"torch": 0, "onnx": 2}
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +35,11 @@ def reference_lfw(reference):
     return list(data["lfw_files"]), data["lfw_embeddings"]
 
 
-def test_pipeline_matches_facenet_pytorch_on_lfw_fold1(detector, data, reference_lfw):
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_pipeline_matches_facenet_pytorch_on_lfw_fold1(backend, data, reference_lfw):
     files, theirs = reference_lfw
-    embedder = Embedder(preprocessing=Preprocessing(margin=0, align="crop", flip=False))
+    detector = MTCNN(backend=backend)
+    embedder = Embedder(preprocessing=Preprocessing(margin=0, align="crop", flip=False), backend=backend)
     ours = []
     for name in files:
         image = load_image(data / name)
@@ -42,4 +50,5 @@ def test_pipeline_matches_facenet_pytorch_on_lfw_fold1(detector, data, reference
     print(f"807 photos: median cosine {np.median(cosine):.8f}, worst {cosine.min():.8f} ({worst})")
     assert len(files) == 807
     assert np.median(cosine) >= MEDIAN_AT_LEAST
-    assert cosine.min() >= WORST_AT_LEAST
+    assert cosine.min() >= WORST_AT_LEAST[backend]
+    assert np.sum(cosine < 0.9999) <= MOVED_AT_MOST[backend]

@@ -114,9 +114,7 @@ def test_loss_goes_down_and_the_saved_model_reloads_exactly(crop_set, tmp_path):
     head = finetuned.head_from(saved)
     crops = crop_set.crops[:6]
     with torch.no_grad():
-        expected = head(
-            Embedder(eager=True)._forward(torch.from_numpy(crops).float().sub(127.5).div(128).permute(0, 3, 1, 2))
-        )
+        expected = head(torch.from_numpy(Embedder(eager=True).embed_crops(crops)))
     loaded = Embedder(str(model))
     assert loaded.dimension == 128
     np.testing.assert_allclose(loaded.embed_crops(crops), expected.numpy(), atol=1e-5)
@@ -175,7 +173,7 @@ def test_training_the_last_blocks_changes_and_saves_them(crop_set, tmp_path):
     trainer.run()
     saved = torch.load(tmp_path / "model.pt", weights_only=True)
     # the best epoch may be the untouched start (epoch 0); the trainer itself has moved on
-    base = Embedder(eager=True).network.state_dict()
+    base = Embedder(eager=True).network.module.state_dict()
     moved = trainer.backbone.state_dict()
     assert any(not torch.equal(base[n], moved[n]) for n in trainer.trained_parts)
     assert set(saved["backbone"]) == set(trainer.trained_parts)

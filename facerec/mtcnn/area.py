@@ -12,60 +12,60 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import torch
 
 # Above this many pixels an int32 table could overflow (255 * pixels >= 2**31).
 _INT32_SAFE_PIXELS = (2**31 - 1) // 255
 
 
-def summed_area_table(image: np.ndarray) -> torch.Tensor:
+def summed_area_table(image: np.ndarray) -> np.ndarray:
     """(H + 1) x (W + 1) x 3 table of an H x W x 3 uint8 image: entry [y, x] sums image[:y, :x]."""
     height, width = image.shape[:2]
     depth = cv2.CV_32S if height * width <= _INT32_SAFE_PIXELS else cv2.CV_64F
-    return torch.from_numpy(cv2.integral(np.ascontiguousarray(image), sdepth=depth))
+    return cv2.integral(np.ascontiguousarray(image), sdepth=depth)
 
 
-def _bins(length: torch.Tensor | int, size: int, origin: torch.Tensor | int = 0):
+def _bins(length: np.ndarray | int, size: int, origin: np.ndarray | int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Start and stop (exclusive) of each of ``size`` adaptive-pooling bins over ``length``."""
-    i = torch.arange(size, dtype=torch.int64)
-    if isinstance(length, torch.Tensor):
+    i = np.arange(size, dtype=np.int64)
+    if isinstance(length, np.ndarray):
         i = i[None, :]
-    start = origin + torch.div(i * length, size, rounding_mode="floor")
-    stop = origin - torch.div(-(i + 1) * length, size, rounding_mode="floor")
+    start = origin + (i * length) // size
+    stop = origin - (-(i + 1) * length) // size
     return start, stop
 
 
-def resize(table: torch.Tensor, height: int, width: int) -> torch.Tensor:
+def resize(table: np.ndarray, height: int, width: int) -> np.ndarray:
     """Area-resize the image behind ``table`` to height x width x 3, float32 in 0..255."""
     y0, y1 = _bins(table.shape[0] - 1, height)
     x0, x1 = _bins(table.shape[1] - 1, width)
     # In place where possible: a 1080p photo's first level is megabytes per temporary.
-    rows = table.index_select(0, y1)
-    rows -= table.index_select(0, y0)
-    sums = rows.index_select(1, x1)
-    sums -= rows.index_select(1, x0)
-    pixels = sums.to(torch.float32)
+    rows = table.take(y1, axis=0)
+    rows -= table.take(y0, axis=0)
+    sums = rows.take(x1, axis=1)
+    sums -= rows.take(x0, axis=1)
+    pixels = sums.astype(np.float32)
     # Divide by the bin height, then width, in float32: the reference's rounding, bit for bit.
-    pixels /= (y1 - y0).to(torch.float32)[:, None, None]
-    pixels /= (x1 - x0).to(torch.float32)[None, :, None]
+    pixels /= (y1 - y0).astype(np.float32)[:, None, None]
+    pixels /= (x1 - x0).astype(np.float32)[None, :, None]
     return pixels
 
 
-def crops(table: torch.Tensor, windows: np.ndarray, size: int) -> torch.Tensor:
+def crops(table: np.ndarray, windows: np.ndarray, size: int) -> np.ndarray:
     """Area-resize pixel windows (x0, y0, x1, y1: half-open, non-empty) to N x size x size x 3."""
     if len(windows) == 0:
-        return torch.zeros((0, size, size, 3), dtype=torch.float32)
-    w = torch.from_numpy(np.asarray(windows, dtype=np.int64))
+        return np.zeros((0, size, size, 3), dtype=np.float32)
+    w = np.asarray(windows, dtype=np.int64)
     x0, y0, x1, y1 = (w[:, k : k + 1] for k in range(4))
     ys0, ys1 = _bins(y1 - y0, size, y0)
     xs0, xs1 = _bins(x1 - x0, size, x0)
     stride = table.shape[1]
     flat = table.reshape(-1, table.shape[2])
 
-    def corner(ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
-        index = (ys[:, :, None] * stride + xs[:, None, :]).reshape(-1)
-        return flat.index_select(0, index)
+    def corner(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        return flat.take((ys[:, :, None] * stride + xs[:, None, :]).reshape(-1), axis=0)
 
     sums = corner(ys1, xs1) - corner(ys0, xs1) - corner(ys1, xs0) + corner(ys0, xs0)
-    sums = sums.to(torch.float32).reshape(len(windows), size, size, -1)
-    return sums / (ys1 - ys0).to(torch.float32)[:, :, None, None] / (xs1 - xs0).to(torch.float32)[:, None, :, None]
+    pixels = sums.astype(np.float32).reshape(len(windows), size, size, -1)
+    pixels /= (ys1 - ys0).astype(np.float32)[:, :, None, None]
+    pixels /= (xs1 - xs0).astype(np.float32)[:, None, :, None]
+    return pixels

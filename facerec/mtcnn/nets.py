@@ -1,13 +1,19 @@
 """P-Net, R-Net and O-Net of the MTCNN cascade (Zhang et al., 2016).
 
 Layer names follow facenet-pytorch 2.6.0 so its published state dicts load with ``strict=True``.
-The modules hold no I/O: weights are loaded by :mod:`facerec.weights`.
+Files are found and checked by :mod:`facerec.weights`; :func:`load` reads them.
 """
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+from typing import BinaryIO
+
 import torch
 from torch import nn
+
+from facerec import weights
 
 
 class PNet(nn.Module):
@@ -93,3 +99,33 @@ class ONet(nn.Module):
         x = x.permute(0, 3, 2, 1).reshape(x.shape[0], -1)
         x = self.prelu5(self.dense5(x))
         return self.dense6_2(x), self.dense6_3(x), torch.softmax(self.dense6_1(x), dim=1)[:, 1]
+
+
+NETS = {"pnet": PNet, "rnet": RNet, "onet": ONet}
+
+# For the ONNX export: an example input shape, each output with its dynamic axes, the input's.
+_BATCH = {0: "batch"}
+EXPORTS = {
+    "pnet": (
+        (1, 3, 61, 83),
+        {"regression": {0: "batch", 2: "height", 3: "width"}, "probability": {0: "batch", 1: "height", 2: "width"}},
+        {0: "batch", 2: "height", 3: "width"},
+    ),
+    "rnet": ((2, 3, 24, 24), {"regression": _BATCH, "probability": _BATCH}, _BATCH),
+    "onet": ((2, 3, 48, 48), {"regression": _BATCH, "landmarks": _BATCH, "probability": _BATCH}, _BATCH),
+}
+
+
+@functools.cache
+def load(role: str, path: str) -> nn.Module:
+    """One network with the weights in ``path``, loaded once per process (CPU, inference mode)."""
+    net = NETS[role]()
+    net.load_state_dict(weights.load_state_dict(Path(path)))
+    return net.eval().requires_grad_(False)
+
+
+def export_onnx(role: str, path: str, out: BinaryIO) -> None:
+    from facerec.torch_backend import export_onnx
+
+    example, outputs, dynamic_input = EXPORTS[role]
+    export_onnx(load(role, path), out, example, outputs, dynamic_input)

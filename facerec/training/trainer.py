@@ -101,13 +101,15 @@ def resume_path(out: Path) -> Path:
 class Trainer:
     def __init__(self, crops: CropSet, base: Embedder, config: TrainConfig, cache: Path | None = None) -> None:
         config.check()
+        if not isinstance(getattr(base.network, "module", None), torch.nn.Module):
+            raise FacerecError("training starts from the eager torch network: pass Embedder(model, eager=True)")
         self.crops, self.base, self.config, self.cache = crops, base, config, cache
         self.train_people, self.val_people = sampling.split_people(crops.people, config.validation, config.seed)
         if len(self.train_people) < 2:
             raise FacerecError("training needs at least 2 people with 2 or more photos")
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
-        self.backbone = copy.deepcopy(base.network).eval()  # eager, its own copy: it may train
+        self.backbone = copy.deepcopy(base.network.module).eval()  # eager (torch), its own copy: it may train
         self.trained_parts = self._unfreeze()
         self.features = self._features() if config.train == "head" else None
         self.head = self._initial_head()
@@ -135,7 +137,7 @@ class Trainer:
     def _embed_backbone(self, rows: np.ndarray, augment: bool = False) -> torch.Tensor:
         out = []
         for start in range(0, len(rows), 64):
-            batch = standardise(self.crops.crops[rows[start : start + 64]])
+            batch = torch.from_numpy(standardise(self.crops.crops[rows[start : start + 64]]))
             if augment:
                 batch = self._augment(batch)
             out.append(self.backbone(batch))
