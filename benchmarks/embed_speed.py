@@ -2,10 +2,11 @@
 
     python benchmarks/embed_speed.py
 
-Faces/s at batch 1, 16 and 64 (2 threads) for: eager fp32 (the checked reference path), the
-default fp32 path (batch norms folded into convolutions, channels-last), and the optional bf16
-path; with the largest difference from eager on real crops. Then the cold start of
-``facerec verify`` as a new process, split into imports, weight loading and the work itself.
+Faces/s at batch 1, 16 and 64 (2 threads) for: eager fp32 torch (the checked reference path),
+torch fp32 with batch norms folded into convolutions (channels-last), ONNX Runtime fp32 (the CPU
+default) and the optional bf16 torch path; with the largest difference from eager on real crops.
+Then the cold start of ``facerec verify`` as a new process, split into imports, model loading and
+the work itself.
 """
 
 from __future__ import annotations
@@ -27,43 +28,42 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def throughput(embedder: Embedder, batch: int, repeats: int = 5) -> float:
-    x = torch.randn(batch, 3, 160, 160)
-    with torch.inference_mode():
-        embedder._forward(x)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            embedder._forward(x)
-            times.append(time.perf_counter() - start)
+    x = np.random.default_rng(0).normal(size=(batch, 3, 160, 160)).astype(np.float32)
+    embedder.network(x)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        embedder.network(x)
+        times.append(time.perf_counter() - start)
     return batch / statistics.median(times)
 
 
 def main() -> None:
     torch.set_num_threads(2)
     paths = {
-        "eager fp32": Embedder(eager=True),
-        "default fp32": Embedder(),
-        "bf16": Embedder(precision="bf16"),
+        "eager fp32 (torch)": Embedder(eager=True),
+        "fused fp32 (torch)": Embedder(backend="torch"),
+        "fp32 (onnx, default)": Embedder(backend="onnx", threads=2),
+        "bf16 (torch)": Embedder(precision="bf16"),
     }
-    crops = torch.from_numpy(np.load(SHARED / "reference/irv1_casia_embeddings.npz")["crops_inputs"])
-    with torch.inference_mode():
-        reference = paths["eager fp32"]._forward(crops)
+    crops = np.load(SHARED / "reference/irv1_casia_embeddings.npz")["crops_inputs"]
+    reference = paths["eager fp32 (torch)"].network(crops)[0]
     print("faces/s (2 threads)      batch 1   batch 16   batch 64   max |diff| vs eager")
     base = {}
     for name, embedder in paths.items():
         rates = [throughput(embedder, b) for b in (1, 16, 64)]
         base.setdefault("rates", rates)
-        with torch.inference_mode():
-            diff = float((embedder._forward(crops) - reference).abs().max())
+        vectors = embedder.network(crops)[0]
+        diff = float(np.abs(vectors / np.linalg.norm(vectors, axis=1, keepdims=True) - reference).max())
         ratios = " ".join(f"({r / b:.2f}x)" for r, b in zip(rates, base["rates"], strict=True))
-        print(f"  {name:20s} " + "  ".join(f"{r:8.1f}" for r in rates) + f"   {diff:.1e}   {ratios}")
+        print(f"  {name:22s} " + "  ".join(f"{r:8.1f}" for r in rates) + f"   {diff:.1e}   {ratios}")
 
     print("\ncold start: facerec verify a.jpg b.jpg as a new process (median of 3)")
     a = SHARED / "data/openface/examples/clapton-1.jpg"
     b = SHARED / "data/openface/examples/clapton-2.jpg"
     probes = {
-        "python + import facerec, torch, cv2": "import facerec, torch, cv2, cli",
-        "... + load both models (hashes cached)": "import facerec; r=facerec.FaceRecognizer(); r.detector; r.embedder",
+        "python + import facerec, cv2, cli (no torch)": "import facerec, cv2, cli",
+        "... + load both models (graphs cached)": "import facerec; r=facerec.FaceRecognizer(); r.detector; r.embedder",
         "whole command": None,
     }
     for label, code in probes.items():

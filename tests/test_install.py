@@ -15,9 +15,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _clean_env() -> dict[str, str]:
+def _clean_env(cache: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "FACEREC_WEIGHTS_DIR")}
-    env["XDG_CACHE_HOME"] = "/nonexistent-cache"  # only the weights inside the wheel may be used
+    env["XDG_CACHE_HOME"] = str(cache)  # empty: only the weights inside the wheel may be used
     return env
 
 
@@ -25,7 +25,7 @@ def test_installed_package_lives_outside_the_source_tree(tmp_path):
     where = subprocess.run(
         [sys.executable, "-c", "import facerec, pathlib; print(pathlib.Path(facerec.__file__).parent)"],
         cwd=tmp_path,
-        env=_clean_env(),
+        env=_clean_env(tmp_path / "cache"),
         capture_output=True,
         text=True,
         check=True,
@@ -49,7 +49,8 @@ def _run_installed(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """The installed ``facerec`` command, run where the source tree cannot help it."""
     command = Path(sys.executable).parent / "facerec"
     assert command.exists(), "the facerec command is not installed in this environment: run `pip install .`"
-    return subprocess.run([str(command), *args], cwd=cwd, env=_clean_env(), capture_output=True, text=True, timeout=300)
+    env = _clean_env(cwd / "cache")
+    return subprocess.run([str(command), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_installed_command_detects_from_another_directory(tmp_path, data):
