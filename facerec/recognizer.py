@@ -8,9 +8,11 @@ opens the store.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,14 @@ from facerec.enrollment import EnrollReport, Identified, Skipped
 from facerec.errors import FacerecError, StoreError
 from facerec.images import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image, read_image_file
 from facerec.mtcnn import MTCNN, DetectorConfig
-from facerec.runtime import Backend, check_threads, resolve_backend, resolve_device, single_threaded_blas
+from facerec.runtime import (
+    Backend,
+    available_cpus,
+    check_threads,
+    resolve_backend,
+    resolve_device,
+    single_threaded_blas,
+)
 from facerec.types import Face, Verification
 
 # Photos an enrolment decodes and then detects together: the detector shares a batch among its
@@ -100,6 +109,12 @@ class FaceRecognizer:
             self._embedder = Embedder(spec, preprocessing=preprocessing, **self._model_options())
         return self._embedder
 
+    @functools.cached_property
+    def _files(self) -> ThreadPoolExecutor:
+        """Threads for decoding and encoding images (Pillow lets go of the GIL while it does), so
+        an enrolment reads the next photos and writes crops while the networks are busy."""
+        return ThreadPoolExecutor(self.threads or available_cpus(), "facerec-files")
+
     def _model_options(self) -> dict:
         return {"device": self.device, "precision": self.precision, "backend": self.backend, "threads": self.threads}
 
@@ -174,7 +189,7 @@ class FaceRecognizer:
         uploads = {item[0] for item in images if isinstance(item, tuple)}
         done = 0
         for start in range(0, len(images), ENROL_DETECT_BATCH):
-            photos = [self._read(item) for item in images[start : start + ENROL_DETECT_BATCH]]
+            photos = list(self._files.map(self._read, images[start : start + ENROL_DETECT_BATCH]))
             found = iter(self.detector.detect_batch([p.pixels for p in photos if p.error is None]))
             for photo in photos:
                 try:
@@ -193,13 +208,14 @@ class FaceRecognizer:
                 done += 1
                 if progress:
                     progress(done, len(images))
+        encoded = self._files.map(png, [p[3] for p in pending])  # beside the embedding, below
         vectors = self.embedder.embed_crops(np.stack([p[3] for p in pending])) if pending else []
         samples = [
             StoredSample(
                 embedding=vector,
                 model=self.embedder.model,
                 preprocessing=self.preprocessing.__dict__ | {"model": self.embedder.model},
-                crop_png=png(crop),
+                crop_png=crop_png,
                 source_path=source if source in uploads else str(Path(source).resolve()),
                 source_sha256=digest,
                 box=face.box,
@@ -207,7 +223,7 @@ class FaceRecognizer:
                 confidence=face.confidence,
                 quality=figures,
             )
-            for (source, digest, face, crop, figures), vector in zip(pending, vectors, strict=True)
+            for (source, digest, face, _crop, figures), vector, crop_png in zip(pending, vectors, encoded, strict=True)
         ]
         if not samples:
             return report
