@@ -51,10 +51,6 @@ def is_finetuned(checkpoint: dict) -> bool:
     return checkpoint.get("format") == FORMAT
 
 
-def model_name(path: Path, sha256: str) -> str:
-    return f"{Path(path).stem}-{sha256[:8]}"
-
-
 def save(path: Path, *, head: EmbeddingHead, backbone: dict[str, torch.Tensor], meta: dict) -> None:
     """Write a model file atomically (temporary name, then rename): a crash never leaves half a model."""
     document = dict(meta) | {

@@ -115,25 +115,44 @@ def model_spec(name: str) -> ModelSpec:
 
 
 def file_spec(path: Path) -> ModelSpec:
-    """The spec of a fine-tuned model file: everything is read from the file itself."""
-    from facerec import finetuned
-
+    """The spec of a fine-tuned model file: everything is read from the file itself (once per
+    file content: what it says is remembered in the cache, so later processes need no torch)."""
     if not path.is_file():
         raise WeightsError(f"model file {path} does not exist")
+    path = path.resolve()
+    sha = sha256_of(path)
+    about = _finetuned_metadata(path, sha)
+    return ModelSpec(
+        name=f"{path.stem}-{sha[:8]}",
+        kind="finetuned",
+        files={"weights": WeightFile(str(path), sha, path.stat().st_size)},
+        embedding_size=about["dimension"],
+        preprocessing=about["preprocessing"],
+        threshold=about["threshold"],
+        info={"base_model": about["base_model"], "path": str(path), "training": about["training"]},
+    )
+
+
+def _finetuned_metadata(path: Path, sha: str) -> dict:
+    remembered = user_cache_dir() / "models" / f"{sha}.json"
+    with contextlib.suppress(OSError, ValueError):
+        return json.loads(remembered.read_text())
+    from facerec import finetuned
+
     checkpoint = load_state_dict(path)
     if not finetuned.is_finetuned(checkpoint):
         raise WeightsError(f"{path} is not a model file made by facerec train")
-    path = path.resolve()
-    sha = sha256_of(path)
-    return ModelSpec(
-        name=finetuned.model_name(path, sha),
-        kind="finetuned",
-        files={"weights": WeightFile(str(path), sha, path.stat().st_size)},
-        embedding_size=int(checkpoint["dimension"]),
-        preprocessing=dict(checkpoint.get("preprocessing", {})),
-        threshold=checkpoint.get("threshold"),
-        info={"base_model": checkpoint["base_model"], "path": str(path), "training": checkpoint.get("training", {})},
-    )
+    about = {
+        "dimension": int(checkpoint["dimension"]),
+        "preprocessing": dict(checkpoint.get("preprocessing", {})),
+        "threshold": checkpoint.get("threshold"),
+        "base_model": checkpoint["base_model"],
+        "training": checkpoint.get("training", {}),
+    }
+    with contextlib.suppress(OSError, TypeError):  # a cache we cannot write only costs time
+        text = json.dumps(about)
+        write_atomically(remembered, lambda temporary: temporary.write_text(text))
+    return about
 
 
 def model_files(model: str) -> dict[str, WeightFile]:

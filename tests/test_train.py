@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +22,15 @@ from facerec.training.trainer import TrainConfig, Trainer, resume_path
 
 runner = CliRunner()
 SMALL = ["--people-per-batch", "4", "--images-per-person", "3", "--validation", "0.25", "--margin", "0.5"]
+
+
+TORCH_FREE_EMBED = """
+import json, sys
+import numpy as np
+from facerec.embedder import Embedder
+vectors = Embedder(sys.argv[1]).embed_crops(np.zeros((1, 160, 160, 3), np.uint8))
+print(json.dumps({"dimension": vectors.shape[1], "torch": "torch" in sys.modules}))
+"""
 
 
 def run(*args):
@@ -118,6 +131,15 @@ def test_loss_goes_down_and_the_saved_model_reloads_exactly(crop_set, tmp_path):
     loaded = Embedder(str(model))
     assert loaded.dimension == 128
     np.testing.assert_allclose(loaded.embed_crops(crops), expected.numpy(), atol=1e-5)
+    # Its description and ONNX graph are now cached: a new process uses the model without torch.
+    child = subprocess.run(
+        [sys.executable, "-c", TORCH_FREE_EMBED, str(model)],
+        env=dict(os.environ, PYTHONPATH=str(Path(cli.__file__).parent)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(child.stdout) == {"dimension": 128, "torch": False}
     trainer.head.load_state_dict(saved["head"])
     assert trainer.validate().accuracy == pytest.approx(outcome.best.accuracy)  # same validation result
 
