@@ -87,6 +87,7 @@ class FaceRecognizer:
         self._store = None
         self._index = None
         self._model_checked_at: int | None = None
+        self._calibration: tuple[int | None, dict | None] | None = None  # (revision, setting)
         self.max_pixels = max_pixels
         self.model_name = model
         self.precision = precision
@@ -260,16 +261,21 @@ class FaceRecognizer:
             raise StoreError("no one is enrolled yet: enrol people first (facerec enroll NAME PHOTOS...)")
         with single_threaded_blas():
             scores = matching.person_scores(gallery, vectors, self.aggregate)
-        limit = self.identify_threshold(len(gallery)) if threshold is None else threshold
+        limit = self.identify_threshold(len(gallery), revision) if threshold is None else threshold
         matches = matching.decide(scores, gallery.names, limit, top_k)
         return [
             Identified(face.with_embedding(vector), match)
             for face, vector, match in zip(faces, vectors, matches, strict=True)
         ]
 
-    def identify_threshold(self, people: int) -> float:
-        """The store's calibrated threshold for this model if there is one, else the model's."""
-        calibrated = self.store.setting(f"threshold:{self.embedder.model}")
+    def identify_threshold(self, people: int, revision: int | None = None) -> float:
+        """The store's calibrated threshold for this model if there is one, else the model's.
+
+        Given the store ``revision`` the caller has read, the setting is read once per revision
+        (storing it bumps the revision), not once per photo."""
+        if revision is None or self._calibration is None or self._calibration[0] != revision:
+            self._calibration = (revision, self.store.setting(f"threshold:{self.embedder.model}"))
+        calibrated = self._calibration[1]
         return float(calibrated["threshold"]) if calibrated else self.embedder.identify_threshold(people)
 
     def calibrate(self, far: float = 0.05, folder: Path | None = None) -> dict:
@@ -321,6 +327,7 @@ class FaceRecognizer:
         count = self.store.replace_embeddings(target.model, vectors)
         self.model_name, self._embedder, self._index = model, target, None
         self._model_checked_at = None
+        self._calibration = None
         return count
 
     @property

@@ -46,11 +46,13 @@ def test_calibrate_from_the_gallery_and_from_a_folder(tmp_path, data):
     for person in ("biden", "kit_harington", "rose_leslie"):
         assert run("--db", url, "enroll", person, train / person).exit_code == 0
     recognizer = FaceRecognizer(db=url)
-    default = recognizer.identify_threshold(4)
+    default = recognizer.identify_threshold(4, recognizer.store.revision())
     result = run("--db", url, "calibrate", "--far", "0.5")
     assert result.exit_code == 0 and "stored" in result.stdout
     calibrated = FaceRecognizer(db=url).identify_threshold(4)
     assert calibrated != pytest.approx(default) and -1 < calibrated < 1
+    # a recognizer that read the setting before sees the new one: storing it moved the revision
+    assert recognizer.identify_threshold(4, recognizer.store.revision()) == pytest.approx(calibrated)
     result = run("--db", url, "calibrate", "--folder", data / "faceapi_bbt/examples_images", "--far", "0.05")
     assert result.exit_code == 0 and "8 people" in result.stdout
     assert FaceRecognizer(db=url).identify_threshold(4) != pytest.approx(calibrated)
