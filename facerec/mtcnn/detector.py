@@ -122,14 +122,6 @@ def _normalise(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(normalised.transpose(0, 3, 1, 2))
 
 
-def _forward_in_chunks(net: Network, pixels: np.ndarray, workers: Workers = SERIAL) -> list[np.ndarray]:
-    """Run a crop network over N x S x S x 3 pixels in chunks (at least one per worker); its
-    outputs, concatenated."""
-    chunk = max(1, min(CROP_CHUNK, -(-len(pixels) // workers.count)))
-    outputs = list(workers.map(lambda i: net(_normalise(pixels[i : i + chunk])), range(0, len(pixels), chunk)))
-    return [np.concatenate(parts) for parts in zip(*outputs, strict=True)]
-
-
 def _pnet_output_rows(height: int) -> int:
     """P-Net output rows for an input of ``height`` rows (3x3 conv, 2x2 ceil pool, 3x3, 3x3)."""
     return -(-(height - 4) // 2) - 3
@@ -176,30 +168,44 @@ def propose(
     return boxes.square(boxes.regress_unit(found[keep], regs[keep])), scores[keep]
 
 
-def _crops(images: Sequence[_Image], candidates: _Candidates, size: int) -> tuple[_Candidates, np.ndarray]:
-    """size x size crops of every candidate, dropping those wholly outside their image."""
+def _on_crops(
+    net: Network, images: Sequence[_Image], candidates: _Candidates, size: int, workers: Workers = SERIAL
+) -> tuple[_Candidates, list[np.ndarray]]:
+    """Run a crop network on size x size crops of every candidate, dropping those wholly outside
+    their image; the candidates kept and the network's outputs.
+
+    The candidates go in chunks (at least one per worker), each cut out, resampled and run by
+    its worker, so cutting out crops is shared among the workers too."""
     windows = np.zeros((len(candidates.boxes), 4), np.int64)
     for i, image in enumerate(images):
         mine = candidates.image_ids == i
         windows[mine] = boxes.crop_windows(candidates.boxes[mine], image.width, image.height)
     valid = np.nonzero((windows[:, 2] > windows[:, 0]) & (windows[:, 3] > windows[:, 1]))[0]
     candidates, windows = candidates.take(valid), windows[valid]
-    pixels = np.empty((len(windows), size, size, 3), dtype=np.float32)
-    for i, image in enumerate(images):
-        mine = np.nonzero(candidates.image_ids == i)[0]
-        if len(mine):
-            pixels[mine] = area.crops(image.table, windows[mine], size)
-    return candidates, pixels
+    if len(windows) == 0:
+        return candidates, []
+    chunk = max(1, min(CROP_CHUNK, -(-len(windows) // workers.count)))
+
+    def run(start: int) -> tuple[np.ndarray, ...]:
+        ids, part = candidates.image_ids[start : start + chunk], windows[start : start + chunk]
+        pixels = np.empty((len(part), size, size, 3), dtype=np.float32)
+        for i in np.unique(ids):
+            mine = ids == i
+            pixels[mine] = area.crops(images[int(i)].table, part[mine], size)
+        return net(_normalise(pixels))
+
+    outputs = list(workers.map(run, range(0, len(windows), chunk)))
+    return candidates, [np.concatenate(parts) for parts in zip(*outputs, strict=True)]
 
 
 def refine(
     rnet: Network, images: Sequence[_Image], candidates: _Candidates, threshold: float, workers: Workers = SERIAL
 ) -> _Candidates:
     """Stage 2: R-Net rescoring and regression on 24x24 crops."""
-    candidates, pixels = _crops(images, candidates, 24)
-    if len(pixels) == 0:
+    candidates, outputs = _on_crops(rnet, images, candidates, 24, workers)
+    if not outputs:
         return candidates
-    reg, prob = _forward_in_chunks(rnet, pixels, workers)
+    reg, prob = outputs
     passed = np.nonzero(prob > threshold)[0]
     candidates = _Candidates(candidates.boxes[passed], prob[passed], candidates.image_ids[passed])
     keep = boxes.batched_nms(candidates.boxes, candidates.scores, candidates.image_ids, IMAGE_NMS)
@@ -213,10 +219,10 @@ def output(
     onet: Network, images: Sequence[_Image], candidates: _Candidates, threshold: float, workers: Workers = SERIAL
 ) -> tuple[_Candidates, np.ndarray]:
     """Stage 3: O-Net on 48x48 crops; final boxes, scores and landmarks (N x 5 x 2)."""
-    candidates, pixels = _crops(images, candidates, 48)
-    if len(pixels) == 0:
+    candidates, outputs = _on_crops(onet, images, candidates, 48, workers)
+    if not outputs:
         return candidates, np.zeros((0, 5, 2), np.float32)
-    reg, points, prob = _forward_in_chunks(onet, pixels, workers)
+    reg, points, prob = outputs
     passed = np.nonzero(prob > threshold)[0]
     landmarks = boxes.landmarks_from_onet(candidates.boxes[passed], points[passed])
     candidates = _Candidates(
