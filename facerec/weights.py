@@ -135,8 +135,9 @@ def file_spec(path: Path) -> ModelSpec:
 
 def _finetuned_metadata(path: Path, sha: str) -> dict:
     remembered = user_cache_dir() / "models" / f"{sha}.json"
-    with contextlib.suppress(OSError, ValueError):
-        return json.loads(remembered.read_text())
+    about = _recall(remembered)
+    if about is not None:
+        return about
     from facerec import finetuned
 
     checkpoint = load_state_dict(path)
@@ -149,9 +150,7 @@ def _finetuned_metadata(path: Path, sha: str) -> dict:
         "base_model": checkpoint["base_model"],
         "training": checkpoint.get("training", {}),
     }
-    with contextlib.suppress(OSError, TypeError):  # a cache we cannot write only costs time
-        text = json.dumps(about)
-        write_atomically(remembered, lambda temporary: temporary.write_text(text))
+    _remember(remembered, about)
     return about
 
 
@@ -185,28 +184,30 @@ def _hash_cache_file() -> Path:
     return user_cache_dir() / "sha256.json"
 
 
-def _read_hash_cache() -> dict:
+def _recall(path: Path) -> object | None:
+    """A JSON document this module remembered in the cache, or None if it is missing or unreadable."""
     try:
-        return json.loads(_hash_cache_file().read_text())
+        return json.loads(path.read_text())
     except (OSError, ValueError):
-        return {}
+        return None
 
 
-def _write_hash_cache(cache: dict) -> None:
-    target = _hash_cache_file()
-    with contextlib.suppress(OSError):  # a cache we cannot write only costs time
-        write_atomically(target, lambda temporary: temporary.write_text(json.dumps(cache)))
+def _remember(path: Path, document: object) -> None:
+    """Keep a JSON document in the cache; a cache we cannot write only costs time later."""
+    with contextlib.suppress(OSError, TypeError):
+        text = json.dumps(document)
+        write_atomically(path, lambda temporary: temporary.write_text(text))
 
 
 @functools.lru_cache(maxsize=64)
 def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
-    cache = _read_hash_cache()
+    cache = _recall(_hash_cache_file()) or {}
     entry = cache.get(path)
     if entry and entry.get("size") == size and entry.get("mtime_ns") == mtime_ns:
         return entry["sha256"]
     digest = _hash_file(Path(path))
     cache[path] = {"size": size, "mtime_ns": mtime_ns, "sha256": digest}
-    _write_hash_cache(cache)
+    _remember(_hash_cache_file(), cache)
     return digest
 
 
