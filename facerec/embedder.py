@@ -8,16 +8,17 @@ entry in the weights manifest, where they were chosen by measurement.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 
 from facerec import align, matching, weights
 from facerec.errors import FacerecError
-from facerec.runtime import Backend, Network, check_threads, resolve_backend, resolve_device
+from facerec.runtime import Backend, Network, resolve
 from facerec.types import Face
 
 Align = Literal["crop", "similarity"]
@@ -87,12 +88,14 @@ def open_network(
         return TorchNetwork(module, device, threads=threads, channels_last=not eager, precision=precision)
     from facerec import onnx_backend
 
-    def export(out) -> None:
-        from facerec import facenet
-
-        facenet.export_onnx(str(path), out)
-
+    export = functools.partial(_export, str(path))
     return onnx_backend.open_network(f"facenet-{spec.files['weights'].sha256[:16]}", export, threads)
+
+
+def _export(path: str, out: BinaryIO) -> None:
+    from facerec import facenet  # torch: only when the graph is not cached yet
+
+    facenet.export_onnx(path, out)
 
 
 class Embedder:
@@ -121,11 +124,9 @@ class Embedder:
             raise FacerecError(f"model {self.spec.name!r} is a {self.spec.kind} model, not an embedding model")
         if precision not in ("fp32", "bf16"):
             raise FacerecError(f"unknown precision {precision!r}; use 'fp32' or 'bf16'")
-        self.device = resolve_device(device)
-        check_threads(threads)
         self.precision = precision
         torch_only = "the eager network" if eager else "bf16 precision" if precision == "bf16" else None
-        self.backend = resolve_backend(backend, self.device, torch_only=torch_only)
+        self.device, self.backend = resolve(device, backend, threads, torch_only=torch_only)
         self.preprocessing = preprocessing or Preprocessing.from_manifest(self.spec)
         self.weights_path = weights.locate(self.spec.files["weights"])
         self.network = open_network(

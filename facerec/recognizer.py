@@ -26,14 +26,7 @@ from facerec.enrollment import EnrollReport, Identified, Skipped
 from facerec.errors import FacerecError, StoreError
 from facerec.images import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image, read_image_file
 from facerec.mtcnn import MTCNN, DetectorConfig
-from facerec.runtime import (
-    Backend,
-    available_cpus,
-    check_threads,
-    resolve_backend,
-    resolve_device,
-    single_threaded_blas,
-)
+from facerec.runtime import Backend, available_cpus, resolve, single_threaded_blas
 from facerec.types import Face, Verification
 
 # Photos an enrolment decodes and then detects together: the detector shares a batch among its
@@ -77,9 +70,7 @@ class FaceRecognizer:
         quality_gate: quality.QualityGate | None = None,
         aggregate: matching.Aggregate = "centroid",
     ) -> None:
-        self.device = resolve_device(device)
-        resolve_backend(backend, self.device)  # a bad choice fails here, not at first use
-        check_threads(threads)
+        self.device, _ = resolve(device, backend, threads)  # bad settings fail here, not at first use
         self.backend, self.threads = backend, threads  # as asked: each model resolves "auto" itself
         self.db_url = db
         self.quality_gate = quality_gate or quality.QualityGate()

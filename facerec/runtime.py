@@ -56,6 +56,13 @@ def resolve_backend(backend: str, device: str, *, torch_only: str | None = None)
     return backend
 
 
+def resolve(device: object, backend: str, threads: int | None, *, torch_only: str | None = None) -> tuple[str, str]:
+    """A model's compute settings checked at once: (device, backend); see the functions above."""
+    device = resolve_device(device)
+    check_threads(threads)
+    return device, resolve_backend(backend, device, torch_only=torch_only)
+
+
 def set_threads(threads: int | None) -> None:
     """Cap CPU threads for OpenCV, and for torch if it is loaded (None keeps their defaults).
     The models take the same number when they open their networks (ONNX Runtime sessions are

@@ -9,9 +9,11 @@ with two differences that change no result: resampling reads a summed-area table
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
@@ -19,7 +21,7 @@ from facerec import weights
 from facerec.errors import FacerecError
 from facerec.images import ImageSource, load_image
 from facerec.mtcnn import area, boxes
-from facerec.runtime import Backend, Network, available_cpus, check_threads, resolve_backend, resolve_device
+from facerec.runtime import Backend, Network, available_cpus, resolve
 from facerec.types import Face
 
 
@@ -102,17 +104,18 @@ def load_nets(
         return tuple(TorchNetwork(modules[role], device, threads=threads, channels_last=True) for role in ROLES)
     from facerec import onnx_backend
 
-    def export(role: str) -> onnx_backend.Export:
-        def write(out) -> None:
-            from facerec.mtcnn import nets
-
-            nets.export_onnx(role, paths[role], out)
-
-        return write
-
     return tuple(
-        onnx_backend.open_network(f"mtcnn-{role}-{files[role].sha256[:16]}", export(role), threads) for role in ROLES
+        onnx_backend.open_network(
+            f"mtcnn-{role}-{files[role].sha256[:16]}", functools.partial(_export, role, paths[role]), threads
+        )
+        for role in ROLES
     )
+
+
+def _export(role: str, path: str, out: BinaryIO) -> None:
+    from facerec.mtcnn import nets  # torch: only when a graph is not cached yet
+
+    nets.export_onnx(role, path, out)
 
 
 def _normalise(pixels: np.ndarray) -> np.ndarray:
@@ -257,19 +260,18 @@ class MTCNN:
         threads: int | None = None,
     ) -> None:
         self.config = config or DetectorConfig()
-        self.device = resolve_device(device)
-        check_threads(threads)
-        self.backend = resolve_backend(backend, self.device)
+        self.device, self.backend = resolve(device, backend, threads)
+        self._workers = SERIAL
         if self.backend == "onnx":
             # Single-threaded networks, run side by side by a pool of workers: the cascade is many
             # small runs (ten pyramid levels, chunks of crops), which two intra-op threads split
             # badly (P-Net 17 ms on two threads, 12.5 ms as two one-thread workers).
-            self.workers = threads or available_cpus()
+            count = threads or available_cpus()
+            if count > 1:
+                self._workers = Workers(ThreadPoolExecutor(count, "mtcnn").map, count)
             self.pnet, self.rnet, self.onet = load_nets(self.backend, self.device, 1)
         else:
-            self.workers = 1
             self.pnet, self.rnet, self.onet = load_nets(self.backend, self.device, threads)
-        self._pool = ThreadPoolExecutor(self.workers, "mtcnn") if self.workers > 1 else None
 
     def detect(self, image: ImageSource) -> list[Face]:
         """Faces in one image (any input :func:`facerec.images.load_image` takes)."""
@@ -282,11 +284,9 @@ class MTCNN:
         for image in images:
             pixels = load_image(image)
             prepared.append(_Image(pixels.shape[0], pixels.shape[1], area.summed_area_table(pixels)))
-        if self._pool is None:
-            return self._cascade(prepared)
-        if len(prepared) == 1:
-            return self._cascade(prepared, Workers(self._pool.map, self.workers))
-        return [faces for (faces,) in self._pool.map(lambda image: self._cascade([image]), prepared)]
+        if self._workers.count == 1 or len(prepared) == 1:
+            return self._cascade(prepared, self._workers)
+        return [faces for (faces,) in self._workers.map(lambda image: self._cascade([image]), prepared)]
 
     def _cascade(self, images: Sequence[_Image], workers: Workers = SERIAL) -> list[list[Face]]:
         """The three stages over some images; stages 2 and 3 take all their candidates at once."""
