@@ -131,7 +131,7 @@ class Attendance:
             item.match.similarity,
             embedder.model,
             vector,
-            embedder.preprocessing.__dict__ | {"model": embedder.model},
+            embedder.provenance,
             self._snapshot(pixels, item),
             seen.count,
         )

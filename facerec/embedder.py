@@ -138,6 +138,11 @@ class Embedder:
         return self.spec.name
 
     @property
+    def provenance(self) -> dict:
+        """What made a vector, as stored beside it: this model's preprocessing and its name."""
+        return dataclasses.asdict(self.preprocessing) | {"model": self.model}
+
+    @property
     def threshold(self) -> float:
         """Cosine similarity at or above which two faces are taken as the same person."""
         return float(self.spec.threshold if self.spec.threshold is not None else 0.5)

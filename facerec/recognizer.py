@@ -206,7 +206,7 @@ class FaceRecognizer:
             StoredSample(
                 embedding=vector,
                 model=self.embedder.model,
-                preprocessing=self.preprocessing.__dict__ | {"model": self.embedder.model},
+                preprocessing=self.embedder.provenance,
                 crop_png=crop_png,
                 source_path=source if source in uploads else str(Path(source).resolve()),
                 source_sha256=digest,
