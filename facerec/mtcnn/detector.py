@@ -187,7 +187,10 @@ def _on_crops(
     candidates, windows = candidates.take(valid), windows[valid]
     if len(windows) == 0:
         return candidates, []
-    chunk = max(1, min(CROP_CHUNK, -(-len(windows) // workers.count)))
+    # Equal chunks of at most CROP_CHUNK, a multiple of the workers in number: 159 candidates
+    # on two workers go as 4 x 40, not 64 + 64 + 31 (a third round for one worker alone).
+    rounds = -(-len(windows) // (workers.count * CROP_CHUNK))
+    chunk = -(-len(windows) // (workers.count * rounds))
 
     def run(start: int) -> tuple[np.ndarray, ...]:
         ids, part = candidates.image_ids[start : start + chunk], windows[start : start + chunk]
