@@ -6,6 +6,9 @@ Every resize in the cascade (pyramid levels and the R-Net/O-Net crops) is PyTorc
 pyramid level; with one summed-area table per image each output pixel is four look-ups instead,
 so the pyramid and hundreds of crops cost little more than the table. Sums of uint8 pixels are
 exact integers, so results equal the reference up to float rounding.
+
+Results come channel-first (the networks' layout), the transposition done by the first float
+operation rather than by a copy of its own.
 """
 
 from __future__ import annotations
@@ -34,8 +37,17 @@ def _bins(length: np.ndarray | int, size: int, origin: np.ndarray | int = 0) -> 
     return start, stop
 
 
+def _averages(sums: np.ndarray, heights: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Integer window sums (any layout view) -> float32 averages in that view's shape, divided by
+    the bin height, then width, in float32: the reference's rounding, bit for bit."""
+    pixels = np.empty(sums.shape, np.float32)
+    np.divide(sums, heights.astype(np.float32), out=pixels, dtype=np.float32, casting="unsafe")
+    pixels /= widths.astype(np.float32)
+    return pixels
+
+
 def resize(table: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Area-resize the image behind ``table`` to height x width x 3, float32 in 0..255."""
+    """Area-resize the image behind ``table`` to 3 x height x width, float32 in 0..255."""
     y0, y1 = _bins(table.shape[0] - 1, height)
     x0, x1 = _bins(table.shape[1] - 1, width)
     # In place where possible: a 1080p photo's first level is megabytes per temporary.
@@ -43,29 +55,27 @@ def resize(table: np.ndarray, height: int, width: int) -> np.ndarray:
     rows -= table.take(y0, axis=0)
     sums = rows.take(x1, axis=1)
     sums -= rows.take(x0, axis=1)
-    pixels = sums.astype(np.float32)
-    # Divide by the bin height, then width, in float32: the reference's rounding, bit for bit.
-    pixels /= (y1 - y0).astype(np.float32)[:, None, None]
-    pixels /= (x1 - x0).astype(np.float32)[None, :, None]
-    return pixels
+    return _averages(sums.transpose(2, 0, 1), (y1 - y0)[:, None], x1 - x0)
 
 
 def crops(table: np.ndarray, windows: np.ndarray, size: int) -> np.ndarray:
-    """Area-resize pixel windows (x0, y0, x1, y1: half-open, non-empty) to N x size x size x 3."""
+    """Area-resize pixel windows (x0, y0, x1, y1: half-open, non-empty) to N x 3 x size x size."""
+    channels = table.shape[2]
     if len(windows) == 0:
-        return np.zeros((0, size, size, 3), dtype=np.float32)
+        return np.zeros((0, channels, size, size), dtype=np.float32)
     w = np.asarray(windows, dtype=np.int64)
     x0, y0, x1, y1 = (w[:, k : k + 1] for k in range(4))
     ys0, ys1 = _bins(y1 - y0, size, y0)
     xs0, xs1 = _bins(x1 - x0, size, x0)
     stride = table.shape[1]
-    flat = table.reshape(-1, table.shape[2])
+    flat = table.reshape(-1, channels)
 
     def corner(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
         return flat.take((ys[:, :, None] * stride + xs[:, None, :]).reshape(-1), axis=0)
 
-    sums = corner(ys1, xs1) - corner(ys0, xs1) - corner(ys1, xs0) + corner(ys0, xs0)
-    pixels = sums.astype(np.float32).reshape(len(windows), size, size, -1)
-    pixels /= (ys1 - ys0).astype(np.float32)[:, :, None, None]
-    pixels /= (xs1 - xs0).astype(np.float32)[:, None, :, None]
-    return pixels
+    sums = corner(ys1, xs1)
+    sums -= corner(ys0, xs1)
+    sums -= corner(ys1, xs0)
+    sums += corner(ys0, xs0)
+    sums = sums.reshape(len(windows), size, size, channels).transpose(0, 3, 1, 2)
+    return _averages(sums, (ys1 - ys0)[:, None, :, None], (xs1 - xs0)[:, None, None, :])

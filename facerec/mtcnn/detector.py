@@ -119,10 +119,10 @@ def _export(role: str, path: str, out: BinaryIO) -> None:
 
 
 def _normalise(pixels: np.ndarray) -> np.ndarray:
-    """N x H x W x 3 pixels in 0..255 -> N x 3 x H x W in [-1, 1]."""
-    normalised = pixels - np.float32(127.5)
-    normalised *= np.float32(0.0078125)
-    return np.ascontiguousarray(normalised.transpose(0, 3, 1, 2))
+    """Channel-first float32 pixels in 0..255 -> the networks' [-1, 1], in place."""
+    pixels -= np.float32(127.5)
+    pixels *= np.float32(0.0078125)
+    return pixels
 
 
 def _pnet_output_rows(height: int) -> int:
@@ -156,7 +156,7 @@ def propose(
 
     def level(scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         pixels = area.resize(image.table, *boxes.scaled_size(image.height, image.width, scale))
-        reg, prob = _pnet_forward(pnet, _normalise(pixels[None]))
+        reg, prob = _pnet_forward(pnet, _normalise(pixels)[None])
         found, scores, regs = boxes.pnet_candidates(reg[0], prob[0], scale, config.thresholds[0])
         keep = boxes.nms(found, scores, SCALE_NMS)
         return found[keep], scores[keep], regs[keep]
@@ -194,7 +194,7 @@ def _on_crops(
 
     def run(start: int) -> tuple[np.ndarray, ...]:
         ids, part = candidates.image_ids[start : start + chunk], windows[start : start + chunk]
-        pixels = np.empty((len(part), size, size, 3), dtype=np.float32)
+        pixels = np.empty((len(part), 3, size, size), dtype=np.float32)
         for i in np.unique(ids):
             mine = ids == i
             pixels[mine] = area.crops(images[int(i)].table, part[mine], size)
