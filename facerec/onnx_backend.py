@@ -47,10 +47,17 @@ def cached_model(name: str, export: Export) -> Path | bytes:
     except OSError as exc:
         log.warning("cannot cache %s (%s); it will be exported again by the next process", path, exc)
         return buffer.getvalue()
-    for stale in path.parent.glob(f"{name}-v*.onnx"):  # earlier export versions: never read again
-        if stale != path:
-            stale.unlink(missing_ok=True)
+    _remove_older_exports(path.parent, name)
     return path
+
+
+def _remove_older_exports(folder: Path, name: str) -> None:
+    """Graphs of ``name`` from earlier export versions are never read again. Newer ones stay: a
+    newer facerec sharing this cache still reads them."""
+    for graph in folder.glob(f"{name}-v*.onnx"):
+        version = graph.stem.rsplit("-v", 1)[1]
+        if version.isdigit() and int(version) < EXPORT_VERSION:
+            graph.unlink(missing_ok=True)
 
 
 def new_session(model: Path | bytes, threads: int | None):

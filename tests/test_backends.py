@@ -98,12 +98,15 @@ def test_a_damaged_cached_graph_is_exported_again_and_old_versions_go(data, tmp_
     sha = weights.model_spec(weights.default_model()).files["weights"].sha256
     name = f"facenet-{sha[:16]}-v{onnx_backend.EXPORT_VERSION}.onnx"
     (folder / name).write_bytes(b"not a graph")
-    stale = folder / f"facenet-{sha[:16]}-v{onnx_backend.EXPORT_VERSION - 1}.onnx"
-    stale.write_bytes(b"an earlier export version")
+    older = folder / f"facenet-{sha[:16]}-v{onnx_backend.EXPORT_VERSION - 1}.onnx"
+    newer = folder / f"facenet-{sha[:16]}-v{onnx_backend.EXPORT_VERSION + 1}.onnx"
+    older.write_bytes(b"an earlier export version")
+    newer.write_bytes(b"a later facerec's export")
     again = Embedder().embed_crops(np.full((1, 160, 160, 3), 128, np.uint8))
     np.testing.assert_allclose(again, expected, atol=1e-6)
     assert (folder / name).stat().st_size > 90_000_000
-    assert not stale.exists()  # replaced by the current version's graph
+    assert not older.exists()  # replaced by the current version's graph
+    assert newer.exists()  # still read by the facerec that wrote it
 
 
 def test_a_cache_that_cannot_be_written_still_works(data, tmp_path, monkeypatch, caplog):
