@@ -31,6 +31,7 @@ from facerec.cli_support import (
     JsonOption,
     LargestOption,
     MarginOption,
+    MinFaceOption,
     ModelOption,
     PrecisionOption,
     Settings,
@@ -95,9 +96,7 @@ def detect(
     annotate: Annotated[
         Path | None, typer.Option("--annotate", help="Write copies with boxes and landmarks drawn into DIR.")
     ] = None,
-    min_face_size: Annotated[
-        float, typer.Option("--min-face-size", min=1.0, help="Smallest face to find, pixels.")
-    ] = 20.0,
+    min_face_size: MinFaceOption = 20.0,
     threads: ThreadsOption = None,
     device: DeviceOption = None,
 ) -> None:
@@ -351,6 +350,7 @@ def identify(
         float | None, typer.Option("--threshold", help="Cosine similarity for a match (model default).")
     ] = None,
     annotate: Annotated[Path | None, typer.Option("--annotate", help="Write copies with names drawn into DIR.")] = None,
+    min_face_size: MinFaceOption = 20.0,
     threads: ThreadsOption = None,
     device: DeviceOption = None,
     model: ModelOption = None,
@@ -358,8 +358,9 @@ def identify(
 ) -> None:
     """Name every face of each photo, or say unknown."""
     from facerec.annotate import draw_faces, save_rgb
+    from facerec.mtcnn import DetectorConfig
 
-    recognizer = recognizer_for(ctx, threads, device, model, db)
+    recognizer = recognizer_for(ctx, threads, device, model, db, detector=DetectorConfig(min_face_size=min_face_size))
     if annotate is not None:
         annotate.mkdir(parents=True, exist_ok=True)
     written: set[Path] = set()

@@ -52,6 +52,12 @@ DbOption = Annotated[
 ]
 PrecisionOption = Annotated[str, typer.Option("--precision", help="fp32 (reference) or bf16 (faster, approximate).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+MinFaceOption = Annotated[
+    float,
+    typer.Option(
+        "--min-face-size", min=1.0, help="Smallest face to find, pixels (a larger one searches less: faster)."
+    ),
+]
 LargestOption = Annotated[bool, typer.Option("--largest", help="In a photo with several faces, take the largest.")]
 
 

@@ -104,3 +104,16 @@ def test_identify_annotate_draws_names(gallery, data, tmp_path):
     from PIL import Image
 
     assert Image.open(drawn).size == Image.open(photo).size
+
+
+def test_identify_min_face_size_skips_smaller_faces(gallery, data):
+    """--min-face-size is the detector's: faces below it are not searched for (nor named)."""
+    photo = data / "face_recognition/examples/two_people.jpg"
+    faces = [
+        json.loads(run("--db", gallery, "identify", "--json", "--min-face-size", size, photo).stdout)[0]["faces"]
+        for size in (20, 40, 400)
+    ]
+    assert sorted(face["name"] for face in faces[0]) == sorted(face["name"] for face in faces[1]) == ["biden", "obama"]
+    assert faces[2] == []
+    refused = run("--db", gallery, "identify", "--min-face-size", 0, photo)
+    assert refused.exit_code == 2 and "min-face-size" in refused.output
