@@ -101,15 +101,13 @@ def test_pnet_output_rows_formula(height, backend):
 
 @pytest.mark.parametrize("backend", ["onnx", "torch"])
 @pytest.mark.parametrize("height,width", [(649, 700), (431, 960), (301, 1400)])
-def test_pnet_in_strips_equals_one_pass(height, width, backend, monkeypatch):
+def test_pnet_in_strips_equals_one_pass(height, width, backend):
     from facerec.mtcnn import detector as module
 
     pnet = module.load_nets(backend)[0]
     level = np.random.default_rng(height).uniform(-1, 1, (1, 3, height, width)).astype(np.float32)
     whole_reg, whole_prob = pnet(level)
-    monkeypatch.setattr(module, "STRIP_PIXELS", 1000)
-    monkeypatch.setattr(module, "STRIP_ROWS", 37)
-    reg, prob = module._pnet_forward(pnet, level)
+    reg, prob = module._pnet_forward(pnet, level, module.Strips(pixels=1000, rows=37))
     assert prob.shape == whole_prob.shape and reg.shape == whole_reg.shape
     np.testing.assert_allclose(prob, whole_prob, atol=1e-6, rtol=0)
     np.testing.assert_allclose(reg, whole_reg, atol=1e-5, rtol=0)

@@ -42,13 +42,23 @@ OUTPUT_NMS = 0.7  # stage 3, intersection over the smaller box
 # R-Net and O-Net see crops in chunks this big: the activations of a chunk stay in the CPU's
 # caches, which measured about twice as fast as one batch of hundreds of crops.
 CROP_CHUNK = 64
-# P-Net runs over pyramid levels larger than this many pixels in horizontal strips, for the same
-# reason: each layer's output for a strip of a few rows stays in the cache for the next layer. Against
-# whole levels up to 400,000 pixels and 96-row strips above, measured with two workers (photos
-# taking turns in one process): 1920x1080 117 -> 98 and 177 -> 150 ms, 1280x720 91 -> 78 ms,
-# 640x480 25.3 -> 23.8 ms, the same faces.
-STRIP_PIXELS = 50_000
-STRIP_ROWS = 16  # output rows per strip
+
+
+@dataclass(frozen=True)
+class Strips:
+    """P-Net runs over pyramid levels of more than ``pixels`` in horizontal strips of ``rows``
+    output rows, for the reason of CROP_CHUNK: each layer's output for a strip stays in the cache for
+    the next layer."""
+
+    pixels: int
+    rows: int
+
+
+# Per backend on the CPU (a GPU wants whole levels). ONNX Runtime, against whole levels up to
+# 400,000 pixels and 96-row strips above, measured with two workers (photos taking turns in one
+# process): 1920x1080 117 -> 98 and 177 -> 150 ms, 1280x720 91 -> 78 ms, 640x480 25.3 -> 23.8 ms.
+# Torch measured the other way round (640x480 55 against 60 ms, 1920x1080 221 against 241 ms).
+CPU_STRIPS = {"onnx": Strips(50_000, 16), "torch": Strips(400_000, 96)}
 
 
 @dataclass(frozen=True)
@@ -133,20 +143,20 @@ def _pnet_output_rows(height: int) -> int:
     return -(-(height - 4) // 2) - 3
 
 
-def _pnet_forward(pnet: Network, level: np.ndarray, strips: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """P-Net over one 1 x 3 x H x W level; with ``strips`` (for CPU caches: a GPU wants whole
-    levels), large levels go in strips with the same result.
+def _pnet_forward(pnet: Network, level: np.ndarray, strips: Strips | None) -> tuple[np.ndarray, np.ndarray]:
+    """P-Net over one 1 x 3 x H x W level; with ``strips``, a large level goes in strips with
+    the same result.
 
     Output row j sees input rows 2j .. 2j + 11, so a strip of output rows [a, b) needs input
     rows [2a, 2b + 10); strips start on even rows, so the 2x2 pooling grid is unchanged.
     """
     height, width = level.shape[2], level.shape[3]
-    if not strips or height * width <= STRIP_PIXELS:
+    if strips is None or height * width <= strips.pixels:
         return pnet(level)
     regs, probs = [], []
     rows = _pnet_output_rows(height)
-    for start in range(0, rows, STRIP_ROWS):
-        stop = min(rows, start + STRIP_ROWS)
+    for start in range(0, rows, strips.rows):
+        stop = min(rows, start + strips.rows)
         reg, prob = pnet(level[:, :, 2 * start : min(height, 2 * stop + 10)])
         regs.append(reg[:, :, : stop - start])
         probs.append(prob[:, : stop - start])
@@ -154,7 +164,11 @@ def _pnet_forward(pnet: Network, level: np.ndarray, strips: bool = True) -> tupl
 
 
 def propose(
-    pnet: Network, image: _Image, config: DetectorConfig, workers: Workers = SERIAL, strips: bool = True
+    pnet: Network,
+    image: _Image,
+    config: DetectorConfig,
+    workers: Workers = SERIAL,
+    strips: Strips | None = CPU_STRIPS["onnx"],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stage 1: P-Net over every pyramid level (large ones in strips, see _pnet_forward);
     squared candidate boxes and their scores."""
@@ -298,7 +312,7 @@ class MTCNN:
 
     def _cascade(self, images: Sequence[_Image], workers: Workers = SERIAL) -> list[list[Face]]:
         """The three stages over some images; stages 2 and 3 take all their candidates at once."""
-        strips = self.device == "cpu"
+        strips = CPU_STRIPS[self.backend] if self.device == "cpu" else None
         parts = [propose(self.pnet, image, self.config, workers, strips) for image in images]
         candidates = _Candidates(
             np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 4), np.float32),
