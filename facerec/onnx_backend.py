@@ -23,7 +23,7 @@ from facerec.weights import user_cache_dir
 log = logging.getLogger(__name__)
 
 # Bump when the exported graphs change (layers, opset, input/output layout): old files are then
-# ignored, since their names no longer match.
+# ignored, since their names no longer match, and removed once their replacement is written.
 EXPORT_VERSION = 2  # 2: MTCNN's PReLU as nets.BlockedPReLU
 
 Export = Callable[[BinaryIO], None]
