@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -254,15 +253,13 @@ def download(spec: WeightFile, destination: Path, progress: Progress | None = No
     """
     if not spec.url:
         raise WeightsError(f"{spec.path} has no download URL in the manifest")
-    destination.parent.mkdir(parents=True, exist_ok=True)
     stop: Callable[[], None] = lambda: None  # noqa: E731
     if progress is None:
         progress, stop = _terminal_progress(f"downloading {spec.url}")
-    descriptor, name = tempfile.mkstemp(dir=destination.parent, prefix=destination.name + ".", suffix=".part")
-    partial = Path(name)
-    try:
+
+    def fetch(partial: Path) -> None:
         digest, received = hashlib.sha256(), 0
-        with open(descriptor, "wb") as handle, urllib.request.urlopen(spec.url, timeout=timeout) as response:
+        with open(partial, "wb") as handle, urllib.request.urlopen(spec.url, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length else spec.size
             for block in iter(lambda: response.read(1 << 20), b""):
@@ -276,7 +273,9 @@ def download(spec: WeightFile, destination: Path, progress: Progress | None = No
             raise WeightsError(
                 f"download of {spec.url} has sha256 {digest.hexdigest()}, expected {spec.sha256}; nothing was kept"
             )
-        os.replace(partial, destination)
+
+    try:
+        write_atomically(destination, fetch)
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise WeightsError(
@@ -285,7 +284,6 @@ def download(spec: WeightFile, destination: Path, progress: Progress | None = No
         ) from None
     finally:
         stop()
-        partial.unlink(missing_ok=True)
     return destination
 
 
