@@ -151,6 +151,20 @@ def test_two_processes_writing_one_sqlite_store_lose_nothing(tmp_path):
     assert store.revision() == 50
 
 
+def test_reads_see_the_last_commit_while_another_connection_writes(store_url):
+    """A read never waits for a writer (on SQLite it used to take the write lock and wait up to
+    the 30 s busy timeout): identify keeps answering while an enrolment commits."""
+    Store(store_url).add_samples("alice", [sample(1)])
+    writer, reader = Store(store_url), Store(store_url)
+    with writer.transaction() as session:
+        writer.add_in(session, "bob", [sample(2)])
+        session.flush()  # the write lock is held until this block ends
+        assert reader.revision() == 1
+        assert [p.name for p in reader.people()] == ["alice"]
+        assert reader.embeddings("casia-webface")[1] == ["alice"]
+    assert reader.revision() == 2 and [p.name for p in reader.people()] == ["alice", "bob"]
+
+
 def test_loading_samples_of_another_model_is_refused_whole(store_url):
     store = Store(store_url)
     store.add_samples("alice", [sample(1)])

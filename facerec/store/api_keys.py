@@ -52,7 +52,7 @@ class ApiKeys:
         return key
 
     def list(self) -> list[KeyRecord]:
-        with self.store.transaction() as session:
+        with self.store.reading() as session:
             rows = session.scalars(select(ApiKey).order_by(ApiKey.name))
             return [
                 KeyRecord(r.name, _aware(r.created_at), _aware(r.revoked_at) if r.revoked_at else None) for r in rows
@@ -69,6 +69,6 @@ class ApiKeys:
         """The name of a live key, or None (missing, unknown or revoked)."""
         if not key:
             return None
-        with self.store.transaction() as session:
+        with self.store.reading() as session:
             row = session.scalar(select(ApiKey).where(ApiKey.key_sha256 == digest(key)))
             return row.name if row is not None and row.revoked_at is None else None

@@ -188,7 +188,7 @@ class AttendanceLog:
         """Events that overlap [start, end), oldest first."""
         start = _utc(start) if start else None
         end = _utc(end) if end else None
-        with self.store.transaction() as session:
+        with self.store.reading() as session:
             query = select(AttendanceEvent, Person.name).join(Person, Person.id == AttendanceEvent.person_id)
             if start is not None:
                 query = query.where(AttendanceEvent.last_seen >= start)
@@ -198,7 +198,7 @@ class AttendanceLog:
             return [_event(row, name) for row, name in rows]
 
     def snapshot(self, event_id: int) -> bytes:
-        with self.store.transaction() as session:
+        with self.store.reading() as session:
             row = session.get(AttendanceEvent, event_id)
             if row is None:
                 raise UnknownPersonError(f"no attendance event with id {event_id}")
@@ -245,12 +245,12 @@ class AttendanceLog:
                 row.last_seen, row.sightings = max(_aware(row.last_seen), seen), row.sightings + 1
 
     def unknowns(self) -> list[SightingRecord]:
-        with self.store.transaction() as session:
+        with self.store.reading() as session:
             rows = session.scalars(select(UnknownSighting).order_by(UnknownSighting.first_seen, UnknownSighting.id))
             return [_sighting(row) for row in rows]
 
     def unknown(self, sighting_id: int) -> SightingRecord:
-        with self.store.transaction() as session:
+        with self.store.reading() as session:
             row = session.get(UnknownSighting, sighting_id)
             if row is None:
                 raise UnknownPersonError(f"no unknown sighting with id {sighting_id}")
@@ -300,7 +300,7 @@ class AttendanceLog:
         return self.purge(timedelta(days=days), now) if days else {"events": 0, "unknown_sightings": 0}
 
     def counts(self) -> dict[str, int]:
-        with self.store.transaction() as session:
+        with self.store.reading() as session:
             return {
                 "events": session.scalar(select(func.count(AttendanceEvent.id))) or 0,
                 "unknown_sightings": session.scalar(select(func.count(UnknownSighting.id))) or 0,
