@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the exported graphs change (layers, opset, input/output layout): old files are then
 # ignored, since their names no longer match, and removed once their replacement is written.
-EXPORT_VERSION = 2  # 2: MTCNN's PReLU as nets.BlockedPReLU
+EXPORT_VERSION = 3  # 2: MTCNN's PReLU as nets.BlockedPReLU; 3: R-Net's channels padded (nets.PADDED)
 
 Export = Callable[[BinaryIO], None]
 

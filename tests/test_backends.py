@@ -177,3 +177,30 @@ def test_mtcnn_graphs_keep_no_prelu_on_feature_maps(role):
         OnnxNetwork(buffer.getvalue(), 1, shared=False)(batch), TorchNetwork(nets.load(role, path))(batch), strict=True
     ):
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_rnet_padded_to_whole_channel_blocks_gives_the_same_bits():
+    """R-Net's 28 channels are exported as 32 (nets.PADDED) so ONNX Runtime keeps its blocked
+    layout through the first pooling; the zero channels must change no output bit."""
+    import io
+
+    import onnx
+
+    from facerec.mtcnn import nets
+    from facerec.onnx_backend import OnnxNetwork
+    from facerec.torch_backend import export_onnx
+
+    path = str(weights.locate(weights.model_files("mtcnn")["rnet"]))
+    net = nets.load("rnet", path)
+    example, outputs, dynamic = nets.EXPORTS["rnet"]
+    graphs = {}
+    for padded in (False, True):
+        buffer = io.BytesIO()
+        export_onnx(nets.for_onnx(net, "rnet" if padded else None), buffer, example, outputs, dynamic, reference=net)
+        graphs[padded] = buffer.getvalue()
+    shapes = {i.name: list(i.dims) for i in onnx.load_from_string(graphs[True]).graph.initializer}
+    assert shapes["conv1.weight"] == [32, 3, 3, 3] and shapes["conv2.weight"] == [48, 32, 3, 3]
+    batch = np.random.default_rng(0).uniform(-1, 1, (40, 3, 24, 24)).astype(np.float32)
+    plain = OnnxNetwork(graphs[False], 1, shared=False)(batch)
+    wide = OnnxNetwork(graphs[True], 1, shared=False)(batch)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, wide, strict=True))
