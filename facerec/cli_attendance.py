@@ -19,6 +19,7 @@ from facerec.cli_support import (
     fail,
     recognizer_for,
     stderr,
+    stop_on_signals,
 )
 from facerec.errors import FacerecError
 from facerec.presence import ConfirmRule, parse_duration, parse_time
@@ -57,24 +58,26 @@ def attend(
 
     recognizer = recognizer_for(ctx, threads, device, model, db)
     events = 0
-    try:
-        rule = ConfirmRule.parse(confirm)
-        window = parse_duration(dedupe, "h") if dedupe else None
-        frames = sources.frames(
-            source, fps=fps, start=parse_time(start_time, what="--start-time") if start_time else None, watch=watch
-        )
-        tracker = Attendance(recognizer, name or source, rule=rule, dedupe=window, keep_unknowns=unknowns)
-        for frame in frames:
-            for event in tracker.process(frame.pixels, frame.time):
-                events += 1
-                if json_out:
-                    typer.echo(json.dumps(event.to_dict(), ensure_ascii=False))
-                else:
-                    who = event.name or f"unknown sighting {event.event_id}"
-                    typer.echo(f"{event.time.isoformat()}\t{event.event}\t{who}\tsimilarity {event.similarity:.4f}")
-    except FacerecError as exc:
-        fail(str(exc))
-    except KeyboardInterrupt:  # every event is its own transaction: nothing is half-written
+    with stop_on_signals() as stop:  # Ctrl-C or SIGTERM: stop after the frame in hand
+        try:
+            rule = ConfirmRule.parse(confirm)
+            window = parse_duration(dedupe, "h") if dedupe else None
+            start = parse_time(start_time, what="--start-time") if start_time else None
+            frames = sources.frames(source, fps=fps, start=start, watch=watch, stop=stop)
+            tracker = Attendance(recognizer, name or source, rule=rule, dedupe=window, keep_unknowns=unknowns)
+            for frame in frames:
+                for event in tracker.process(frame.pixels, frame.time):
+                    events += 1
+                    if json_out:
+                        typer.echo(json.dumps(event.to_dict(), ensure_ascii=False))
+                    else:
+                        who = event.name or f"unknown sighting {event.event_id}"
+                        typer.echo(f"{event.time.isoformat()}\t{event.event}\t{who}\tsimilarity {event.similarity:.4f}")
+        except FacerecError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:  # a second Ctrl-C; each event is its own transaction, so still whole
+            stop.set()
+    if stop.is_set():
         stderr.print(f"stopped; {events} events written", highlight=False)
 
 

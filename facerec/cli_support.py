@@ -6,6 +6,10 @@ The commands live in ``cli.py`` (detection, recognition, the identity store) and
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, NoReturn
 
@@ -134,3 +138,27 @@ def progress_bar(total: int) -> Progress:
         transient=True,
         disable=total < 2,
     )
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event that the first Ctrl-C (SIGINT) or SIGTERM sets, for a command that runs until
+    stopped to end between two units of work. A KeyboardInterrupt can land anywhere (inside a
+    database commit, a thread pool's bookkeeping); the event is only looked at where stopping is
+    clean. A second Ctrl-C interrupts at once, as usual."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield stop
+        return
+
+    def handle(signum: int, _frame) -> None:
+        if signum == signal.SIGINT and stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {number: signal.signal(number, handle) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -4,10 +4,14 @@ Each yields :class:`Frame` objects at the processing rate: a frame is decoded on
 due (``fps`` per second of source time), so a 30 fps camera costs 5 decodes a second, not 30.
 Video files carry their own clock (``start`` + the frame's position), live sources the wall
 clock, folders ``start`` + i / fps (or each file's modification time without ``start``).
+
+A ``stop`` event ends any source between two frames (and wakes a watched folder's wait), so a
+caller stopping on a signal never has it land inside the work on a frame.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,30 +48,39 @@ def describe(spec: str) -> str:
     raise FacerecError(f"{spec}: no such file, folder, camera index or stream URL")
 
 
-def frames(spec: str, *, fps: float = 5.0, start: datetime | None = None, watch: bool = False) -> Iterator[Frame]:
-    """Frames of a source at ``fps`` frames per second of source time."""
+def frames(
+    spec: str,
+    *,
+    fps: float = 5.0,
+    start: datetime | None = None,
+    watch: bool = False,
+    stop: threading.Event | None = None,
+) -> Iterator[Frame]:
+    """Frames of a source at ``fps`` frames per second of source time, until it ends or ``stop``
+    is set."""
     if fps <= 0:
         raise FacerecError(f"--fps must be positive, got {fps}")
+    stop = stop or threading.Event()
     kind = describe(spec)
     if kind == "folder":
-        return _folder(Path(spec), fps, start, watch)
+        return _folder(Path(spec), fps, start, watch, stop)
     if watch:
         raise FacerecError("--watch applies to a folder of images only")
     if kind == "video":
-        return _capture(spec, fps, start or datetime.now(UTC), live=False)
-    return _capture(int(spec) if kind == "camera" else spec, fps, None, live=True)
+        return _capture(spec, fps, start or datetime.now(UTC), False, stop)
+    return _capture(int(spec) if kind == "camera" else spec, fps, None, True, stop)
 
 
-def _capture(target, fps: float, start: datetime | None, live: bool) -> Iterator[Frame]:
+def _capture(target, fps: float, start: datetime | None, live: bool, stop: threading.Event) -> Iterator[Frame]:
     import cv2
 
     capture = cv2.VideoCapture(target)
     if not capture.isOpened():
         raise FacerecError(f"{target}: cannot open it as a video, camera or stream")
-    return _read(capture, fps, start, live)
+    return _read(capture, fps, start, live, stop)
 
 
-def _read(capture, fps: float, start: datetime | None, live: bool) -> Iterator[Frame]:
+def _read(capture, fps: float, start: datetime | None, live: bool, stop: threading.Event) -> Iterator[Frame]:
     import cv2
 
     step = 1.0 / fps
@@ -76,7 +89,7 @@ def _read(capture, fps: float, start: datetime | None, live: bool) -> Iterator[F
     due, index = 0.0, 0
     started = time.monotonic()
     try:
-        while capture.grab():
+        while not stop.is_set() and capture.grab():
             offset = (time.monotonic() - started) if live else index / native
             index += 1
             if offset + 1e-6 < due:
@@ -91,12 +104,14 @@ def _read(capture, fps: float, start: datetime | None, live: bool) -> Iterator[F
         capture.release()
 
 
-def _folder(folder: Path, fps: float, start: datetime | None, watch: bool) -> Iterator[Frame]:
+def _folder(folder: Path, fps: float, start: datetime | None, watch: bool, stop: threading.Event) -> Iterator[Frame]:
     seen: set[Path] = set()
     count = 0
     while True:
         new = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p not in seen)
         for path in new:
+            if stop.is_set():
+                return
             seen.add(path)
             try:
                 pixels = load_image(path)
@@ -108,6 +123,5 @@ def _folder(folder: Path, fps: float, start: datetime | None, watch: bool) -> It
                 moment = datetime.fromtimestamp(path.stat().st_mtime, UTC)
             count += 1
             yield Frame(moment, pixels, path.name)
-        if not watch:
+        if not watch or stop.wait(WATCH_POLL_SECONDS):
             return
-        time.sleep(WATCH_POLL_SECONDS)

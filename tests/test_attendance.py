@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -183,7 +184,8 @@ def test_a_folder_of_images_in_name_order(store, data, tmp_path):
     assert events[0]["time"] == "2026-11-24T08:00:01+00:00"  # the 6th frame at 5 fps
 
 
-def test_ctrl_c_stops_a_watched_folder_cleanly(store, data, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_stops_a_watched_folder_cleanly(store, data, tmp_path, stop):
     folder = tmp_path / "incoming"
     folder.mkdir()
     from PIL import Image
@@ -196,16 +198,53 @@ def test_ctrl_c_stops_a_watched_folder_cleanly(store, data, tmp_path):
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = child.stdout.readline()  # the check-in, printed as it happens
-        assert json.loads(line)["name"] == "obama"
+        assert json.loads(line)["name"] == "obama", line
         time.sleep(0.5)
+        child.send_signal(stop)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, err
+    assert "stopped; 1 events written" in err, err
+    assert AttendanceLog(Store(store)).counts()["events"] == 1
+
+
+def test_sources_end_between_frames_when_asked(data, tmp_path, video):
+    from PIL import Image
+
+    from facerec import sources
+
+    for i in range(3):
+        Image.fromarray(camera.frames(data)[i]).save(tmp_path / f"f{i}.jpg")
+    for source, watch in ((tmp_path, True), (video, False)):
+        stop = threading.Event()
+        frames = sources.frames(str(source), watch=watch, stop=stop)
+        next(frames)
+        stop.set()
+        assert list(frames) == [], source  # a watched folder too: its wait ends with the stop
+
+
+def test_ctrl_c_while_frames_are_processed_stops_after_the_frame_in_hand(store, video):
+    """The signal lands while the video is being worked through: the command ends between two
+    frames, so every event it reported is whole in the log and nothing else is."""
+    command = [sys.executable, str(cli.__file__), "--db", store, "attend", str(video), "--json"]
+    child = subprocess.Popen(
+        command + ["--start-time", START], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        first = child.stdout.readline()
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=60)
     finally:
         if child.poll() is None:
             child.kill()
     assert child.returncode == 0, err
-    assert "stopped" in err
-    assert AttendanceLog(Store(store)).counts()["events"] == 1
+    reported = [json.loads(line) for line in [first, *out.splitlines()] if line.strip()]
+    assert reported and reported[0]["name"] == "obama"
+    assert f"stopped; {len(reported)} events written" in err, err
+    log = AttendanceLog(Store(store)).events()
+    assert sorted(e.id for e in log) == sorted({r["event_id"] for r in reported})
 
 
 def test_bad_sources_and_options_fail_clearly(store, tmp_path):
