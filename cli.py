@@ -44,6 +44,7 @@ from facerec.cli_support import (
     stderr,
 )
 from facerec.errors import FacerecError
+from facerec.quality import QualityGate
 
 
 def _version(value: bool) -> None:
@@ -350,13 +351,13 @@ def identify(
         float | None, typer.Option("--threshold", help="Cosine similarity for a match (model default).")
     ] = None,
     annotate: Annotated[Path | None, typer.Option("--annotate", help="Write copies with names drawn into DIR.")] = None,
-    min_face_size: MinFaceOption = 20.0,
+    min_face_size: MinFaceOption = QualityGate().min_face_px,  # enrolment's smallest face: see FaceRecognizer
     threads: ThreadsOption = None,
     device: DeviceOption = None,
     model: ModelOption = None,
     db: DbOption = None,
 ) -> None:
-    """Name every face of each photo, or say unknown."""
+    """Name every face of each photo (40 px and larger unless --min-face-size), or say unknown."""
     from facerec.annotate import draw_faces, save_rgb
     from facerec.mtcnn import DetectorConfig
 

@@ -6,6 +6,7 @@ import csv
 import json
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 import cli
@@ -117,3 +118,22 @@ def test_identify_min_face_size_skips_smaller_faces(gallery, data):
     assert faces[2] == []
     refused = run("--db", gallery, "identify", "--min-face-size", 0, photo)
     assert refused.exit_code == 2 and "min-face-size" in refused.output
+
+
+def test_identify_searches_from_enrolments_smallest_face_and_still_reports_smaller_ones(gallery, data, tmp_path):
+    """Identify's pyramid starts at 40 px faces (the quality gate's floor), yet the cascade's
+    refinement still finds smaller ones; the two ~20 px faces here are reported either way."""
+    from facerec import FaceRecognizer
+    from facerec.mtcnn import DetectorConfig
+    from facerec.quality import QualityGate
+
+    assert FaceRecognizer().detector.config.min_face_size == QualityGate().min_face_px == 40
+    assert FaceRecognizer(quality_gate=QualityGate(min_face_px=30)).detector.config.min_face_size == 30
+    assert FaceRecognizer(detector=DetectorConfig(min_face_size=20)).detector.config.min_face_size == 20
+    photo = Image.open(data / "face_recognition/examples/two_people.jpg").convert("RGB")
+    canvas = Image.new("RGB", (640, 480), (90, 90, 90))
+    canvas.paste(photo.resize((photo.width // 7, photo.height // 7), Image.Resampling.LANCZOS), (200, 150))
+    canvas.save(tmp_path / "far.png")
+    for size in ((), ("--min-face-size", 20)):
+        faces = json.loads(run("--db", gallery, "identify", "--json", *size, tmp_path / "far.png").stdout)[0]["faces"]
+        assert len(faces) == 2 and all(min(face["box"][2:]) < 25 for face in faces), size
