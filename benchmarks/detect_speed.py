@@ -64,9 +64,10 @@ def make_backend(name: str):
         import cv2
 
         cv2.setNumThreads(2)
-        from facerec import FaceRecognizer
+        from facerec import DetectorConfig, FaceRecognizer
 
-        recognizer = FaceRecognizer()
+        # MTCNN's own settings (20 px), as facenet-pytorch's; recognition searches from 40 px
+        recognizer = FaceRecognizer(detector=DetectorConfig())
         return lambda frames: [len(faces) for faces in recognizer.detect_many(frames)]
     from facenet_pytorch import MTCNN
 
