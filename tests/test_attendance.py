@@ -184,6 +184,24 @@ def test_a_folder_of_images_in_name_order(store, data, tmp_path):
     assert events[0]["time"] == "2026-11-24T08:00:01+00:00"  # the 6th frame at 5 fps
 
 
+def _attend_until_signalled(store, source, signum, *extra, wait: float = 0.0) -> tuple[list[dict], str, int]:
+    """Run ``facerec attend --json`` in its own process, send ``signum`` ``wait`` seconds after its
+    first event line; the events it reported, its stderr and its exit code."""
+    command = [sys.executable, str(cli.__file__), "--db", store, "attend", str(source), "--json"]
+    child = subprocess.Popen(
+        command + ["--start-time", START, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        first = child.stdout.readline()  # an event, printed as it happens
+        time.sleep(wait)
+        child.send_signal(signum)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    return [json.loads(line) for line in [first, *out.splitlines()] if line.strip()], err, child.returncode
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_signal_stops_a_watched_folder_cleanly(store, data, tmp_path, stop):
     folder = tmp_path / "incoming"
@@ -193,19 +211,9 @@ def test_a_signal_stops_a_watched_folder_cleanly(store, data, tmp_path, stop):
     frame = camera.frames(data)[10]  # obama
     for i in range(4):
         Image.fromarray(frame).save(folder / f"f{i}.jpg")
-    command = [sys.executable, str(cli.__file__), "--db", store, "attend", str(folder), "--watch", "--json"]
-    command += ["--start-time", START]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = child.stdout.readline()  # the check-in, printed as it happens
-        assert json.loads(line)["name"] == "obama", line
-        time.sleep(0.5)
-        child.send_signal(stop)
-        out, err = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == 0, err
+    reported, err, code = _attend_until_signalled(store, folder, stop, "--watch", wait=0.5)
+    assert [event["name"] for event in reported] == ["obama"], reported
+    assert code == 0, err
     assert "stopped; 1 events written" in err, err
     assert AttendanceLog(Store(store)).counts()["events"] == 1
 
@@ -228,19 +236,8 @@ def test_sources_end_between_frames_when_asked(data, tmp_path, video):
 def test_ctrl_c_while_frames_are_processed_stops_after_the_frame_in_hand(store, video):
     """The signal lands while the video is being worked through: the command ends between two
     frames, so every event it reported is whole in the log and nothing else is."""
-    command = [sys.executable, str(cli.__file__), "--db", store, "attend", str(video), "--json"]
-    child = subprocess.Popen(
-        command + ["--start-time", START], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        first = child.stdout.readline()
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == 0, err
-    reported = [json.loads(line) for line in [first, *out.splitlines()] if line.strip()]
+    reported, err, code = _attend_until_signalled(store, video, signal.SIGINT)
+    assert code == 0, err
     assert reported and reported[0]["name"] == "obama"
     assert f"stopped; {len(reported)} events written" in err, err
     log = AttendanceLog(Store(store)).events()
