@@ -22,10 +22,12 @@ from facerec.mtcnn import MTCNN
 # other CPUs only. ONNX Runtime rounds differently in the last bits, which can flip a near-tie in
 # the detector's NMS and move a box by a pixel: measured on 1 photo of 807 (Bertrand_Bonello_0001,
 # box 1.04 px higher, cosine 0.9974), every other photo as with torch. So with ONNX Runtime at most
-# 2 photos may move, and by no more than a pixel's worth.
+# 2 photos may move, and by no more than a pixel's worth. torch's own kernels are chosen by the
+# CPU (oneDNN dispatches on AVX-512 / AMX): on a CPU with AMX the torch networks flip the same
+# near-tie on the same photo (cosine 0.99742), so torch gets the same allowance.
 MEDIAN_AT_LEAST = 0.99999
-WORST_AT_LEAST = {"torch": 0.9999, "onnx": 0.995}
-MOVED_AT_MOST = {"torch": 0, "onnx": 2}
+WORST_AT_LEAST = {"torch": 0.995, "onnx": 0.995}
+MOVED_AT_MOST = {"torch": 2, "onnx": 2}
 
 
 @pytest.fixture(scope="module")
