@@ -36,6 +36,7 @@ from facerec.cli_support import (
     PrecisionOption,
     Settings,
     ThreadsOption,
+    ThresholdOption,
     app,
     embedding_recognizer,
     fail,
@@ -347,9 +348,7 @@ def identify(
     images: Annotated[list[str], typer.Argument(help="Photos.", show_default=False)],
     json_out: JsonOption = False,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Candidates to list per face.")] = 1,
-    threshold: Annotated[
-        float | None, typer.Option("--threshold", help="Cosine similarity for a match (model default).")
-    ] = None,
+    threshold: ThresholdOption = None,
     annotate: Annotated[Path | None, typer.Option("--annotate", help="Write copies with names drawn into DIR.")] = None,
     min_face_size: MinFaceOption = QualityGate().min_face_px,  # enrolment's smallest face: see FaceRecognizer
     threads: ThreadsOption = None,
@@ -471,7 +470,9 @@ def reindex(ctx: typer.Context, db: DbOption = None, model: ModelOption = None) 
 @app.command()
 def calibrate(
     ctx: typer.Context,
-    far: Annotated[float, typer.Option("--far", help="Target share of strangers that may be named.")] = 0.05,
+    far: Annotated[
+        float, typer.Option("--far", help="Share of strangers' photos that may be named (open-set false accept rate).")
+    ] = 0.01,
     folder: Annotated[
         Path | None, typer.Option("--folder", help="Labelled photos FOLDER/<person>/... instead of the gallery.")
     ] = None,
@@ -479,7 +480,13 @@ def calibrate(
     model: ModelOption = None,
     threads: ThreadsOption = None,
 ) -> None:
-    """Choose the identification threshold at a target false accept rate, and store it."""
+    """Choose the identification threshold on your own people, and store it (it replaces the model's).
+
+    It optimises the open-set false accept rate: each enrolled person (or each person of --folder)
+    in turn plays the stranger, their photos matched against everyone else's centroid, and the
+    threshold is the lowest that names at most --far of those photos. Without it, the model's
+    operating point for the gallery's size applies (see `facerec identify`).
+    """
     recognizer = recognizer_for(ctx, threads, None, model, db)
     try:
         value = recognizer.calibrate(far, folder)
@@ -526,20 +533,32 @@ def import_store(
 
 @app.command()
 def reembed(ctx: typer.Context, model: ModelOption = None, db: DbOption = None, threads: ThreadsOption = None) -> None:
-    """Re-embed every stored crop with another model (--model), so the store can be used with it."""
-    settings = (ctx.obj or Settings()).merged(threads, None, model, db)
-    if not settings.model:
-        fail("say which model to re-embed with: facerec reembed --model NAME")
+    """Bring the store's vectors to a model (default: the one in use): re-centre, or re-embed the crops.
+
+    Vectors of the same model made without its centre (stores of facerec before 0.2) or on another
+    are re-centred exactly, in seconds; those of another model are embedded again from the stored
+    crops. Unknown sightings follow. A calibrated threshold made for the old vectors is dropped.
+    """
     recognizer = recognizer_for(ctx, threads, None, None, db)
+    target = (ctx.obj or Settings()).merged(threads, None, model, db).model
     try:
         with progress_bar(2) as progress:
-            task = progress.add_task("re-embedding", total=None)
-            count = recognizer.reembed(
-                settings.model, progress=lambda done, total: progress.update(task, completed=done, total=total)
+            task = progress.add_task("re-embedding crops", total=None)
+            done = recognizer.reembed(
+                target, progress=lambda done, total: progress.update(task, completed=done, total=total)
             )
     except FacerecError as exc:
         fail(str(exc))
-    typer.echo(f"re-embedded {count} samples with {settings.model}")
+    if not done.samples and not done.sightings:
+        typer.echo(f"nothing to do: every vector is already one of {done.model}'s")
+        return
+    typer.echo(
+        f"re-embedded {done.samples} samples with {done.model} "
+        f"({done.recentred} re-centred, {done.reembedded} embedded again from their crops; "
+        f"{done.sightings} unknown sightings)"
+    )
+    if done.calibration_dropped:
+        stderr.print("the calibrated threshold was made for the old vectors and was removed: run `facerec calibrate`")
 
 
 # The attendance, server and training commands register on the same app.

@@ -30,13 +30,15 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facerec import FaceRecognizer  # noqa: E402
+from facerec import FaceRecognizer, matching, weights  # noqa: E402
 from facerec.index import IVF_PROBES, IVF_TRAINING_PER_LIST, ivf_lists  # noqa: E402
 from facerec.mtcnn import DetectorConfig  # noqa: E402
 from facerec.store import Store, StoredSample  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
+# The synthetic gallery's vectors stand for the default model's centred vectors: the same kind.
+CENTRE = matching.centre_id(weights.load_centre(weights.model_spec(weights.default_model())))
 
 
 def clustered(people: int, per_person: int, dim: int = 512, seed: int = 0):
@@ -81,6 +83,7 @@ def gallery_store(tmp: Path, size: int) -> str:
                     StoredSample(
                         samples[i],
                         "casia-webface",
+                        CENTRE,
                         {},
                         crop.getvalue(),
                         f"/g/{i}.jpg",

@@ -15,7 +15,7 @@ import numpy as np
 
 from facerec.enrollment import Identified
 from facerec.presence import ConfirmRule, Presence
-from facerec.recognizer import FaceRecognizer, png
+from facerec.recognizer import FaceRecognizer, check_threshold, png
 from facerec.store.attendance import AttendanceLog
 
 UNKNOWN_TRACK_SIMILARITY = 0.5  # two unknown faces this alike, close in time, are one stranger
@@ -63,8 +63,11 @@ class Attendance:
         rule: ConfirmRule = ConfirmRule(),
         dedupe: timedelta | None = None,
         keep_unknowns: bool = False,
+        threshold: float | None = None,
     ) -> None:
         self.recognizer = recognizer
+        # None: the recognizer's operating point, the same as identify's (a check-in is a name given)
+        self.threshold = None if threshold is None else check_threshold(threshold)
         self.log = AttendanceLog(recognizer.store)
         self.source = source
         self.rule = rule
@@ -78,7 +81,7 @@ class Attendance:
 
     def process(self, pixels: np.ndarray, moment: datetime) -> list[AttendanceEvent]:
         """One frame taken at ``moment`` (aware): the events it caused."""
-        identified = self.recognizer.identify(pixels)
+        identified = self.recognizer.identify(pixels, threshold=self.threshold)
         events: list[AttendanceEvent] = []
         for item in identified:
             if item.match.name is not None:
@@ -130,6 +133,7 @@ class Attendance:
             moment,
             item.match.similarity,
             embedder.model,
+            embedder.centre_id,
             vector,
             embedder.provenance,
             self._snapshot(pixels, item),

@@ -15,6 +15,7 @@ from facerec.cli_support import (
     ModelOption,
     Settings,
     ThreadsOption,
+    ThresholdOption,
     app,
     fail,
     recognizer_for,
@@ -46,6 +47,7 @@ def attend(
     ] = None,
     watch: Annotated[bool, typer.Option("--watch", help="Folder: keep waiting for new images.")] = False,
     unknowns: Annotated[bool, typer.Option("--unknowns", help="Keep unknown faces as sightings for review.")] = False,
+    threshold: ThresholdOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per event, per line.")] = False,
     threads: ThreadsOption = None,
     device: DeviceOption = None,
@@ -64,7 +66,9 @@ def attend(
             window = parse_duration(dedupe, "h") if dedupe else None
             start = parse_time(start_time, what="--start-time") if start_time else None
             frames = sources.frames(source, fps=fps, start=start, watch=watch, stop=stop)
-            tracker = Attendance(recognizer, name or source, rule=rule, dedupe=window, keep_unknowns=unknowns)
+            tracker = Attendance(
+                recognizer, name or source, rule=rule, dedupe=window, keep_unknowns=unknowns, threshold=threshold
+            )
             for frame in frames:
                 for event in tracker.process(frame.pixels, frame.time):
                     events += 1

@@ -62,7 +62,22 @@ MinFaceOption = Annotated[
         "--min-face-size", min=1.0, help="Smallest face to find, pixels (a larger one searches less: faster)."
     ),
 ]
-LargestOption = Annotated[bool, typer.Option("--largest", help="In a photo with several faces, take the largest.")]
+LargestOption = Annotated[
+    bool,
+    typer.Option(
+        "--largest",
+        help="In a photo with several faces, take one: the largest "
+        "(enroll: the one most like the person's other photos).",
+    ),
+]
+ThresholdOption = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold",
+        help="Cosine similarity a face needs to be named (default: the model's operating point for the gallery's size, "
+        "or the store's calibrated threshold).",
+    ),
+]
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,7 @@ def train(
         "validation_accuracy": best.accuracy,
         "validation_tar_at_far": best.tar,
         "threshold": best.threshold,
+        "centred": best.centred,
         "history": [e.__dict__ for e in outcome.history],
         "data": found.summary(),
     }
@@ -120,4 +121,5 @@ def train(
         typer.echo(
             f"wrote {config.out}: epoch {best.epoch}, validation accuracy {best.accuracy:.4f}, "
             f"TAR@FAR={config.far:g} {best.tar:.4f}, threshold {best.threshold:.4f}"
+            f"{', vectors centred on the training people' if best.centred else ''}"
         )

@@ -115,6 +115,7 @@ class Embedder:
         preprocessing: Preprocessing | None = None,
         backend: Backend = "auto",
         threads: int | None = None,
+        centre: bool = True,
     ) -> None:
         if isinstance(model, weights.ModelSpec):
             self.spec = model
@@ -129,6 +130,9 @@ class Embedder:
         self.device, self.backend = resolve(device, backend, threads, torch_only=torch_only)
         self.preprocessing = preprocessing or Preprocessing.from_manifest(self.spec)
         self.weights_path = weights.locate(self.spec.files["weights"])
+        # centre=False gives the network's own unit vectors (for measuring what centring does).
+        self.centre = weights.load_centre(self.spec) if centre else None
+        self.centre_id = matching.centre_id(self.centre)
         self.network = open_network(
             self.spec, self.weights_path, self.backend, self.device, eager=eager, precision=precision, threads=threads
         )
@@ -139,8 +143,9 @@ class Embedder:
 
     @property
     def provenance(self) -> dict:
-        """What made a vector, as stored beside it: this model's preprocessing and its name."""
-        return dataclasses.asdict(self.preprocessing) | {"model": self.model}
+        """What made a vector, as stored beside it: this model's preprocessing, its name and the
+        centre subtracted (None: not centred)."""
+        return dataclasses.asdict(self.preprocessing) | {"model": self.model, "centre": self.centre_id}
 
     @property
     def threshold(self) -> float:
@@ -148,8 +153,10 @@ class Embedder:
         return float(self.spec.threshold if self.spec.threshold is not None else 0.5)
 
     def identify_threshold(self, people: int) -> float:
-        """Similarity a face needs to be named among ``people`` enrolled: the model's target
-        open-set false accept rate, spread over that many comparisons (see the manifest)."""
+        """Similarity a face needs to be named among ``people`` enrolled (the operating point):
+        the model's target open-set false accept rate, spread over that many comparisons, turned
+        into a similarity by its impostor table (person centroid against a stranger's photo; see
+        the manifest and benchmarks/open_set.py)."""
         if not self.spec.impostor_quantiles:
             return self.threshold
         return matching.threshold_for(self.spec.impostor_quantiles, self.spec.open_set_far / max(people, 1))
@@ -165,7 +172,7 @@ class Embedder:
         return np.stack([self.preprocessing.crop(image, face) for face in faces])
 
     def embed_crops(self, crops: np.ndarray) -> np.ndarray:
-        """N x S x S x 3 uint8 crops -> N x D float32 unit vectors."""
+        """N x S x S x 3 uint8 crops -> N x D float32 unit vectors, centred if the model has a centre."""
         if len(crops) == 0:
             return np.zeros((0, self.dimension), np.float32)
         out = []
@@ -176,8 +183,7 @@ class Embedder:
                 vectors = vectors + self.network(np.ascontiguousarray(batch[:, :, :, ::-1]))[0]
             out.append(vectors)
         # Unit length in float32 whatever the network's precision (and after adding the mirror's).
-        vectors = np.concatenate(out).astype(np.float32, copy=False)
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), np.float32(1e-12))
+        return matching.centred(np.concatenate(out), self.centre)
 
     def embed_faces(self, image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
         """One vector per face of ``image``."""

@@ -44,5 +44,7 @@ class Identified:
             "confidence": self.face.confidence,
             "name": self.match.name,
             "similarity": self.match.similarity,
+            "threshold": self.match.threshold,
+            "margin": self.match.margin,
             "candidates": [{"name": c.name, "similarity": c.similarity} for c in self.match.candidates],
         }

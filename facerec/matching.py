@@ -7,12 +7,55 @@ A person's score for a probe is the cosine similarity to the best-matching of th
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 Aggregate = Literal["best", "centroid"]
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (float32); a zero row stays zero."""
+    vectors = np.asarray(vectors, np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), np.float32(1e-12))
+
+
+def centre_id(centre: np.ndarray | None) -> str | None:
+    """A short name for a centre vector, stored beside every vector centred on it (None: none)."""
+    if centre is None:
+        return None
+    return hashlib.sha256(np.ascontiguousarray(centre, "<f4").tobytes()).hexdigest()[:16]
+
+
+def centred(raw: np.ndarray, centre: np.ndarray | None) -> np.ndarray:
+    """The unit vectors matching compares: ``unit(raw - centre)``, ``raw`` (unit) itself without one.
+
+    Subtracting the mean of a population removes the direction every face shares, so the cosine
+    measures what tells people apart (FaceNet's ``validate_on_lfw --subtract_mean``)."""
+    return unit(raw) if centre is None else unit(unit(raw) - centre)
+
+
+def uncentred(vectors: np.ndarray, centre: np.ndarray | None) -> np.ndarray:
+    """The unit network vectors that :func:`centred` turned into ``vectors``: exact, so a stored
+    vector can move to another centre without its crop being embedded again.
+
+    ``vectors`` = unit(raw - c) with |raw| = 1, so raw = c + t v for the t > 0 with |c + t v| = 1:
+    t = -(c.v) + sqrt((c.v)^2 + 1 - |c|^2), real and positive since |c| < 1 (a mean of unit vectors).
+    """
+    vectors = np.asarray(vectors, np.float64)
+    if centre is None:
+        return unit(vectors)
+    c = np.asarray(centre, np.float64)
+    cv = vectors @ c
+    t = -cv + np.sqrt(cv * cv + 1.0 - c @ c)
+    return unit(c + t[:, None] * vectors)
+
+
+def recentre(vectors: np.ndarray, old: np.ndarray | None, new: np.ndarray | None) -> np.ndarray:
+    """Vectors centred on ``old`` (None: not centred) as they are centred on ``new``."""
+    return centred(uncentred(vectors, old), new)
 
 
 @dataclass(frozen=True)
@@ -23,11 +66,14 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Match:
-    """The answer for one probe: a name (None = unknown) and the top candidates."""
+    """The answer for one probe: a name (None = unknown), the top candidates, and what decided:
+    the threshold applied and the margin of the best person over the second (None with one)."""
 
     name: str | None
     similarity: float
     candidates: tuple[Candidate, ...]
+    threshold: float = float("nan")
+    margin: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +114,38 @@ def person_scores(gallery: Gallery, probes: np.ndarray, aggregate: Aggregate = "
     return scores
 
 
+def pick_faces(
+    candidates: list[np.ndarray],
+    several: list[bool],
+    largest_usable: list[bool],
+    held: np.ndarray,
+    threshold: float,
+) -> list[tuple[int | None, float | None]]:
+    """Which face of each enrolment photo is the person: (row of its candidates, or None to skip
+    the photo; the similarity that decided, or None where nothing was compared).
+
+    ``candidates[i]`` holds photo i's usable faces' vectors, largest first; ``several[i]`` says it
+    had other confident faces; ``largest_usable[i]`` that its largest face is among them. A photo
+    of one face gives it. Of several, the face most like the person's reference (the centroid of
+    the photos of one face and the ``held`` samples) is taken, and the photo skipped when even that
+    one is below ``threshold``. With nothing to compare to, the largest face, if it is usable.
+    """
+    known = [vectors[0] for vectors, many in zip(candidates, several, strict=True) if not many]
+    known += list(held)
+    reference = unit(np.mean(known, axis=0)) if known else None
+    picks: list[tuple[int | None, float | None]] = []
+    for vectors, many, usable in zip(candidates, several, largest_usable, strict=True):
+        if not many:
+            picks.append((0, None))
+        elif reference is None:
+            picks.append((0 if usable else None, None))
+        else:
+            similarity = vectors @ reference
+            best = int(np.argmax(similarity))
+            picks.append((best if similarity[best] >= threshold else None, float(similarity[best])))
+    return picks
+
+
 def threshold_for(quantiles: tuple[tuple[float, float], ...], far: float) -> float:
     """The similarity that impostor pairs reach with probability ``far``: log-linear interpolation
     in a (false accept rate, similarity) table, clamped to its ends."""
@@ -81,12 +159,14 @@ def decide(scores: np.ndarray, names: tuple[str, ...], threshold: float, top_k: 
     matches = []
     for row in np.atleast_2d(scores):
         if len(names) == 0:
-            matches.append(Match(None, float("nan"), ()))
+            matches.append(Match(None, float("nan"), (), threshold))
             continue
-        order = np.argsort(-row, kind="stable")[: max(top_k, 1)]
-        candidates = tuple(Candidate(names[i], float(row[i])) for i in order)
+        order = np.argsort(-row, kind="stable")[: max(top_k, 2)]
+        margin = float(row[order[0]] - row[order[1]]) if len(order) > 1 else None
+        candidates = tuple(Candidate(names[i], float(row[i])) for i in order[: max(top_k, 1)])
         best = candidates[0]
-        matches.append(Match(best.name if best.similarity >= threshold else None, best.similarity, candidates))
+        name = best.name if best.similarity >= threshold else None
+        matches.append(Match(name, best.similarity, candidates, threshold, margin))
     return matches
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import logging
+import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,9 +31,24 @@ from facerec.mtcnn import MTCNN, DetectorConfig
 from facerec.runtime import Backend, available_cpus, resolve, single_threaded_blas
 from facerec.types import Face, Verification
 
+log = logging.getLogger(__name__)
+
 # Photos an enrolment decodes and then detects together: the detector shares a batch among its
 # workers, one photo each (enrol 17 -> 21 photos/s on 2 cores); a few decoded photos at a time.
 ENROL_DETECT_BATCH = 8
+
+
+@dataclass
+class _Enrolment:
+    """A photo being enrolled: the faces that may become its sample (crop, quality figures) and,
+    once embedded, their vectors."""
+
+    source: str
+    digest: str
+    candidates: list[tuple[Face, np.ndarray, dict]]
+    several: bool  # the photo has several confident faces: which one is the person is chosen later
+    largest_issues: list[str]  # why the largest face fails the quality gate (empty: it passes)
+    vectors: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -147,19 +164,18 @@ class FaceRecognizer:
         return self._index
 
     def _check_model(self) -> int:
-        """Embeddings of different models never mix: refuse to work across them. Returns the store
-        revision checked, so the caller's index is brought to that same revision (one read).
+        """Vectors of different kinds (another model, or the same model on another centre) never
+        mix: refuse to work across them. Returns the store revision checked, so the caller's index
+        is brought to that same revision (one read).
 
-        Scanning the samples' models is O(samples), so it is done once per store revision."""
+        Scanning the samples' kinds is O(samples), so it is done once per store revision."""
         revision = self.store.revision()
         if self._model_checked_at == revision:
             return revision
-        held = self.store.models() - {self.embedder.model}
+        embedder = self.embedder
+        held = self.store.kinds() - {(embedder.model, embedder.centre_id)}
         if held:
-            raise StoreError(
-                f"the store holds embeddings of model {', '.join(sorted(held))}, not {self.embedder.model}; "
-                f"use that model (--model {_model_hint(sorted(held)[0])}) or re-embed the store with `facerec reembed`"
-            )
+            raise StoreError(_mixed_kinds_message(held, embedder))
         self._model_checked_at = revision
         return revision
 
@@ -173,10 +189,13 @@ class FaceRecognizer:
     ) -> EnrollReport:
         """Add every usable photo to a person, in one transaction (all or nothing).
 
-        A photo is used when it holds exactly one face of confidence >= 0.9 (with ``largest``,
-        the largest of several) that passes the quality gate; the others are reported with a
-        reason. Photos already held for the person (same sha256) are not added twice. An image is
-        a path, or (label, bytes) for one that never was a file (an HTTP upload).
+        A photo is used when it holds exactly one face of confidence >= 0.9 that passes the
+        quality gate; the others are reported with a reason. With ``largest``, a photo of several
+        faces gives the face that looks most like the person's other photos (those of one face,
+        and the samples held already), and is skipped if none looks like them (below the model's
+        verification threshold); with nothing to compare to, the largest face. Photos already held
+        for the person (same sha256) are not added twice. An image is a path, or (label, bytes)
+        for one that never was a file (an HTTP upload).
         """
         from facerec.store.records import StoredSample
         from facerec.store.repository import check_name
@@ -185,7 +204,7 @@ class FaceRecognizer:
         self._check_model()
         report = EnrollReport(name)
         images = list(images)
-        pending: list[tuple[str, str, Face, np.ndarray, dict]] = []
+        pending: list[_Enrolment] = []
         uploads = {item[0] for item in images if isinstance(item, tuple)}
         done = 0
         for start in range(0, len(images), ENROL_DETECT_BATCH):
@@ -195,47 +214,89 @@ class FaceRecognizer:
                 try:
                     if photo.error is not None:
                         raise photo.error
-                    face = choose.only_face(next(found), photo.source, largest=largest)
-                    crop = self.embedder.crops(photo.pixels, [face])[0]
-                    figures = quality.measure(face, crop)
-                    issues = quality.problems(figures, self.quality_gate)
-                    if issues:
-                        raise FacerecError("; ".join(issues))
+                    pending.append(self._candidates(photo, next(found), largest))
                 except FacerecError as exc:
                     report.skipped.append(Skipped(photo.source, str(exc).removeprefix(f"{photo.source}: ")))
-                else:
-                    pending.append((photo.source, hashlib.sha256(photo.data).hexdigest(), face, crop, figures))
                 done += 1
                 if progress:
                     progress(done, len(images))
-        encoded = self._files.map(png, [p[3] for p in pending])  # beside the embedding, below
-        vectors = self.embedder.embed_crops(np.stack([p[3] for p in pending])) if pending else []
+        crops = [crop for item in pending for _face, crop, _figures in item.candidates]
+        vectors = iter(self.embedder.embed_crops(np.stack(crops)) if crops else [])
+        for item in pending:
+            item.vectors = np.stack([next(vectors) for _ in item.candidates])
+        chosen = self._choose(name, pending, report)
+        encoded = self._files.map(png, [item.candidates[k][1] for item, k in chosen])  # beside the samples, below
         samples = [
             StoredSample(
-                embedding=vector,
+                embedding=item.vectors[k],
                 model=self.embedder.model,
+                centre=self.embedder.centre_id,
                 preprocessing=self.embedder.provenance,
                 crop_png=crop_png,
-                source_path=source if source in uploads else str(Path(source).resolve()),
-                source_sha256=digest,
-                box=face.box,
-                landmarks=face.landmarks,
-                confidence=face.confidence,
-                quality=figures,
+                source_path=item.source if item.source in uploads else str(Path(item.source).resolve()),
+                source_sha256=item.digest,
+                box=item.candidates[k][0].box,
+                landmarks=item.candidates[k][0].landmarks,
+                confidence=item.candidates[k][0].confidence,
+                quality=item.candidates[k][2],
             )
-            for (source, digest, face, _crop, figures), vector, crop_png in zip(pending, vectors, encoded, strict=True)
+            for (item, k), crop_png in zip(chosen, encoded, strict=True)
         ]
         if not samples:
             return report
         person, _added, duplicates = self.store.add_samples(name, samples)
         duplicate_set = set(duplicates)
-        for sample, (source, *_rest) in zip(samples, pending, strict=True):
+        for sample, (item, _k) in zip(samples, chosen, strict=True):
             if sample.source_path in duplicate_set:
-                report.skipped.append(Skipped(source, "already enrolled (same photo)"))
+                report.skipped.append(Skipped(item.source, "already enrolled (same photo)"))
             else:
-                report.added.append(source)
+                report.added.append(item.source)
         report.samples = person.samples
         return report
+
+    def _candidates(self, photo: _Photo, faces: list[Face], largest: bool) -> _Enrolment:
+        """The faces of an enrolment photo that may become the sample: its one face, or with
+        ``largest`` each confident face of several that passes the quality gate, largest first."""
+        face = choose.only_face(faces, photo.source, largest=largest)  # NoFace / MultipleFaces errors
+        others = [f for f in choose.confident(faces) if f is not face]
+        candidates, largest_issues = [], []
+        for candidate in [face, *sorted(others, key=lambda f: -f.area)]:
+            crop = self.embedder.crops(photo.pixels, [candidate])[0]
+            figures = quality.measure(candidate, crop)
+            issues = quality.problems(figures, self.quality_gate)
+            if candidate is face:
+                largest_issues = issues
+            if not issues:
+                candidates.append((candidate, crop, figures))
+        if not candidates:
+            raise FacerecError("; ".join(largest_issues))
+        digest = hashlib.sha256(photo.data).hexdigest()
+        return _Enrolment(photo.source, digest, candidates, bool(others), largest_issues)
+
+    def _choose(self, name: str, pending: list[_Enrolment], report: EnrollReport) -> list[tuple[_Enrolment, int]]:
+        """Which candidate of each photo becomes the sample (photo, candidate index), in photo order
+        (see matching.pick_faces); the photos left out are reported."""
+        several = [item.several for item in pending]
+        held = self.store.embeddings(self.embedder.model, person=name)[2] if any(several) else np.zeros((0, 0))
+        threshold = self.embedder.threshold
+        picks = matching.pick_faces(
+            [item.vectors for item in pending], several, [not item.largest_issues for item in pending], held, threshold
+        )
+        chosen = []
+        for item, (pick, similarity) in zip(pending, picks, strict=True):
+            if pick is not None:
+                chosen.append((item, pick))
+            elif similarity is None:
+                report.skipped.append(Skipped(item.source, "; ".join(item.largest_issues)))
+            else:
+                report.skipped.append(
+                    Skipped(
+                        item.source,
+                        f"none of its {len(item.vectors)} usable faces looks like {name}'s other photos "
+                        f"(best similarity {similarity:.2f} < {threshold:.2f})",
+                    )
+                )
+        return chosen
 
     def _read(self, item: str | Path | tuple[str, bytes]) -> _Photo:
         """A photo to enrol, read once (it is hashed and decoded) and decoded, or why it cannot be."""
@@ -260,7 +321,7 @@ class FaceRecognizer:
             raise StoreError("no one is enrolled yet: enrol people first (facerec enroll NAME PHOTOS...)")
         with single_threaded_blas():
             scores = matching.person_scores(gallery, vectors, self.aggregate)
-        limit = self.identify_threshold(len(gallery), revision) if threshold is None else threshold
+        limit = self.identify_threshold(len(gallery), revision) if threshold is None else check_threshold(threshold)
         matches = matching.decide(scores, gallery.names, limit, top_k)
         return [
             Identified(face.with_embedding(vector), match)
@@ -268,18 +329,28 @@ class FaceRecognizer:
         ]
 
     def identify_threshold(self, people: int, revision: int | None = None) -> float:
-        """The store's calibrated threshold for this model if there is one, else the model's.
+        """The store's calibrated threshold for this model's vectors if there is one, else the
+        model's operating point for ``people`` enrolled (see Embedder.identify_threshold).
 
         Given the store ``revision`` the caller has read, the setting is read once per revision
-        (storing it bumps the revision), not once per photo."""
+        (storing it bumps the revision), not once per photo. A calibration made for other vectors
+        (before they were re-centred) is not used: its similarities are on another scale."""
         if revision is None or self._calibration is None or self._calibration[0] != revision:
-            self._calibration = (revision, self.store.setting(f"threshold:{self.embedder.model}"))
+            calibrated = self.store.setting(f"threshold:{self.embedder.model}")
+            if calibrated and calibrated.get("centre") != self.embedder.centre_id:
+                log.warning("the calibrated threshold was made for other vectors; run `facerec calibrate` again")
+                calibrated = None
+            self._calibration = (revision, calibrated)
         calibrated = self._calibration[1]
         return float(calibrated["threshold"]) if calibrated else self.embedder.identify_threshold(people)
 
-    def calibrate(self, far: float = 0.05, folder: Path | None = None) -> dict:
-        """Pick the identification threshold at an open-set false accept rate ``far``, from the
-        enrolled gallery or from a labelled folder (``folder/<person>/<photos>``), and store it."""
+    def calibrate(self, far: float = 0.01, folder: Path | None = None) -> dict:
+        """Pick the identification threshold at an open-set false accept rate ``far`` measured on
+        your own people, and store it (it then replaces the model's operating point).
+
+        Each person in turn plays the stranger: their photos are matched against everyone else's
+        centroid, and the threshold is the lowest that names at most ``far`` of those photos. The
+        people are the enrolled gallery, or a labelled folder (``folder/<person>/<photos>``)."""
         if not 0 < far < 1:
             raise FacerecError(f"--far must be between 0 and 1, got {far}")
         if folder is None:
@@ -307,27 +378,46 @@ class FaceRecognizer:
             "source": source,
             "people": len(gallery),
             "samples": int(len(gallery.samples)),
+            "centre": self.embedder.centre_id,  # the vectors it was measured on
         }
         self.store.put_setting(f"threshold:{self.embedder.model}", value)
         return value
 
-    def reembed(self, model: str, progress: Callable[[int, int], None] | None = None) -> int:
-        """Re-embed every stored crop with another model, in one transaction; afterwards the store
-        holds only that model's embeddings. Returns the number of samples."""
-        target = Embedder(model, **self._model_options())
-        rows = self.store.crops()
+    def reembed(self, model: str | None = None, progress: Callable[[int, int], None] | None = None) -> Reembedded:
+        """Bring every stored vector (samples and unknown sightings) to one model's kind, in one
+        transaction each: the same model's vectors on another centre (or none: stores of facerec
+        before centring) are re-centred exactly, without their crops; any other is embedded again
+        from its stored crop. ``model`` None: this recognizer's model. A calibrated threshold made
+        for the old kind is dropped (calibrate again)."""
+        target = self.embedder if model is None else Embedder(model, **self._model_options())
+        from facerec.store.attendance import AttendanceLog
+
+        log = AttendanceLog(self.store)
+        samples, sample_crops = _moved(self.store.models(), self.store.vectors, self.store.crops, target)
+        sightings, sighting_crops = _moved(log.sighting_models(), log.sighting_vectors, log.snapshots, target)
+        again = sample_crops + sighting_crops
         vectors: dict[int, np.ndarray] = {}
-        for start in range(0, len(rows), 64):
-            chunk = rows[start : start + 64]
+        for start in range(0, len(again), 64):
+            chunk = again[start : start + 64]
             crops = np.stack([np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) for _, png in chunk])
             vectors.update(zip((i for i, _ in chunk), target.embed_crops(crops), strict=True))
             if progress:
-                progress(min(start + 64, len(rows)), len(rows))
-        count = self.store.replace_embeddings(target.model, vectors)
-        self.model_name, self._embedder, self._index = model, target, None
+                progress(min(start + 64, len(again)), len(again))
+        key = f"threshold:{target.model}"
+        calibrated = self.store.setting(key)
+        stale = [key] if calibrated and calibrated.get("centre") != target.centre_id else []
+        for sample_id, _ in sample_crops:
+            samples[sample_id] = vectors.pop(sample_id)
+        count = self.store.replace_embeddings(target.model, target.centre_id, samples, drop_settings=stale)
+        for sighting_id, _ in sighting_crops:
+            sightings[sighting_id] = vectors.pop(sighting_id)
+        log.replace_sighting_embeddings(target.model, target.centre_id, sightings)
+        if model is not None:
+            self.model_name, self._embedder = model, target
+        self._index = None
         self._model_checked_at = None
         self._calibration = None
-        return count
+        return Reembedded(target.model, count - len(sample_crops), len(sample_crops), len(sightings), bool(stale))
 
     @property
     def preprocessing(self) -> Preprocessing:
@@ -408,6 +498,66 @@ class FaceRecognizer:
         same = np.array([p.same for p in pairs])
         folds = np.array([p.fold for p in pairs])
         return evaluate.evaluate(similarities, same, folds, far), missed
+
+
+@dataclass(frozen=True)
+class Reembedded:
+    """What :meth:`FaceRecognizer.reembed` changed."""
+
+    model: str
+    recentred: int  # samples moved to the model's centre arithmetically
+    reembedded: int  # samples embedded again from their crops
+    sightings: int  # unknown sightings changed either way
+    calibration_dropped: bool  # a calibrated threshold for the old vectors was removed
+
+    @property
+    def samples(self) -> int:
+        return self.recentred + self.reembedded
+
+
+def _moved(
+    models: set[str], read: Callable, crops_of: Callable, target: Embedder
+) -> tuple[dict[int, np.ndarray], list[tuple[int, bytes]]]:
+    """The vectors that are not of ``target``'s kind: those of its model on a centre we know
+    (none, or its own), re-centred; and (id, crop) of the others, to be embedded again.
+    ``read(model)`` gives (ids, centres, vectors) of one model, ``crops_of(ids)`` (id, crop) pairs."""
+    known = {None: None, target.centre_id: target.centre}
+    moved: dict[int, np.ndarray] = {}
+    again: list[int] = []
+    for model in sorted(models):
+        ids, centres, vectors = read(model)
+        for centre in set(centres):
+            rows = np.array([c == centre for c in centres])
+            if model != target.model or centre not in known:
+                again.extend(ids[rows].tolist())
+            elif centre != target.centre_id:
+                recentred = matching.recentre(vectors[rows], known[centre], target.centre)
+                moved.update(zip(ids[rows].tolist(), recentred, strict=True))
+    return moved, crops_of(again) if again else []
+
+
+def _mixed_kinds_message(held: set[tuple[str, str | None]], embedder: Embedder) -> str:
+    from facerec.store.repository import describe_kinds
+
+    mine = (embedder.model, embedder.centre_id)
+    if any(model == embedder.model for model, _ in held):
+        return (
+            f"the store holds vectors of {describe_kinds(held)}, but {describe_kinds({mine})} makes them now "
+            "(facerec centres embeddings since 0.2): run `facerec reembed` to re-centre them (exact, in seconds: "
+            "no photo or crop is embedded again)"
+        )
+    name = sorted(model for model, _ in held)[0]
+    return (
+        f"the store holds embeddings of model {', '.join(sorted({m for m, _ in held}))}, not {embedder.model}; "
+        f"use that model (--model {_model_hint(name)}) or re-embed the store with `facerec reembed`"
+    )
+
+
+def check_threshold(threshold: float) -> float:
+    """A similarity threshold someone typed: a number in [-1, 1] (NaN would make everyone unknown)."""
+    if not (isinstance(threshold, int | float) and math.isfinite(threshold) and -1 <= threshold <= 1):
+        raise FacerecError(f"a threshold is a cosine similarity between -1 and 1, got {threshold!r}")
+    return float(threshold)
 
 
 def _model_hint(name: str) -> str:

@@ -260,9 +260,10 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     # --- attendance ------------------------------------------------------------------------------
 
     @app.post("/v1/checkin")
-    async def checkin(request: Request, _key: Key) -> dict:
+    async def checkin(request: Request, _key: Key, threshold: float | None = None) -> dict:
         """An image from a check-in point (fields ``image``, ``source``, optional ISO ``time``):
-        each recognised person is checked in, or their event of the dedupe window updated."""
+        each recognised person is checked in, or their event of the dedupe window updated. Faces
+        are named at the same operating point as /v1/identify (``threshold`` overrides it)."""
         values = await uploads(request, ("image",))
         source = values.get("source")
         if not isinstance(source, str) or not source.strip():
@@ -271,7 +272,9 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         keep = str(values.get("unknowns", "")).lower() in ("1", "true", "yes")
 
         def work() -> list[dict]:
-            tracker = Attendance(recognizer, source.strip(), rule=ConfirmRule(1, timedelta(0)), keep_unknowns=keep)
+            tracker = Attendance(
+                recognizer, source.strip(), rule=ConfirmRule(1, timedelta(0)), keep_unknowns=keep, threshold=threshold
+            )
             pixels = recognizer.load(values["image"])
             return [event.to_dict() for event in tracker.process(pixels, moment)]
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from facerec.errors import WeightsError
 from facerec.files import write_atomically
 
@@ -59,6 +61,11 @@ class ModelSpec:
     impostor_quantiles: tuple[tuple[float, float], ...] = ()  # (false accept rate, similarity)
     open_set_far: float = 0.05
     info: dict = field(default_factory=dict)  # description, licence, provenance: for people
+    # The mean vector subtracted from every embedding before the final L2 normalisation, measured
+    # on people outside every evaluation set: files["centre"] for a model of the manifest, inline
+    # for a fine-tuned model file. None: the model's vectors are used as the network gives them.
+    centre: tuple[float, ...] | None = field(default=None, repr=False)
+    centre_info: dict = field(default_factory=dict)  # how the centre was made: data, count, date
 
 
 def package_weights_dir() -> Path:
@@ -109,6 +116,7 @@ def model_spec(name: str) -> ModelSpec:
         threshold=raw.pop("threshold", None),
         impostor_quantiles=tuple((float(f), float(t)) for f, t in raw.pop("impostor_quantiles", [])),
         open_set_far=float(raw.pop("open_set_far", 0.05)),
+        centre_info=raw.pop("centre", {}),
         info=raw,
     )
 
@@ -129,6 +137,8 @@ def file_spec(path: Path) -> ModelSpec:
         preprocessing=about["preprocessing"],
         threshold=about["threshold"],
         info={"base_model": about["base_model"], "path": str(path), "training": about["training"]},
+        centre=tuple(about["centre"]) if about.get("centre") else None,
+        centre_info=about.get("centre_info") or {},
     )
 
 
@@ -148,9 +158,30 @@ def _finetuned_metadata(path: Path, sha: str) -> dict:
         "threshold": checkpoint.get("threshold"),
         "base_model": checkpoint["base_model"],
         "training": checkpoint.get("training", {}),
+        "centre": [float(v) for v in checkpoint["centre"]] if checkpoint.get("centre") is not None else None,
+        "centre_info": checkpoint.get("centre_info") or {},
     }
     _remember(remembered, about)
     return about
+
+
+def load_centre(spec: ModelSpec) -> np.ndarray | None:
+    """The model's centre vector (float32), or None for a model that has none.
+
+    A manifest model's centre is a ``.npy`` file (read without pickle, like every weight file
+    checked against its sha256 first); a fine-tuned model carries its own inline."""
+    if spec.centre is not None:
+        return np.asarray(spec.centre, np.float32)
+    if "centre" not in spec.files:
+        return None
+    path = locate(spec.files["centre"])
+    try:
+        vector = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"cannot read the centre vector {path}: {exc}") from None
+    if vector.ndim != 1 or (spec.embedding_size and len(vector) != spec.embedding_size):
+        raise WeightsError(f"{path}: a centre vector of {spec.embedding_size} values was expected, got {vector.shape}")
+    return vector.astype(np.float32)
 
 
 def model_files(model: str) -> dict[str, WeightFile]:

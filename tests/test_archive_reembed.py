@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from typer.testing import CliRunner
 
 import cli
@@ -65,10 +66,62 @@ def test_reembed_moves_the_store_to_another_model(tmp_path, data, monkeypatch):
     probe = data / "face_recognition/examples/obama.jpg"
     refused = run("--db", url, "--model", "casia-copy", "identify", probe)
     assert refused.exit_code == 1 and "holds embeddings of model casia-webface" in refused.stderr
-    assert run("--db", url, "reembed").exit_code == 1  # which model?
+    nothing = run("--db", url, "reembed")  # the model in use: the store holds its vectors already
+    assert nothing.exit_code == 0 and "nothing to do" in nothing.stdout
     result = run("--db", url, "reembed", "--model", "casia-copy")
     assert result.exit_code == 0 and "re-embedded 2 samples with casia-copy" in result.stdout
     assert Store(url).models() == {"casia-copy"}
     found = json.loads(run("--db", url, "--model", "casia-copy", "identify", "--json", probe).stdout)
     assert found[0]["faces"][0]["name"] == "obama"
     assert run("--db", url, "identify", probe).exit_code == 1  # now the default model is the odd one out
+
+
+def test_a_store_made_before_centring_is_refused_then_recentred_and_names_the_same_people(tmp_path, data, monkeypatch):
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from facerec import matching
+    from facerec.store import migrations
+    from facerec.store.attendance import AttendanceLog
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    photos = data / "face_recognition/examples/knn_examples/train"
+    probe = data / "face_recognition/examples/knn_examples/test/obama_and_biden.jpg"
+    with monkeypatch.context() as old:  # facerec before centring: the network's own vectors, schema 0003
+        old.setattr(weights, "load_centre", lambda spec: None)
+        for name in ("obama", "biden"):
+            assert run("--db", url, "enroll", name, photos / name).exit_code == 0
+        before = {f["name"] for f in json.loads(run("--db", url, "identify", "--json", probe).stdout)[0]["faces"]}
+        store = Store(url)
+        raw = store.embeddings("casia-webface")[2]
+        crops = sorted(c for _, c in store.crops())
+        AttendanceLog(store).add_unknown(
+            "door", datetime.now(UTC), datetime.now(UTC), 0.2, "casia-webface", None, raw[0], {}, b"png", 3
+        )
+        store.put_setting("threshold:casia-webface", {"threshold": 0.45, "far": 0.05})
+        with store.engine.begin() as connection:
+            command.downgrade(migrations._config(connection), "0003")
+        store.close()
+    assert {"obama", "biden"} <= before
+
+    refused = run("--db", url, "identify", probe)  # opened by today's facerec: migrated, then refused
+    assert refused.exit_code == 1
+    assert "not centred" in refused.stderr and "run `facerec reembed` to re-centre them" in refused.stderr
+    result = run("--db", url, "reembed")
+    assert result.exit_code == 0, result.stderr
+    assert "re-embedded 4 samples with casia-webface (4 re-centred, 0 embedded again" in result.stdout
+    assert "1 unknown sightings" in result.stdout and "run `facerec calibrate`" in result.stderr
+
+    store = Store(url)
+    centre = weights.load_centre(weights.model_spec("casia-webface"))
+    assert store.kinds() == {("casia-webface", matching.centre_id(centre))}
+    assert np.allclose(store.embeddings("casia-webface")[2], matching.centred(raw, centre), atol=1e-5)
+    assert sorted(c for _, c in store.crops()) == crops  # nothing lost
+    assert [(p.name, p.samples) for p in store.people()] == [("biden", 2), ("obama", 2)]
+    assert store.setting("threshold:casia-webface") is None  # made for the old vectors
+    sighting = AttendanceLog(store).unknowns()[0]
+    assert sighting.centre == matching.centre_id(centre)
+    after = {f["name"] for f in json.loads(run("--db", url, "identify", "--json", probe).stdout)[0]["faces"]}
+    assert after == before
+    assert "nothing to do" in run("--db", url, "reembed").stdout

@@ -101,6 +101,12 @@ def test_the_recorded_camera_checks_in_exactly_the_people_who_stayed(store, vide
     assert [e["event"] for e in next_day].count("check_in") == 2
 
 
+def test_threshold_overrides_the_operating_point_for_check_ins(store, video):
+    assert attend(store, video, "--start-time", "2026-11-20T08:00:00+00:00", "--threshold", "0.99") == []
+    refused = run("--db", store, "attend", video, "--threshold", "nan")
+    assert refused.exit_code == 1 and "a threshold is a cosine similarity" in refused.stderr
+
+
 def test_the_same_frames_as_an_mjpeg_stream_give_the_same_result(store, data):
     with camera.MjpegServer(data) as server:
         events = attend(store, server.url, "--fps", "5")
@@ -261,7 +267,7 @@ def _sample(i: int) -> StoredSample:
     vector = np.zeros(512, np.float32)
     vector[i] = 1
     return StoredSample(
-        vector, "casia-webface", {}, b"png", f"/p{i}.jpg", f"{i:064x}", (0, 0, 1, 1), ((0, 0),) * 5, 1, {}
+        vector, "casia-webface", None, {}, b"png", f"/p{i}.jpg", f"{i:064x}", (0, 0, 1, 1), ((0, 0),) * 5, 1, {}
     )
 
 
@@ -306,7 +312,10 @@ def test_assigning_a_sighting_of_another_model_is_refused(store_url):
     store = Store(store_url)
     store.add_samples("ann", [_sample(0)])
     log = AttendanceLog(store)
-    sighting = log.add_unknown("door", T0, T0, 0.1, "vggface2", _sample(1).embedding, {}, b"crop", 3)
+    sighting = log.add_unknown("door", T0, T0, 0.1, "vggface2", None, _sample(1).embedding, {}, b"crop", 3)
     with pytest.raises(StoreError, match="embedded with vggface2"):
         log.assign(sighting.id, "bob")
-    assert [s.id for s in log.unknowns()] == [sighting.id] and [p.name for p in store.people()] == ["ann"]
+    recentred = log.add_unknown("door", T0, T0, 0.1, "casia-webface", "c" * 16, _sample(2).embedding, {}, b"crop", 3)
+    with pytest.raises(StoreError, match="embedded with casia-webface \\(centred on cccc"):  # same model, other centre
+        log.assign(recentred.id, "bob")
+    assert [s.id for s in log.unknowns()] == [sighting.id, recentred.id] and [p.name for p in store.people()] == ["ann"]

@@ -60,6 +60,23 @@ def test_largest_takes_the_largest_face_and_db_goes_after_the_command_too(url, d
     assert [p["name"] for p in json.loads(run("--db", url, "list", "--json").stdout)] == ["biden"]
 
 
+def test_largest_in_a_group_photo_takes_the_face_like_the_persons_other_photos(url, data):
+    photos = data / "face_recognition/examples/knn_examples"
+    group = photos / "test/obama_and_biden.jpg"  # biden left, obama right and larger
+    assert run("--db", url, "enroll", "biden", photos / "train/biden").exit_code == 0
+    result = run("--db", url, "enroll", "--json", "--largest", "biden", group)
+    assert result.exit_code == 0 and len(json.loads(result.stdout)["added"]) == 1
+    sample = next(s for s in Store(url).samples("biden") if s.source_path == str(group))
+    assert sample.box[0] == pytest.approx(757, abs=5)  # biden's face, not obama's at x 1144
+    # Nobody in the photo looks like rose_leslie: the photo is skipped, saying so.
+    assert run("--db", url, "enroll", "rose_leslie", photos / "train/rose_leslie").exit_code == 0
+    result = run("--db", url, "enroll", "--json", "--largest", "rose_leslie", group)
+    assert result.exit_code == 1
+    reason = json.loads(result.stdout)["skipped"][0]["reason"]
+    assert "usable faces looks like rose_leslie's other photos" in reason
+    assert Store(url).person("rose_leslie").samples == 2
+
+
 def test_nothing_added_is_an_error_and_leaves_the_store_unchanged(url, tmp_path, data):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -90,6 +90,21 @@ def test_strangers_are_unknown(gallery, data):
     assert all(len(face["candidates"]) == 3 for entry in doc for face in entry["faces"])
 
 
+def test_identify_json_says_the_threshold_applied_and_the_margin(gallery, data):
+    photo = data / "face_recognition/examples/two_people.jpg"
+    faces = json.loads(run("--db", gallery, "identify", "--json", "--top-k", "2", photo).stdout)[0]["faces"]
+    for face in faces:
+        first, second = face["candidates"]
+        assert face["margin"] == pytest.approx(first["similarity"] - second["similarity"])
+        assert face["threshold"] == pytest.approx(0.527, abs=0.005)  # the operating point for 13 people
+        assert face["similarity"] >= face["threshold"] and face["name"] == first["name"]
+    strict = json.loads(run("--db", gallery, "identify", "--json", "--threshold", "0.99", photo).stdout)[0]
+    assert all(f["threshold"] == 0.99 and f["name"] is None for f in strict["faces"])
+    for bad in ("nan", "1.5", "-2"):
+        refused = run("--db", gallery, "identify", "--threshold", bad, photo)
+        assert refused.exit_code == 1 and "a threshold is a cosine similarity between -1 and 1" in refused.stderr
+
+
 def test_identify_text_and_unknown_faces(gallery, data):
     result = run("--db", gallery, "identify", data / "face_recognition/examples/two_people.jpg")
     assert result.exit_code == 0

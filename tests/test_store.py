@@ -23,6 +23,7 @@ def sample(seed: int, path: str | None = None, model: str = "casia-webface") -> 
     return StoredSample(
         embedding=vector / np.linalg.norm(vector),
         model=model,
+        centre=None,
         preprocessing={"margin": 32, "align": "crop"},
         crop_png=b"\x89PNG fake " + bytes([seed % 256]),
         source_path=path or f"/photos/{seed}.jpg",
@@ -170,6 +171,8 @@ def test_loading_samples_of_another_model_is_refused_whole(store_url):
     store.add_samples("alice", [sample(1)])
     dumped = Store(store_url).dump()
     foreign = [{"name": "bob", "samples": [dict(dumped[0]["samples"][0], model="vggface2", source_sha256="f" * 64)]}]
-    with pytest.raises(StoreError, match="hold embeddings of vggface2; the store holds casia-webface"):
+    with pytest.raises(
+        StoreError, match=r"hold embeddings of vggface2 \(not centred\); the store holds casia-webface \(not centred\)"
+    ):
         store.load(foreign)
     assert [p.name for p in store.people()] == ["alice"]  # nothing of the import was kept

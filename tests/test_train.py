@@ -14,7 +14,7 @@ import torch
 from typer.testing import CliRunner
 
 import cli
-from facerec import FaceRecognizer, finetuned, weights
+from facerec import FaceRecognizer, finetuned, matching, weights
 from facerec.embedder import Embedder
 from facerec.training import crops as training_crops
 from facerec.training import triplets
@@ -126,10 +126,16 @@ def test_loss_goes_down_and_the_saved_model_reloads_exactly(crop_set, tmp_path):
     saved = torch.load(model, weights_only=True)
     head = finetuned.head_from(saved)
     crops = crop_set.crops[:6]
-    with torch.no_grad():
-        expected = head(torch.from_numpy(Embedder(eager=True).embed_crops(crops)))
+    with torch.no_grad():  # the head reads the base network's own vectors (not the base model's centred ones)
+        expected = head(torch.from_numpy(Embedder(eager=True, centre=False).embed_crops(crops)))
     loaded = Embedder(str(model))
     assert loaded.dimension == 128
+    # The model says whether it wants its vectors centred: on the training people's mean, when that
+    # validated better (Trainer.validate), and then its figures are the centred ones.
+    assert ("centre" in saved) and (saved["centre"] is not None) == outcome.best.centred
+    if outcome.best.centred:
+        assert saved["centre"].shape == (128,) and saved["centre_info"]["made_by"] == "facerec train"
+        expected = torch.from_numpy(matching.centred(expected.numpy(), saved["centre"].numpy()))
     np.testing.assert_allclose(loaded.embed_crops(crops), expected.numpy(), atol=1e-5)
     # Its description and ONNX graph are now cached: a new process uses the model without torch.
     child = subprocess.run(
@@ -141,7 +147,7 @@ def test_loss_goes_down_and_the_saved_model_reloads_exactly(crop_set, tmp_path):
     )
     assert json.loads(child.stdout) == {"dimension": 128, "torch": False}
     trainer.head.load_state_dict(saved["head"])
-    assert trainer.validate().accuracy == pytest.approx(outcome.best.accuracy)  # same validation result
+    assert trainer.validate()[0].accuracy == pytest.approx(outcome.best.accuracy)  # same validation result
 
 
 def _train(people, out, epochs: int, *extra):

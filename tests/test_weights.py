@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import shutil
+from datetime import date
 
+import numpy as np
 import pytest
 
 from facerec import weights
@@ -16,6 +20,41 @@ def test_manifest_matches_shipped_files():
         path = weights.package_weights_dir() / spec.path
         assert path.stat().st_size == spec.size, role
         assert weights.sha256_of(path) == spec.sha256, role
+
+
+def test_the_default_models_centre_is_shipped_with_its_provenance():
+    spec = weights.model_spec("casia-webface")
+    shipped = spec.files["centre"]
+    path = weights.package_weights_dir() / shipped.path
+    assert path.stat().st_size == shipped.size and weights.sha256_of(path) == shipped.sha256
+    about = spec.centre_info
+    assert "lfw_train" in about["data"] and "none of them in LFW fold 1" in about["data"]
+    assert (about["people"], about["photos"]) == (139, 1627)
+    assert date.fromisoformat(about["date"]) <= date.today()
+    assert "benchmarks/centre.py" in about["made_by"]
+    centre = weights.load_centre(spec)
+    assert centre.shape == (512,) and centre.dtype == np.float32
+    assert 0 < np.linalg.norm(centre) < 1  # a mean of unit vectors
+    assert weights.load_centre(weights.model_spec("vggface2")) is None  # not measured: used as it comes
+
+
+def test_a_centre_of_the_wrong_size_is_refused(tmp_path, monkeypatch):
+    folder = tmp_path / "weights"
+    spec = weights.model_spec("casia-webface")
+    target = folder / spec.files["centre"].path
+    target.parent.mkdir(parents=True)
+    np.save(target, np.zeros(128, np.float32))
+    monkeypatch.setenv(weights.WEIGHTS_DIR_ENV, str(folder))
+    with pytest.raises(WeightsError, match="sha256"):  # a file not the manifest's is refused first
+        weights.load_centre(spec)
+    data = target.read_bytes()
+    odd = dataclasses.replace(
+        spec,
+        files=spec.files
+        | {"centre": weights.WeightFile(spec.files["centre"].path, hashlib.sha256(data).hexdigest(), len(data))},
+    )
+    with pytest.raises(WeightsError, match="a centre vector of 512 values"):
+        weights.load_centre(odd)
 
 
 def test_unknown_model():

@@ -8,6 +8,7 @@ transaction, so a stopped ``facerec attend`` leaves whole events behind, never h
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -15,9 +16,9 @@ import numpy as np
 from sqlalchemy import delete, func, select
 
 from facerec.errors import StoreError, UnknownPersonError
-from facerec.store.models import AttendanceEvent, FaceSample, Person, UnknownSighting
+from facerec.store.models import AttendanceEvent, Person, UnknownSighting
 from facerec.store.records import StoredSample
-from facerec.store.repository import Store, _aware, check_name
+from facerec.store.repository import Store, _aware, _unpack, check_name, describe_kinds, held_kinds
 
 DEFAULT_DEDUPE = timedelta(hours=8)
 SETTING = "attendance"
@@ -56,6 +57,7 @@ class SightingRecord:
     sightings: int
     best_similarity: float
     model: str
+    centre: str | None
     embedding: np.ndarray = field(repr=False)
     preprocessing: dict = field(repr=False)
     snapshot: bytes = field(repr=False)
@@ -101,6 +103,7 @@ def _sighting(row: UnknownSighting) -> SightingRecord:
         row.sightings,
         row.best_similarity,
         row.model,
+        row.centre,
         np.frombuffer(row.embedding, dtype="<f4", count=row.dimension).copy(),
         dict(row.preprocessing),
         row.snapshot,
@@ -213,6 +216,7 @@ class AttendanceLog:
         last_seen: datetime,
         similarity: float,
         model: str,
+        centre: str | None,
         embedding: np.ndarray,
         preprocessing: dict,
         snapshot: bytes,
@@ -228,6 +232,7 @@ class AttendanceLog:
                 sightings=sightings,
                 best_similarity=similarity,
                 model=model,
+                centre=centre,
                 dimension=int(vector.shape[0]),
                 embedding=vector.tobytes(),
                 preprocessing=preprocessing,
@@ -249,6 +254,42 @@ class AttendanceLog:
             rows = session.scalars(select(UnknownSighting).order_by(UnknownSighting.first_seen, UnknownSighting.id))
             return [_sighting(row) for row in rows]
 
+    def sighting_models(self) -> set[str]:
+        with self.store.reading() as session:
+            return set(session.scalars(select(UnknownSighting.model).distinct()))
+
+    def snapshots(self, ids: Sequence[int]) -> list[tuple[int, bytes]]:
+        """(sighting id, PNG crop) of the sightings listed."""
+        with self.store.reading() as session:
+            rows = session.execute(
+                select(UnknownSighting.id, UnknownSighting.snapshot)
+                .where(UnknownSighting.id.in_([int(i) for i in ids]))
+                .order_by(UnknownSighting.id)
+            )
+            return [(sighting_id, snapshot) for sighting_id, snapshot in rows]
+
+    def sighting_vectors(self, model: str) -> tuple[np.ndarray, list[str | None], np.ndarray]:
+        """(sighting ids, centres, vectors) of the unknown sightings of ``model`` (see Store.vectors)."""
+        with self.store.reading() as session:
+            rows = session.execute(
+                select(UnknownSighting.id, UnknownSighting.centre, UnknownSighting.embedding, UnknownSighting.dimension)
+                .where(UnknownSighting.model == model)
+                .order_by(UnknownSighting.id)
+            ).all()
+        return _unpack(rows)
+
+    def replace_sighting_embeddings(self, model: str, centre: str | None, vectors: dict[int, np.ndarray]) -> int:
+        """Sightings' embeddings as another kind of vector (see Store.replace_embeddings), in one transaction."""
+        with self.store.transaction() as session:
+            for sighting_id, vector in vectors.items():
+                row = session.get(UnknownSighting, sighting_id)
+                if row is None:
+                    continue  # purged meanwhile
+                vector = np.asarray(vector, dtype="<f4")
+                row.embedding, row.dimension, row.model, row.centre = vector.tobytes(), len(vector), model, centre
+                row.preprocessing = dict(row.preprocessing) | {"model": model, "centre": centre}
+        return len(vectors)
+
     def unknown(self, sighting_id: int) -> SightingRecord:
         with self.store.reading() as session:
             row = session.get(UnknownSighting, sighting_id)
@@ -259,11 +300,12 @@ class AttendanceLog:
     def assign(self, sighting_id: int, name: str) -> tuple[int, int]:
         """Enrol a sighting's face as a sample of ``name`` (created if new) and drop the sighting,
         in one transaction. Returns (person id, samples the person now holds). A sighting embedded
-        with another model than the store holds is refused: models never mix."""
+        with another model (or centre) than the store holds is refused: kinds of vector never mix."""
         sighting = self.unknown(sighting_id)
         sample = StoredSample(
             embedding=sighting.embedding,
             model=sighting.model,
+            centre=sighting.centre,
             preprocessing=sighting.preprocessing,
             crop_png=sighting.snapshot,
             source_path=f"unknown-sighting:{sighting.id}@{sighting.source}",
@@ -274,11 +316,12 @@ class AttendanceLog:
             quality={},
         )
         with self.store.transaction() as session:
-            held = set(session.scalars(select(FaceSample.model).distinct()))
-            if held and sighting.model not in held:
+            held = held_kinds(session)
+            kind = (sighting.model, sighting.centre)
+            if held and kind not in held:
                 raise StoreError(
-                    f"sighting {sighting_id} was embedded with {sighting.model}; "
-                    f"the store holds {', '.join(sorted(held))}"
+                    f"sighting {sighting_id} was embedded with {describe_kinds({kind})}; "
+                    f"the store holds {describe_kinds(held)}"
                 )
             person, _added, _duplicates = self.store.add_in(session, name, [sample])
             session.execute(delete(UnknownSighting).where(UnknownSighting.id == sighting_id))

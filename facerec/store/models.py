@@ -48,6 +48,9 @@ class FaceSample(Base):
     preprocessing: Mapped[dict] = mapped_column(JSON, nullable=False)
     dimension: Mapped[int] = mapped_column(Integer, nullable=False)
     embedding: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # float32, little-endian
+    # The centre subtracted before the embedding's normalisation (facerec.matching.centre_id);
+    # NULL: the network's own unit vector. Vectors of one (model, centre) are comparable.
+    centre: Mapped[str | None] = mapped_column(String(64), nullable=True)
     crop: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # the aligned crop, PNG
     source_path: Mapped[str] = mapped_column(String(4096), nullable=False)
     source_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -109,6 +112,7 @@ class UnknownSighting(Base):
     model: Mapped[str] = mapped_column(String(255), nullable=False)
     dimension: Mapped[int] = mapped_column(Integer, nullable=False)
     embedding: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    centre: Mapped[str | None] = mapped_column(String(64), nullable=True)  # as FaceSample.centre
     preprocessing: Mapped[dict] = mapped_column(JSON, nullable=False)
     snapshot: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # aligned crop, PNG
 

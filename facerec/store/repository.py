@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy import create_engine, delete, event, func, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -54,6 +54,28 @@ def check_name(name: str) -> str:
     if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
         raise StoreError(f"a person's name cannot contain control characters: {cleaned!r}")
     return unicodedata.normalize("NFC", cleaned)
+
+
+def held_kinds(session: Session) -> set[tuple[str, str | None]]:
+    """The (model, centre) pairs of the samples, read in a caller's transaction."""
+    return {
+        (model, centre) for model, centre in session.execute(select(FaceSample.model, FaceSample.centre).distinct())
+    }
+
+
+def describe_kinds(kinds: set[tuple[str, str | None]]) -> str:
+    """Kinds of vector as people read them: "casia-webface (centred on 1a2b...)", "... (not centred)"."""
+    return ", ".join(
+        f"{model} ({f'centred on {centre}' if centre else 'not centred'})" for model, centre in sorted(kinds, key=str)
+    )
+
+
+def _unpack(rows) -> tuple[np.ndarray, list, np.ndarray]:
+    """(ids, a column, N x D float32 vectors) from rows of (id, column, embedding blob, dimension)."""
+    if not rows:
+        return np.zeros(0, np.int64), [], np.zeros((0, 0), np.float32)
+    vectors = np.stack([np.frombuffer(blob, dtype="<f4", count=dim) for _, _, blob, dim in rows])
+    return np.array([r[0] for r in rows], np.int64), [r[1] for r in rows], vectors.astype(np.float32)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -196,22 +218,37 @@ class Store:
             return [self._sample_record(sample, person) for sample, person in session.execute(query)]
 
     def models(self) -> set[str]:
-        with self.reading() as session:
-            return set(session.scalars(select(FaceSample.model).distinct()))
+        return {model for model, _centre in self.kinds()}
 
-    def embeddings(self, model: str) -> tuple[np.ndarray, list[str], np.ndarray]:
-        """(sample ids, person names, N x D vectors) of every sample made with ``model``."""
+    def kinds(self) -> set[tuple[str, str | None]]:
+        """The kinds of vector the samples hold: (model, centre) pairs. Only one kind is comparable."""
+        with self.reading() as session:
+            return held_kinds(session)
+
+    def vectors(self, model: str) -> tuple[np.ndarray, list[str | None], np.ndarray]:
+        """(sample ids, centres, vectors) of every sample of ``model``, for moving them to another centre."""
         with self.reading() as session:
             rows = session.execute(
-                select(FaceSample.id, Person.name, FaceSample.embedding, FaceSample.dimension)
-                .join(Person)
+                select(FaceSample.id, FaceSample.centre, FaceSample.embedding, FaceSample.dimension)
                 .where(FaceSample.model == model)
                 .order_by(FaceSample.id)
             ).all()
-        if not rows:
-            return np.zeros(0, np.int64), [], np.zeros((0, 0), np.float32)
-        vectors = np.stack([np.frombuffer(blob, dtype="<f4", count=dim) for _, _, blob, dim in rows])
-        return np.array([r[0] for r in rows], np.int64), [r[1] for r in rows], vectors.astype(np.float32)
+        return _unpack(rows)
+
+    def embeddings(self, model: str, person: str | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """(sample ids, person names, N x D vectors) of every sample made with ``model`` (of one
+        ``person`` only, if named; none if no one has that name)."""
+        query = (
+            select(FaceSample.id, Person.name, FaceSample.embedding, FaceSample.dimension)
+            .join(Person)
+            .where(FaceSample.model == model)
+            .order_by(FaceSample.id)
+        )
+        if person is not None:
+            query = query.where(Person.name == check_name(person))
+        with self.reading() as session:
+            rows = session.execute(query).all()
+        return _unpack(rows)
 
     def setting(self, key: str) -> dict | None:
         with self.reading() as session:
@@ -248,6 +285,7 @@ class Store:
                 FaceSample(
                     person_id=person.id,
                     model=sample.model,
+                    centre=sample.centre,
                     preprocessing=sample.preprocessing,
                     dimension=int(sample.embedding.shape[0]),
                     embedding=np.asarray(sample.embedding, dtype="<f4").tobytes(),
@@ -282,6 +320,7 @@ class Store:
                         {
                             "embedding": np.frombuffer(s.embedding, dtype="<f4", count=s.dimension).copy(),
                             "model": s.model,
+                            "centre": s.centre,
                             "preprocessing": s.preprocessing,
                             "crop_png": s.crop,
                             "source_path": s.source_path,
@@ -301,15 +340,15 @@ class Store:
     def load(self, people: Sequence[dict]) -> tuple[int, int]:
         """Add dumped people and samples in one transaction (merging into people of the same name,
         skipping photos a person holds already). Returns (people touched, samples added).
-        Samples of another model than the store holds are refused: models never mix."""
+        Samples of another model (or centre) than the store holds are refused: kinds never mix."""
         added = 0
-        incoming = {sample["model"] for entry in people for sample in entry["samples"]}
+        incoming = {(sample["model"], sample.get("centre")) for entry in people for sample in entry["samples"]}
         with self.transaction() as session:
-            held = set(session.scalars(select(FaceSample.model).distinct()))
+            held = held_kinds(session)
             if held and incoming - held:
                 raise StoreError(
-                    f"the samples to import hold embeddings of {', '.join(sorted(incoming))}; "
-                    f"the store holds {', '.join(sorted(held))}"
+                    f"the samples to import hold embeddings of {describe_kinds(incoming)}; "
+                    f"the store holds {describe_kinds(held)}"
                 )
             for entry in people:
                 name = check_name(entry["name"])
@@ -330,6 +369,7 @@ class Store:
                         FaceSample(
                             person_id=person.id,
                             model=sample["model"],
+                            centre=sample.get("centre"),  # archives of facerec before 0004 hold raw vectors
                             preprocessing=sample["preprocessing"],
                             dimension=int(vector.shape[0]),
                             embedding=vector.tobytes(),
@@ -348,9 +388,12 @@ class Store:
                 self._bump(session)
         return len(people), added
 
-    def replace_embeddings(self, model: str, vectors: dict[int, np.ndarray]) -> int:
-        """Swap listed samples' embeddings for another model's (of the same stored crops), in one
-        transaction. The preprocessing recorded is still the crop's: only the network changed."""
+    def replace_embeddings(
+        self, model: str, centre: str | None, vectors: dict[int, np.ndarray], drop_settings: Sequence[str] = ()
+    ) -> int:
+        """Swap listed samples' embeddings for another kind's (another model's of the same stored
+        crops, or the same vectors on another centre), in one transaction, dropping the settings
+        named (calibrations made for the old kind). The preprocessing recorded is still the crop's."""
         with self.transaction() as session:
             for sample_id, vector in vectors.items():
                 sample = session.get(FaceSample, sample_id)
@@ -358,17 +401,21 @@ class Store:
                     raise UnknownPersonError(f"no face sample with id {sample_id}")
                 vector = np.asarray(vector, dtype="<f4")
                 sample.embedding, sample.dimension = vector.tobytes(), int(vector.shape[0])
-                sample.model = model
-                sample.preprocessing = dict(sample.preprocessing) | {"model": model}
-            if vectors:
+                sample.model, sample.centre = model, centre
+                sample.preprocessing = dict(sample.preprocessing) | {"model": model, "centre": centre}
+            for key in drop_settings:
+                session.execute(delete(StoreSetting).where(StoreSetting.key == key))
+            if vectors or drop_settings:
                 self._bump(session)
         return len(vectors)
 
-    def crops(self) -> list[tuple[int, bytes]]:
-        """(sample id, PNG crop) of every sample."""
+    def crops(self, ids: Sequence[int] | None = None) -> list[tuple[int, bytes]]:
+        """(sample id, PNG crop) of every sample, or of those listed."""
+        query = select(FaceSample.id, FaceSample.crop).order_by(FaceSample.id)
+        if ids is not None:
+            query = query.where(FaceSample.id.in_([int(i) for i in ids]))
         with self.reading() as session:
-            rows = session.execute(select(FaceSample.id, FaceSample.crop).order_by(FaceSample.id))
-            return [(sample_id, crop) for sample_id, crop in rows]
+            return [(sample_id, crop) for sample_id, crop in session.execute(query)]
 
     def put_setting(self, key: str, value: dict) -> None:
         with self.transaction() as session:

@@ -22,12 +22,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from facerec import evaluate, finetuned
+from facerec import evaluate, finetuned, matching
 from facerec.embedder import Embedder, standardise
 from facerec.errors import FacerecError
 from facerec.files import write_atomically
@@ -40,6 +41,7 @@ TRAINABLE = {
     "all": ("",),
 }
 VALIDATION_PAIRS = 3000  # of each kind, at most
+CENTRE_PHOTOS = 512  # training photos whose mean vector is a fine-tuned model's centre
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class Epoch:
     tar: float  # validation TAR at the configured FAR
     threshold: float
     seconds: float
+    centred: bool = False  # the validation figures are of centred vectors (the model keeps its centre)
 
 
 @dataclass
@@ -119,6 +122,10 @@ class Trainer:
             params.append({"params": backbone_params, "lr": config.backbone_learning_rate})
         self.optimizer = torch.optim.Adam(params)
         self.pairs = self._validation_pairs()
+        # The training people's photos a centre is measured on (a mean: a sample of them is enough).
+        training_rows = np.flatnonzero(np.isin(crops.people, self.train_people))
+        chooser = np.random.default_rng(self.config.seed + 2)  # not the batches' generator: runs repeat as before
+        self._centre_rows = np.sort(chooser.permutation(training_rows)[:CENTRE_PHOTOS])
         self.step = 0
         self.outcome = Outcome()
 
@@ -219,27 +226,36 @@ class Trainer:
         photos = int(np.isin(self.crops.people, self.train_people).sum())
         return max(1, math.ceil(photos / (self.config.people_per_batch * self.config.images_per_person)))
 
-    def validate(self) -> evaluate.Result:
+    def validate(self) -> tuple[evaluate.Result, np.ndarray | None]:
+        """Validation pairs of held-out people, with the vectors as the head gives them and centred
+        on the training people's mean (as the base model's are on its population): the better of
+        the two, and the centre if centring is what scored better (the model then keeps it)."""
         first, second, same = self.pairs
         rows = np.unique(np.concatenate([first, second]))
         with torch.inference_mode():
             self.head.eval()
             vectors = self._forward(rows, train=False).numpy()
+            centre = self._forward(self._centre_rows, train=False).numpy().mean(axis=0)
         where = {row: i for i, row in enumerate(rows)}
-        a = vectors[[where[r] for r in first]]
-        b = vectors[[where[r] for r in second]]
-        similarities = np.einsum("ij,ij->i", a, b)
         folds = np.arange(len(same)) % 10
-        return evaluate.evaluate(similarities, same, folds, self.config.far)
+        results = []
+        for candidate in (None, centre):
+            seen = matching.centred(vectors, candidate)
+            similarities = np.einsum("ij,ij->i", seen[[where[r] for r in first]], seen[[where[r] for r in second]])
+            results.append(evaluate.evaluate(similarities, same, folds, self.config.far))
+        plain, centred = results
+        if (centred.accuracy, centred.tar_at_far) > (plain.accuracy, plain.tar_at_far):
+            return centred, centre.astype(np.float32)
+        return plain, None
 
     def run(self, on_step: Callable[[int, int], None] | None = None, on_epoch: Callable[[Epoch], None] | None = None):
         loss_of = triplets.MINING[self.config.mining]
         start_epoch = len(self.outcome.history) + 1
         if start_epoch == 1 and not self.outcome.history:
-            baseline = self.validate()  # epoch 0: the untrained head, the bar to beat
+            baseline, centre = self.validate()  # epoch 0: the untrained head, the bar to beat
             self.outcome.best = Epoch(0, 0, float("nan"), float("nan"), baseline.accuracy, baseline.tar_at_far,
-                                      baseline.threshold, 0.0)  # fmt: skip
-            self._save_model(self.outcome.best)
+                                      baseline.threshold, 0.0, centre is not None)  # fmt: skip
+            self._save_model(self.outcome.best, centre)
         for epoch in range(start_epoch, self.config.epochs + 1):
             began = time.perf_counter()
             losses, actives = [], []
@@ -264,7 +280,7 @@ class Trainer:
                 actives.append(active)
                 if on_step:
                     on_step(done, total)
-            result = self.validate()
+            result, centre = self.validate()
             record = Epoch(
                 epoch,
                 self.step,
@@ -274,12 +290,13 @@ class Trainer:
                 result.tar_at_far,
                 result.threshold,
                 time.perf_counter() - began,
+                centre is not None,
             )
             self.outcome.history.append(record)
             best = self.outcome.best
             if best is None or (record.accuracy, record.tar) > (best.accuracy, best.tar):
                 self.outcome.best = record
-                self._save_model(record)
+                self._save_model(record, centre)
             self._save_resume()
             if on_epoch:
                 on_epoch(record)
@@ -291,7 +308,7 @@ class Trainer:
         state = self.backbone.state_dict()
         return {name: state[name] for name in self.trained_parts}
 
-    def _save_model(self, record: Epoch) -> None:
+    def _save_model(self, record: Epoch, centre: np.ndarray | None) -> None:
         config = self.config
         summary = self.crops.summary() | {
             "train_people": len(self.train_people),
@@ -314,6 +331,18 @@ class Trainer:
                 "preprocessing": dict(self.base.preprocessing.__dict__),
                 "threshold": float(record.threshold),
                 "training": summary,
+                # Whether the model wants its vectors centred, and on what: kept only when centring
+                # scored better on the validation people (Trainer.validate).
+                "centre": torch.from_numpy(centre) if centre is not None else None,
+                "centre_info": {
+                    "data": "the training people of this run (never the validation people)",
+                    "photos": int(len(self._centre_rows)),
+                    "people": len(self.train_people),
+                    "date": date.today().isoformat(),
+                    "made_by": "facerec train",
+                }
+                if centre is not None
+                else {},
             },
         )
 
