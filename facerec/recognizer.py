@@ -474,6 +474,7 @@ class FaceRecognizer:
         """
         files = sorted({path for pair in pairs for path in (pair.first, pair.second)})
         settings = {"model": self.embedder.model, "sha256": self.embedder.spec.files["weights"].sha256}
+        settings["centre"] = self.embedder.centre_id
         settings |= {"preprocessing": repr(self.preprocessing), "detector": repr(self._detector_config)}
         vectors: dict = {}
         missed: list[str] = []

@@ -93,7 +93,8 @@ def test_embed_options_change_the_vectors(openface):
 
 
 def test_eval_lfw_fold1_end_to_end(data, tmp_path, monkeypatch):
-    """The shipped model with its defaults on LFW fold 1, through the command: at least 0.975."""
+    """The shipped model with its defaults (centred) on LFW fold 1, through the command: at least
+    0.985 (0.9917 measured; 0.9883 before centring)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     args = ["eval", "lfw", "--root", data / "lfw_fold1/lfw", "--pairs", data / "lfw_fold1/pairs.txt", "--json"]
     result = run(*args)
@@ -101,12 +102,12 @@ def test_eval_lfw_fold1_end_to_end(data, tmp_path, monkeypatch):
     doc = json.loads(result.stdout)
     print("LFW fold 1:", doc)
     assert doc["pairs"] == 600 and doc["folds"] == 1
-    assert doc["accuracy"] >= 0.975
-    assert doc["tar_at_far_1e-3"] >= 0.9
+    assert doc["accuracy"] >= 0.985
+    assert doc["tar_at_far_1e-3"] >= 0.95
     assert doc["missed_faces"] == 0
     assert "single fold" in result.stderr
     assert (tmp_path / "facerec/embeddings/lfw-casia-webface.npz").is_file()  # one cache per model
-    assert doc["accuracy_at_model_threshold"] >= 0.97  # the manifest's threshold, chosen on lfw_train
+    assert doc["accuracy_at_model_threshold"] >= 0.985  # the manifest's threshold, chosen on lfw_train
     again = run(*args)  # from the embedding cache: the same figures
     assert json.loads(again.stdout) == doc
     # The bf16 option is allowed only while it stays within 0.002 of fp32 on fold 1.

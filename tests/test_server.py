@@ -89,6 +89,11 @@ def test_detect_identify_and_verify(api, data):
     encoded = base64.b64encode(photo(data, "obama-480p.jpg")).decode()
     found = client.post("/v1/identify", json={"image": encoded}, params={"top_k": 2}).json()["faces"]
     assert [f["name"] for f in found] == ["obama"] and len(found[0]["candidates"]) == 2
+    first, second = found[0]["candidates"]
+    assert found[0]["margin"] == pytest.approx(first["similarity"] - second["similarity"])
+    assert 0.4 < found[0]["threshold"] < found[0]["similarity"]  # the operating point, applied
+    strict = client.post("/v1/identify", json={"image": encoded}, params={"threshold": 0.99}).json()["faces"]
+    assert strict[0]["name"] is None and strict[0]["threshold"] == 0.99
     stranger = client.post("/v1/identify", files={"image": photo(data, "lin-manuel-miranda.png")}).json()
     assert [f["name"] for f in stranger["faces"]] == [None]
     same = client.post(
