@@ -30,6 +30,7 @@ from facerec.cli_support import (
     FlipOption,
     JsonOption,
     LargestOption,
+    LivenessThresholdOption,
     MarginOption,
     MinFaceOption,
     ModelOption,
@@ -152,6 +153,32 @@ def _for_each_file(images: list[str], label: str, json_out: bool, work) -> None:
         typer.echo(json.dumps(results, indent=2))
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def liveness(
+    ctx: typer.Context,
+    images: Annotated[list[str], typer.Argument(help="Image files (camera frames work best).", show_default=False)],
+    json_out: JsonOption = False,
+    threshold: LivenessThresholdOption = None,
+    threads: ThreadsOption = None,
+    device: DeviceOption = None,
+) -> None:
+    """Is each face a live one, or a print or a screen held up to the camera? (MiniFASNet)"""
+    recognizer = recognizer_for(ctx, threads, device, liveness_threshold=threshold)
+
+    def work(source: str) -> tuple[dict, list[str]]:
+        found = recognizer.liveness(source)
+        faces = [face.to_dict() | verdict.to_dict() for face, verdict in found]
+        for entry in faces:
+            del entry["keypoints"]
+        lines = [
+            f"box {_box_text(face)}	{'live' if verdict.live else 'not live'}	score {verdict.score:.4f}"
+            for face, verdict in found
+        ]
+        return {"faces": faces}, lines
+
+    _for_each_file(images, "checking liveness", json_out, work)
 
 
 @app.command()
@@ -312,6 +339,9 @@ def enroll(
     paths: Annotated[list[str], typer.Argument(help="Photos, or folders of photos (recursive).", show_default=False)],
     json_out: JsonOption = False,
     largest: LargestOption = False,
+    liveness: Annotated[
+        bool, typer.Option("--liveness", help="Skip photos whose face is not a live one (a print or a screen).")
+    ] = False,
     threads: ThreadsOption = None,
     device: DeviceOption = None,
     model: ModelOption = None,
@@ -326,7 +356,11 @@ def enroll(
         with progress_bar(len(files)) as progress:
             task = progress.add_task(f"enrolling {name}", total=len(files))
             report = recognizer.enroll(
-                name, files, largest=largest, progress=lambda done, total: progress.update(task, completed=done)
+                name,
+                files,
+                largest=largest,
+                liveness=liveness,
+                progress=lambda done, total: progress.update(task, completed=done),
             )
     except FacerecError as exc:
         fail(str(exc))
@@ -349,6 +383,9 @@ def identify(
     json_out: JsonOption = False,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Candidates to list per face.")] = 1,
     threshold: ThresholdOption = None,
+    liveness: Annotated[
+        bool, typer.Option("--liveness", help="Also say whether each face is a live one (not a print or a screen).")
+    ] = False,
     annotate: Annotated[Path | None, typer.Option("--annotate", help="Write copies with names drawn into DIR.")] = None,
     min_face_size: MinFaceOption = QualityGate().min_face_px,  # enrolment's smallest face: see FaceRecognizer
     threads: ThreadsOption = None,
@@ -367,14 +404,16 @@ def identify(
 
     def work(source: str) -> tuple[dict, list[str]]:
         pixels = recognizer.load(source)  # decoded once, for matching and for drawing
-        found = recognizer.identify(pixels, top_k=top_k, threshold=threshold)
+        found = recognizer.identify(pixels, top_k=top_k, threshold=threshold, liveness=liveness)
         if annotate is not None:
             labels = [f"{i.match.name or 'unknown'} {i.match.similarity:.2f}" for i in found]
             save_rgb(
                 str(_annotated_path(annotate, source, written)), draw_faces(pixels, [i.face for i in found], labels)
             )
         lines = [
-            f"box {_box_text(i.face)}\t{i.match.name or 'unknown'}\tsimilarity {i.match.similarity:.4f}" for i in found
+            f"box {_box_text(i.face)}\t{i.match.name or 'unknown'}\tsimilarity {i.match.similarity:.4f}"
+            + (f"\t{'live' if i.liveness.live else 'not live'} {i.liveness.score:.4f}" if i.liveness else "")
+            for i in found
         ]
         return {"faces": [i.to_dict() for i in found]}, lines
 

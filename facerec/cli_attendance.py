@@ -12,6 +12,7 @@ from facerec.cli_support import (
     DbOption,
     DeviceOption,
     JsonOption,
+    LivenessThresholdOption,
     ModelOption,
     Settings,
     ThreadsOption,
@@ -48,6 +49,15 @@ def attend(
     watch: Annotated[bool, typer.Option("--watch", help="Folder: keep waiting for new images.")] = False,
     unknowns: Annotated[bool, typer.Option("--unknowns", help="Keep unknown faces as sightings for review.")] = False,
     threshold: ThresholdOption = None,
+    liveness: Annotated[
+        bool | None,
+        typer.Option(
+            "--liveness/--no-liveness",
+            help="Check in only live faces; record prints and screens as spoof events "
+            "(default: the store's setting, see facerec require-liveness).",
+        ),
+    ] = None,
+    liveness_threshold: LivenessThresholdOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per event, per line.")] = False,
     threads: ThreadsOption = None,
     device: DeviceOption = None,
@@ -58,7 +68,7 @@ def attend(
     from facerec import sources
     from facerec.attendance import Attendance
 
-    recognizer = recognizer_for(ctx, threads, device, model, db)
+    recognizer = recognizer_for(ctx, threads, device, model, db, liveness_threshold=liveness_threshold)
     events = 0
     with stop_on_signals() as stop:  # Ctrl-C or SIGTERM: stop after the frame in hand
         try:
@@ -67,7 +77,13 @@ def attend(
             start = parse_time(start_time, what="--start-time") if start_time else None
             frames = sources.frames(source, fps=fps, start=start, watch=watch, stop=stop)
             tracker = Attendance(
-                recognizer, name or source, rule=rule, dedupe=window, keep_unknowns=unknowns, threshold=threshold
+                recognizer,
+                name or source,
+                rule=rule,
+                dedupe=window,
+                keep_unknowns=unknowns,
+                threshold=threshold,
+                liveness=liveness,
             )
             for frame in frames:
                 for event in tracker.process(frame.pixels, frame.time):
@@ -75,7 +91,10 @@ def attend(
                     if json_out:
                         typer.echo(json.dumps(event.to_dict(), ensure_ascii=False))
                     else:
-                        who = event.name or f"unknown sighting {event.event_id}"
+                        who = (
+                            event.name
+                            or f"{'spoof' if event.event == 'spoof' else 'unknown sighting'} {event.event_id}"
+                        )
                         typer.echo(f"{event.time.isoformat()}\t{event.event}\t{who}\tsimilarity {event.similarity:.4f}")
         except FacerecError as exc:
             fail(str(exc))
@@ -117,7 +136,7 @@ def report(
             lo, hi = reports.day_range(chosen, zone)
         log = AttendanceLog(recognizer.store)
         people = [p.name for p in recognizer.store.people()]
-        result = reports.build(log.events(lo, hi), people, lo, hi, zone)
+        result = reports.build(log.events(lo, hi), people, lo, hi, zone, log.spoofs(lo, hi))
         typer.echo(reports.render(result, fmt))
     except FacerecError as exc:
         fail(str(exc))
@@ -167,7 +186,7 @@ def purge(
     older_than: Annotated[str, typer.Option("--older-than", help="Age, e.g. 30d, 12h.")],
     db: DbOption = None,
 ) -> None:
-    """Delete attendance events and unknown sightings (with snapshots) last seen before the age."""
+    """Delete attendance events, unknown sightings and spoof events (with snapshots) last seen before the age."""
     from facerec.store.attendance import AttendanceLog
 
     recognizer = recognizer_for(ctx, None, None, db=db)
@@ -175,7 +194,10 @@ def purge(
         gone = AttendanceLog(recognizer.store).purge(parse_duration(older_than, "d"))
     except FacerecError as exc:
         fail(str(exc))
-    typer.echo(f"purged {gone['events']} events and {gone['unknown_sightings']} unknown sightings")
+    typer.echo(
+        f"purged {gone['events']} events, {gone['unknown_sightings']} unknown sightings "
+        f"and {gone['spoof_events']} spoof events"
+    )
 
 
 @app.command()
@@ -222,6 +244,29 @@ def dedupe(
     except FacerecError as exc:
         fail(str(exc))
     typer.echo(f"a person seen again within {seconds / 3600:g} hours updates the same event")
+
+
+@app.command("require-liveness")
+def require_liveness(
+    ctx: typer.Context,
+    state: Annotated[str | None, typer.Argument(help="on or off (default: show the setting).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Show or set whether check-ins need a live face by default (attend and the HTTP check-in)."""
+    from facerec.store.attendance import AttendanceLog
+
+    if state not in (None, "on", "off"):
+        fail(f"say on or off, not {state!r}")
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    try:
+        log = AttendanceLog(recognizer.store)
+        settings = log.configure(liveness=state == "on") if state is not None else log.settings()
+    except FacerecError as exc:
+        fail(str(exc))
+    if settings["liveness"]:
+        typer.echo("check-ins need a live face: prints and screens are recorded as spoof events")
+    else:
+        typer.echo("check-ins do not check liveness unless asked (attend --liveness, liveness=true)")
 
 
 apikey_app = typer.Typer(help="HTTP API keys.", no_args_is_help=True)
@@ -277,11 +322,16 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes.")] = 1,
     max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload accepted.")] = 10.0,
+    require_liveness: Annotated[
+        bool,
+        typer.Option("--require-liveness", help="Every check-in checks liveness (a check-in terminal at a door)."),
+    ] = False,
+    liveness_threshold: LivenessThresholdOption = None,
     threads: ThreadsOption = None,
     model: ModelOption = None,
     db: DbOption = None,
 ) -> None:
-    """The HTTP API (see /docs): detect, verify, identify, enrol, people, check-in, attendance."""
+    """The HTTP API (see /docs): detect, verify, identify, liveness, enrol, people, check-in, attendance."""
     import os
 
     import uvicorn
@@ -296,6 +346,8 @@ def serve(
             "threads": settings.threads,
             "backend": settings.backend,
             "max_upload_mb": max_upload_mb,
+            "require_liveness": require_liveness,
+            "liveness_threshold": liveness_threshold,
         }
     )
     uvicorn.run("facerec.server:app_from_environment", factory=True, host=host, port=port, workers=workers)

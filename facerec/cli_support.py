@@ -70,6 +70,15 @@ LargestOption = Annotated[
         "(enroll: the one most like the person's other photos).",
     ),
 ]
+LivenessThresholdOption = Annotated[
+    float | None,
+    typer.Option(
+        "--liveness-threshold",
+        min=0.0,
+        max=1.0,
+        help="Real-face score a live face needs (default: the vendor's rule, real the likeliest class).",
+    ),
+]
 ThresholdOption = Annotated[
     float | None,
     typer.Option(

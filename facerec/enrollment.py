@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from facerec.matching import Match
-from facerec.types import Face
+from facerec.types import Face, Liveness
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,12 @@ class EnrollReport:
 
 @dataclass(frozen=True)
 class Identified:
-    """One face of a photo and who it is (``match.name`` is None for unknown)."""
+    """One face of a photo and who it is (``match.name`` is None for unknown); ``liveness`` when
+    it was checked."""
 
     face: Face
     match: Match
+    liveness: Liveness | None = None
 
     def to_dict(self) -> dict:
         x1, y1, x2, y2 = self.face.box
@@ -47,4 +49,4 @@ class Identified:
             "threshold": self.match.threshold,
             "margin": self.match.margin,
             "candidates": [{"name": c.name, "similarity": c.similarity} for c in self.match.candidates],
-        }
+        } | (self.liveness.to_dict() if self.liveness else {})

@@ -27,9 +27,10 @@ from facerec.embedding_cache import EmbeddingCache
 from facerec.enrollment import EnrollReport, Identified, Skipped
 from facerec.errors import FacerecError, StoreError
 from facerec.images import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image, read_image_file
+from facerec.liveness import LivenessChecker
 from facerec.mtcnn import MTCNN, DetectorConfig
 from facerec.runtime import Backend, available_cpus, resolve, single_threaded_blas
-from facerec.types import Face, Verification
+from facerec.types import Face, Liveness, Verification
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class FaceRecognizer:
         db: str | None = None,
         quality_gate: quality.QualityGate | None = None,
         aggregate: matching.Aggregate = "centroid",
+        liveness_threshold: float | None = None,
     ) -> None:
         self.device, _ = resolve(device, backend, threads)  # bad settings fail here, not at first use
         self.backend, self.threads = backend, threads  # as asked: each model resolves "auto" itself
@@ -111,6 +113,8 @@ class FaceRecognizer:
         self._detector_config = detector or DetectorConfig(min_face_size=self.quality_gate.min_face_px)
         self._detector: MTCNN | None = None
         self._embedder: Embedder | None = None
+        self._liveness: LivenessChecker | None = None
+        self.liveness_threshold = liveness_threshold  # None: the vendor's rule (see LivenessChecker)
 
     @property
     def detector(self) -> MTCNN:
@@ -125,6 +129,15 @@ class FaceRecognizer:
             preprocessing = Preprocessing.from_manifest(spec).with_overrides(**self._overrides)
             self._embedder = Embedder(spec, preprocessing=preprocessing, **self._model_options())
         return self._embedder
+
+    @property
+    def liveness_checker(self) -> LivenessChecker:
+        """The liveness networks (loaded on first use: a store without --liveness never loads them)."""
+        if self._liveness is None:
+            self._liveness = LivenessChecker(
+                self.device, backend=self.backend, threads=self.threads, threshold=self.liveness_threshold
+            )
+        return self._liveness
 
     @functools.cached_property
     def _files(self) -> ThreadPoolExecutor:
@@ -185,6 +198,7 @@ class FaceRecognizer:
         images: Sequence[str | Path | tuple[str, bytes]],
         *,
         largest: bool = False,
+        liveness: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> EnrollReport:
         """Add every usable photo to a person, in one transaction (all or nothing).
@@ -195,7 +209,9 @@ class FaceRecognizer:
         and the samples held already), and is skipped if none looks like them (below the model's
         verification threshold); with nothing to compare to, the largest face. Photos already held
         for the person (same sha256) are not added twice. An image is a path, or (label, bytes)
-        for one that never was a file (an HTTP upload).
+        for one that never was a file (an HTTP upload). With ``liveness``, a face that is not a
+        live one (a print or a screen) is not used; off by default, as enrolment photos are often
+        scans and press photos, which the liveness networks often call attacks.
         """
         from facerec.store.records import StoredSample
         from facerec.store.repository import check_name
@@ -214,7 +230,7 @@ class FaceRecognizer:
                 try:
                     if photo.error is not None:
                         raise photo.error
-                    pending.append(self._candidates(photo, next(found), largest))
+                    pending.append(self._candidates(photo, next(found), largest, liveness))
                 except FacerecError as exc:
                     report.skipped.append(Skipped(photo.source, str(exc).removeprefix(f"{photo.source}: ")))
                 done += 1
@@ -254,16 +270,21 @@ class FaceRecognizer:
         report.samples = person.samples
         return report
 
-    def _candidates(self, photo: _Photo, faces: list[Face], largest: bool) -> _Enrolment:
+    def _candidates(self, photo: _Photo, faces: list[Face], largest: bool, liveness: bool) -> _Enrolment:
         """The faces of an enrolment photo that may become the sample: its one face, or with
-        ``largest`` each confident face of several that passes the quality gate, largest first."""
+        ``largest`` each confident face of several that passes the quality gate (and with
+        ``liveness`` is a live one), largest first."""
         face = choose.only_face(faces, photo.source, largest=largest)  # NoFace / MultipleFaces errors
         others = [f for f in choose.confident(faces) if f is not face]
+        ordered = [face, *sorted(others, key=lambda f: -f.area)]
+        verdicts = self.liveness_checker.check(photo.pixels, ordered) if liveness else [None] * len(ordered)
         candidates, largest_issues = [], []
-        for candidate in [face, *sorted(others, key=lambda f: -f.area)]:
+        for candidate, verdict in zip(ordered, verdicts, strict=True):
             crop = self.embedder.crops(photo.pixels, [candidate])[0]
             figures = quality.measure(candidate, crop)
             issues = quality.problems(figures, self.quality_gate)
+            if verdict is not None and not verdict.live:
+                issues.append(f"not a live face (liveness score {verdict.score:.2f}): a print or a screen?")
             if candidate is face:
                 largest_issues = issues
             if not issues:
@@ -307,13 +328,17 @@ class FaceRecognizer:
         except FacerecError as exc:
             return _Photo(source, b"", np.zeros((0, 0, 3), np.uint8), exc)
 
-    def identify(self, image: ImageSource, *, top_k: int = 1, threshold: float | None = None) -> list[Identified]:
-        """Who is each confident face of the photo: a name, or unknown below the threshold."""
+    def identify(
+        self, image: ImageSource, *, top_k: int = 1, threshold: float | None = None, liveness: bool = False
+    ) -> list[Identified]:
+        """Who is each confident face of the photo: a name, or unknown below the threshold; with
+        ``liveness``, whether each face is a live one too (on the same detections)."""
         revision = self._check_model()
         pixels = self.load(image)
         faces = choose.confident(self.detector.detect(pixels))
         if not faces:
             return []
+        verdicts = self.liveness_checker.check(pixels, faces) if liveness else [None] * len(faces)
         vectors = self.embedder.embed_faces(pixels, faces)
         index = self._face_index().current(revision)
         gallery = index.gallery
@@ -324,9 +349,15 @@ class FaceRecognizer:
         limit = self.identify_threshold(len(gallery), revision) if threshold is None else check_threshold(threshold)
         matches = matching.decide(scores, gallery.names, limit, top_k)
         return [
-            Identified(face.with_embedding(vector), match)
-            for face, vector, match in zip(faces, vectors, matches, strict=True)
+            Identified(face.with_embedding(vector), match, verdict)
+            for face, vector, match, verdict in zip(faces, vectors, matches, verdicts, strict=True)
         ]
+
+    def liveness(self, image: ImageSource) -> list[tuple[Face, Liveness]]:
+        """Every confident face of an image and whether it is a live one (not a print or a screen)."""
+        pixels = self.load(image)
+        faces = choose.confident(self.detector.detect(pixels))
+        return list(zip(faces, self.liveness_checker.check(pixels, faces), strict=True))
 
     def identify_threshold(self, people: int, revision: int | None = None) -> float:
         """The store's calibrated threshold for this model's vectors if there is one, else the

@@ -9,12 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from facerec.errors import FacerecError
-from facerec.store.attendance import EventRecord
+from facerec.store.attendance import EventRecord, SpoofRecord
 
 
 def zone(name: str | None) -> tzinfo:
@@ -48,6 +49,7 @@ class Report:
     end: datetime
     present: list[Row]
     absent: list[str]
+    spoofs: list[SpoofRecord] = field(default_factory=list)  # prints and screens held up, if checked
 
     def to_dict(self) -> dict:
         return {
@@ -65,12 +67,20 @@ class Report:
                 for r in self.present
             ],
             "absent": self.absent,
+            "spoofs": [spoof.to_dict(self.start.tzinfo) for spoof in self.spoofs],
         }
 
 
-def build(events: list[EventRecord], enrolled: list[str], start: datetime, end: datetime, tz: tzinfo) -> Report:
+def build(
+    events: list[EventRecord],
+    enrolled: list[str],
+    start: datetime,
+    end: datetime,
+    tz: tzinfo,
+    spoofs: Sequence[SpoofRecord] = (),
+) -> Report:
     """One row per person and source: the earliest first-seen and latest last-seen of their events
-    in [start, end), sightings summed."""
+    in [start, end), sightings summed; and the spoof events of the range, as they are."""
     rows: dict[tuple[str, str], Row] = {}
     for e in events:
         if e.last_seen < start or e.first_seen >= end:
@@ -90,7 +100,8 @@ def build(events: list[EventRecord], enrolled: list[str], start: datetime, end: 
         )
     present = sorted(rows.values(), key=lambda r: (r.name, r.source))
     came = {r.name for r in present}
-    return Report(start.astimezone(tz), end.astimezone(tz), present, sorted(n for n in enrolled if n not in came))
+    absent = sorted(n for n in enrolled if n not in came)
+    return Report(start.astimezone(tz), end.astimezone(tz), present, absent, list(spoofs))
 
 
 def render(report: Report, fmt: str) -> str:
@@ -106,6 +117,10 @@ def render(report: Report, fmt: str) -> str:
             )
         for name in report.absent:
             writer.writerow([name, "absent", "", "", "", 0])
+        zone = report.start.tzinfo
+        for spoof in report.spoofs:
+            first, last = spoof.first_seen.astimezone(zone).isoformat(), spoof.last_seen.astimezone(zone).isoformat()
+            writer.writerow([spoof.claimed or "", "spoof", spoof.source, first, last, spoof.sightings])
         return out.getvalue().rstrip("\n")
     if fmt == "table":
         lines = [f"Attendance {report.start.isoformat()} to {report.end.isoformat()}"]
@@ -117,5 +132,13 @@ def render(report: Report, fmt: str) -> str:
             )
         lines.append(f"present: {len({r.name for r in report.present})}, absent: {len(report.absent)}")
         lines.extend(f"{name:<{width}}  absent" for name in report.absent)
+        if report.spoofs:
+            lines.append(f"spoof attempts (prints or screens held up): {len(report.spoofs)}")
+        for spoof in report.spoofs:
+            seen = spoof.first_seen.astimezone(report.start.tzinfo)
+            lines.append(
+                f"spoof {spoof.id}  {spoof.source}  {seen:%Y-%m-%d %H:%M:%S}"
+                f"  as {spoof.claimed or 'nobody enrolled'}  sightings {spoof.sightings}"
+            )
         return "\n".join(lines)
     raise FacerecError(f"unknown report format {fmt!r}; use table, csv or json")

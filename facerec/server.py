@@ -50,6 +50,10 @@ class ServerConfig:
     threads: int | None = None
     backend: str = "auto"
     max_upload_mb: float = 10.0
+    # A check-in terminal that must never check in a print or a screen: every check-in checks
+    # liveness, whatever the request says. False: the request's liveness=, else the store's setting.
+    require_liveness: bool = False
+    liveness_threshold: float | None = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -81,13 +85,21 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     from facerec.runtime import set_threads
 
     set_threads(config.threads)
-    recognizer = FaceRecognizer(db=config.db, model=config.model, backend=config.backend, threads=config.threads)
+    recognizer = FaceRecognizer(
+        db=config.db,
+        model=config.model,
+        backend=config.backend,
+        threads=config.threads,
+        liveness_threshold=config.liveness_threshold,
+    )
     compute = threading.Lock()
     keys = ApiKeys(recognizer.store)
 
     def warm() -> None:
         recognizer.detector  # noqa: B018 - load the models once, before the first request
         recognizer.embedder  # noqa: B018
+        if config.require_liveness:
+            recognizer.liveness_checker  # noqa: B018
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -210,11 +222,26 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         return result.to_dict()
 
     @app.post("/v1/identify")
-    async def identify(request: Request, _key: Key, top_k: int = 1, threshold: float | None = None) -> dict:
-        """Name every face of ``image``, or null for unknown."""
+    async def identify(
+        request: Request, _key: Key, top_k: int = 1, threshold: float | None = None, liveness: bool = False
+    ) -> dict:
+        """Name every face of ``image``, or null for unknown; with ``liveness``, each face also
+        says whether it is a live one (``live``, ``score``)."""
         values = await uploads(request, ("image",))
-        found = await run(lambda: recognizer.identify(values["image"], top_k=max(top_k, 1), threshold=threshold))
+        found = await run(
+            lambda: recognizer.identify(values["image"], top_k=max(top_k, 1), threshold=threshold, liveness=liveness)
+        )
         return {"faces": [item.to_dict() for item in found]}
+
+    @app.post("/v1/liveness")
+    async def liveness(request: Request, _key: Key) -> dict:
+        """Whether each face of ``image`` is a live one, or a print or a screen."""
+        values = await uploads(request, ("image",))
+        found = await run(lambda: recognizer.liveness(values["image"]))
+        faces = [
+            {k: v for k, v in face.to_dict().items() if k != "keypoints"} | verdict.to_dict() for face, verdict in found
+        ]
+        return {"faces": faces}
 
     # --- people ----------------------------------------------------------------------------------
 
@@ -260,10 +287,14 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     # --- attendance ------------------------------------------------------------------------------
 
     @app.post("/v1/checkin")
-    async def checkin(request: Request, _key: Key, threshold: float | None = None) -> dict:
+    async def checkin(
+        request: Request, _key: Key, threshold: float | None = None, liveness: bool | None = None
+    ) -> dict:
         """An image from a check-in point (fields ``image``, ``source``, optional ISO ``time``):
         each recognised person is checked in, or their event of the dedupe window updated. Faces
-        are named at the same operating point as /v1/identify (``threshold`` overrides it)."""
+        are named at the same operating point as /v1/identify (``threshold`` overrides it). With
+        ``liveness`` (or the server's --require-liveness, or the store's setting) a face that is
+        not live is never checked in: it is recorded as a spoof event instead."""
         values = await uploads(request, ("image",))
         source = values.get("source")
         if not isinstance(source, str) or not source.strip():
@@ -271,9 +302,16 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         moment = _time(values.get("time"))
         keep = str(values.get("unknowns", "")).lower() in ("1", "true", "yes")
 
+        check = True if config.require_liveness else liveness
+
         def work() -> list[dict]:
             tracker = Attendance(
-                recognizer, source.strip(), rule=ConfirmRule(1, timedelta(0)), keep_unknowns=keep, threshold=threshold
+                recognizer,
+                source.strip(),
+                rule=ConfirmRule(1, timedelta(0)),
+                keep_unknowns=keep,
+                threshold=threshold,
+                liveness=check,
             )
             pixels = recognizer.load(values["image"])
             return [event.to_dict() for event in tracker.process(pixels, moment)]
@@ -292,11 +330,25 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         def work() -> dict:
             zone = report.zone(tz)
             lo, hi = _time(start).astimezone(zone), _time(end).astimezone(zone)
-            events = AttendanceLog(recognizer.store).events(lo, hi)
-            built = report.build(events, [p.name for p in recognizer.store.people()], lo, hi, zone)
+            log = AttendanceLog(recognizer.store)
+            events = log.events(lo, hi)
+            people = [p.name for p in recognizer.store.people()]
+            built = report.build(events, people, lo, hi, zone, log.spoofs(lo, hi))
             return built.to_dict() | {"events": [e.to_dict(zone) for e in events]}
 
         return await run(work, model=False)
+
+    @app.get("/v1/spoofs")
+    async def spoofs(_key: Key, start: str | None = None, end: str | None = None) -> list[dict]:
+        """Spoof events (prints and screens held up to a check-in camera), oldest first."""
+        lo, hi = (_time(start) if start else None), (_time(end) if end else None)
+        rows = await run(lambda: AttendanceLog(recognizer.store).spoofs(lo, hi), model=False)
+        return [r.to_dict() for r in rows]
+
+    @app.get("/v1/spoofs/{spoof_id}/snapshot", response_class=Response)
+    async def spoof_snapshot(spoof_id: int, _key: Key) -> Response:
+        data = await run(lambda: AttendanceLog(recognizer.store).spoof_snapshot(spoof_id), model=False)
+        return Response(data, media_type="image/png")
 
     @app.get("/v1/unknowns")
     async def unknowns(_key: Key) -> list[dict]:

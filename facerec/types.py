@@ -75,3 +75,15 @@ class Verification:
             "model": self.model,
             "faces": [self.first.to_dict(), self.second.to_dict()],
         }
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """Whether a face is a real one in front of the camera (not a print or a screen), and the
+    mean real-face probability of the liveness networks that decided it."""
+
+    live: bool
+    score: float
+
+    def to_dict(self) -> dict:
+        return {"live": self.live, "score": self.score}

@@ -4,6 +4,9 @@ video file and served as an MJPEG stream from 127.0.0.1.
 The script (seconds at 10 frames per second): blank, obama 2 s, a stranger, biden for a single
 processed frame (must never check in), kit_harington, a gap longer than the confirmation window,
 obama again (the same event, updated: within the dedupe window).
+
+The liveness script, on the vendor's 480 x 640 phone frames (../shared/data/antispoof): a real
+person, then a printed photo of an enrolled person, then a photo shown on a tablet.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 FPS = 10
 SIZE = (640, 480)
@@ -37,28 +40,44 @@ def script(data: Path) -> list[tuple[str | None, Path | None, float]]:
     ]
 
 
-def _canvas(photo: Path | None) -> np.ndarray:
-    canvas = Image.new("RGB", SIZE, (90, 90, 90))
+def spoof_script(data: Path) -> list[tuple[str | None, Path | None, float]]:
+    """(who, frame, seconds) for the liveness tests, on PHONE frames (who: what the face is)."""
+    frames = data / "antispoof"
+    return [
+        (None, None, 0.6),
+        ("live", frames / "image_T1.jpg", 2.0),
+        (None, None, 2.6),
+        ("print", frames / "image_F1.jpg", 2.0),
+        (None, None, 2.6),
+        ("screen", frames / "image_F2.jpg", 2.0),
+    ]
+
+
+PHONE = (480, 640)
+
+
+def _canvas(photo: Path | None, size: tuple[int, int] = SIZE) -> np.ndarray:
+    canvas = Image.new("RGB", size, (90, 90, 90))
     if photo is not None:
-        image = Image.open(photo).convert("RGB")
-        image.thumbnail((SIZE[0] - 40, SIZE[1] - 40))
-        canvas.paste(image, ((SIZE[0] - image.width) // 2, (SIZE[1] - image.height) // 2))
+        image = ImageOps.exif_transpose(Image.open(photo)).convert("RGB")
+        image.thumbnail((size[0] - 40, size[1] - 40) if image.size != size else size)
+        canvas.paste(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
     return np.asarray(canvas)
 
 
-def frames(data: Path) -> list[np.ndarray]:
+def frames(data: Path, scene=script, size: tuple[int, int] = SIZE) -> list[np.ndarray]:
     """RGB frames at FPS."""
     out = []
-    for _who, photo, seconds in script(data):
-        frame = _canvas(photo)
+    for _who, photo, seconds in scene(data):
+        frame = _canvas(photo, size)
         out.extend([frame] * round(seconds * FPS))
     return out
 
 
-def write_video(data: Path, target: Path) -> Path:
-    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
+def write_video(data: Path, target: Path, scene=script, size: tuple[int, int] = SIZE) -> Path:
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"MJPG"), FPS, size)
     assert writer.isOpened(), "OpenCV cannot write MJPG video here"
-    for frame in frames(data):
+    for frame in frames(data, scene, size):
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     return target

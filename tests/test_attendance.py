@@ -161,7 +161,7 @@ def test_remove_and_purge_leave_no_event_or_snapshot(store, video):
     assert {e.person for e in log.events()} == {"kit_harington"}  # events and snapshots deleted with obama
     result = run("--db", store, "purge", "--older-than", "1d")  # the events are from 2026-11-24
     assert result.exit_code == 0 and "purged 1 events" in result.stdout
-    assert log.counts() == {"events": 0, "unknown_sightings": 0}
+    assert log.counts() == {"events": 0, "unknown_sightings": 0, "spoof_events": 0}
     assert run("--db", store, "purge", "--older-than", "soon").exit_code == 1
 
 
@@ -293,7 +293,11 @@ def test_the_log_dedupes_purges_and_cascades_on_each_backend(store_url):
     assert len(log.events(paris, paris + timedelta(hours=1))) == 3
     store.remove("ben")
     assert {e.person for e in log.events()} == {"ann"}
-    assert log.purge(timedelta(hours=1), now=T0 + timedelta(hours=10)) == {"events": 2, "unknown_sightings": 0}
+    assert log.purge(timedelta(hours=1), now=T0 + timedelta(hours=10)) == {
+        "events": 2,
+        "unknown_sightings": 0,
+        "spoof_events": 0,
+    }
     assert [e.id for e in log.events()] == [later.id]
 
 

@@ -16,9 +16,9 @@ import numpy as np
 from sqlalchemy import delete, func, select
 
 from facerec.errors import StoreError, UnknownPersonError
-from facerec.store.models import AttendanceEvent, Person, UnknownSighting
+from facerec.store.models import AttendanceEvent, Person, SpoofEvent, UnknownSighting
 from facerec.store.records import StoredSample
-from facerec.store.repository import Store, _aware, _unpack, check_name, describe_kinds, held_kinds
+from facerec.store.repository import Store, _aware, check_name, describe_kinds, held_kinds
 
 DEFAULT_DEDUPE = timedelta(hours=8)
 SETTING = "attendance"
@@ -74,6 +74,32 @@ class SightingRecord:
         }
 
 
+@dataclass(frozen=True)
+class SpoofRecord:
+    id: int
+    source: str
+    first_seen: datetime
+    last_seen: datetime
+    sightings: int
+    claimed: str | None  # the enrolled person it was recognised as
+    similarity: float
+    liveness_score: float
+
+    def to_dict(self, zone: tzinfo = UTC) -> dict:
+        """As `facerec report --format json` and the HTTP API list a spoof event (no snapshot)."""
+        return {
+            "event": "spoof",
+            "spoof_id": self.id,
+            "source": self.source,
+            "first_seen": self.first_seen.astimezone(zone).isoformat(),
+            "last_seen": self.last_seen.astimezone(zone).isoformat(),
+            "sightings": self.sightings,
+            "claimed": self.claimed,
+            "similarity": round(self.similarity, 4),
+            "liveness_score": round(self.liveness_score, 4),
+        }
+
+
 def _utc(moment: datetime) -> datetime:
     """Every time is stored in UTC: SQLite keeps no offset, so comparisons need one zone."""
     if moment.tzinfo is None:
@@ -91,6 +117,19 @@ def _event(row: AttendanceEvent, person: str) -> EventRecord:
         _aware(row.last_seen),
         row.best_similarity,
         row.sightings,
+    )
+
+
+def _spoof(row: SpoofEvent, claimed: str | None) -> SpoofRecord:
+    return SpoofRecord(
+        row.id,
+        row.source,
+        _aware(row.first_seen),
+        _aware(row.last_seen),
+        row.sightings,
+        claimed,
+        row.similarity,
+        row.liveness_score,
     )
 
 
@@ -119,9 +158,10 @@ class AttendanceLog:
     # --- settings -------------------------------------------------------------------------------
 
     def settings(self) -> dict:
-        """``dedupe_seconds`` and ``retention_days`` (None: keep forever)."""
+        """``dedupe_seconds``, ``retention_days`` (None: keep forever) and ``liveness`` (check-ins
+        need a live face by default: attend and the HTTP check-in)."""
         stored = self.store.setting(SETTING) or {}
-        return {"dedupe_seconds": DEFAULT_DEDUPE.total_seconds(), "retention_days": None} | stored
+        return {"dedupe_seconds": DEFAULT_DEDUPE.total_seconds(), "retention_days": None, "liveness": False} | stored
 
     def configure(self, **values) -> dict:
         settings = self.settings() | values
@@ -270,13 +310,7 @@ class AttendanceLog:
 
     def sighting_vectors(self, model: str) -> tuple[np.ndarray, list[str | None], np.ndarray]:
         """(sighting ids, centres, vectors) of the unknown sightings of ``model`` (see Store.vectors)."""
-        with self.store.reading() as session:
-            rows = session.execute(
-                select(UnknownSighting.id, UnknownSighting.centre, UnknownSighting.embedding, UnknownSighting.dimension)
-                .where(UnknownSighting.model == model)
-                .order_by(UnknownSighting.id)
-            ).all()
-        return _unpack(rows)
+        return self.store.vectors(model, UnknownSighting)
 
     def replace_sighting_embeddings(self, model: str, centre: str | None, vectors: dict[int, np.ndarray]) -> int:
         """Sightings' embeddings as another kind of vector (see Store.replace_embeddings), in one transaction."""
@@ -327,24 +361,88 @@ class AttendanceLog:
             session.execute(delete(UnknownSighting).where(UnknownSighting.id == sighting_id))
             return person.id, person.samples
 
+    # --- spoof events -------------------------------------------------------------------------------
+
+    def add_spoof(
+        self,
+        source: str,
+        first_seen: datetime,
+        last_seen: datetime,
+        claimed: str | None,
+        similarity: float,
+        liveness_score: float,
+        snapshot: bytes,
+        sightings: int,
+    ) -> SpoofRecord:
+        """A confirmed presentation attack at ``source``; ``claimed`` the enrolled person the face
+        was recognised as (None: nobody). A claimed person removed meanwhile is recorded as None."""
+        first_seen, last_seen = _utc(first_seen), _utc(last_seen)
+        with self.store.transaction() as session:
+            person = session.scalar(select(Person).where(Person.name == check_name(claimed))) if claimed else None
+            row = SpoofEvent(
+                person_id=person.id if person else None,
+                source=source,
+                first_seen=first_seen,
+                last_seen=last_seen,
+                sightings=sightings,
+                similarity=similarity,
+                liveness_score=liveness_score,
+                snapshot=snapshot,
+            )
+            session.add(row)
+            session.flush()
+            return _spoof(row, person.name if person else None)
+
+    def extend_spoof(self, spoof_id: int, seen: datetime, liveness_score: float) -> None:
+        """One more frame of the same attack."""
+        seen = _utc(seen)
+        with self.store.transaction() as session:
+            row = session.get(SpoofEvent, spoof_id)
+            if row is not None:
+                row.last_seen, row.sightings = max(_aware(row.last_seen), seen), row.sightings + 1
+                row.liveness_score = max(row.liveness_score, liveness_score)
+
+    def spoofs(self, start: datetime | None = None, end: datetime | None = None) -> list[SpoofRecord]:
+        """Spoof events that overlap [start, end), oldest first."""
+        with self.store.reading() as session:
+            query = select(SpoofEvent, Person.name).outerjoin(Person, Person.id == SpoofEvent.person_id)
+            if start is not None:
+                query = query.where(SpoofEvent.last_seen >= _utc(start))
+            if end is not None:
+                query = query.where(SpoofEvent.first_seen < _utc(end))
+            rows = session.execute(query.order_by(SpoofEvent.first_seen, SpoofEvent.id))
+            return [_spoof(row, name) for row, name in rows]
+
+    def spoof_snapshot(self, spoof_id: int) -> bytes:
+        with self.store.reading() as session:
+            row = session.get(SpoofEvent, spoof_id)
+            if row is None:
+                raise UnknownPersonError(f"no spoof event with id {spoof_id}")
+            return row.snapshot
+
     # --- retention --------------------------------------------------------------------------------
 
     def purge(self, older_than: timedelta, now: datetime | None = None) -> dict[str, int]:
-        """Drop events and sightings (with their snapshots) last seen before ``now - older_than``."""
+        """Drop events, sightings and spoof events (with their snapshots) last seen before
+        ``now - older_than``."""
         cutoff = _utc(now or datetime.now(UTC)) - older_than
         with self.store.transaction() as session:
             events = session.execute(delete(AttendanceEvent).where(AttendanceEvent.last_seen < cutoff)).rowcount
             sightings = session.execute(delete(UnknownSighting).where(UnknownSighting.last_seen < cutoff)).rowcount
-        return {"events": events, "unknown_sightings": sightings}
+            spoofs = session.execute(delete(SpoofEvent).where(SpoofEvent.last_seen < cutoff)).rowcount
+        return {"events": events, "unknown_sightings": sightings, "spoof_events": spoofs}
 
     def apply_retention(self, settings: dict | None = None, now: datetime | None = None) -> dict[str, int]:
         """Purge by the retention setting (``settings`` as :meth:`settings` returns them, if at hand)."""
         days = (settings or self.settings()).get("retention_days")
-        return self.purge(timedelta(days=days), now) if days else {"events": 0, "unknown_sightings": 0}
+        return (
+            self.purge(timedelta(days=days), now) if days else {"events": 0, "unknown_sightings": 0, "spoof_events": 0}
+        )
 
     def counts(self) -> dict[str, int]:
         with self.store.reading() as session:
             return {
                 "events": session.scalar(select(func.count(AttendanceEvent.id))) or 0,
                 "unknown_sightings": session.scalar(select(func.count(UnknownSighting.id))) or 0,
+                "spoof_events": session.scalar(select(func.count(SpoofEvent.id))) or 0,
             }

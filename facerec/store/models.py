@@ -117,6 +117,26 @@ class UnknownSighting(Base):
     snapshot: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # aligned crop, PNG
 
 
+class SpoofEvent(Base):
+    """A confirmed run of faces at one source that the liveness check called prints or screens:
+    someone held up a photo or a phone. ``person_id`` is whom it was recognised as (None: nobody
+    enrolled); deleted with that person, as its snapshot is their face."""
+
+    __tablename__ = "spoof_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    source: Mapped[str] = mapped_column(String(1024), nullable=False)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True, nullable=False)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True, nullable=False)
+    sightings: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    similarity: Mapped[float] = mapped_column(Float, nullable=False)  # to the person it claimed to be
+    liveness_score: Mapped[float] = mapped_column(Float, nullable=False)  # the highest of the run
+    snapshot: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # aligned crop, PNG
+
+
 class ApiKey(Base):
     """An HTTP API key: only its sha256 is kept; the key itself is shown once, at creation."""
 

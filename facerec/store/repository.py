@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facerec.errors import DuplicateNameError, StoreError, UnknownPersonError
 from facerec.store import migrations
-from facerec.store.models import FaceSample, Person, StoreSetting, StoreState, utcnow
+from facerec.store.models import FaceSample, Person, StoreSetting, StoreState, UnknownSighting, utcnow
 from facerec.store.records import PersonRecord, SampleRecord, StoredSample
 
 HOME_ENV = "FACEREC_HOME"
@@ -225,13 +225,14 @@ class Store:
         with self.reading() as session:
             return held_kinds(session)
 
-    def vectors(self, model: str) -> tuple[np.ndarray, list[str | None], np.ndarray]:
-        """(sample ids, centres, vectors) of every sample of ``model``, for moving them to another centre."""
+    def vectors(self, model: str, table: type[FaceSample] | type[UnknownSighting] = FaceSample):
+        """(ids, centres, vectors) of the rows of ``model`` in ``table`` (the samples, or the unknown
+        sightings), for moving them to another kind of vector."""
         with self.reading() as session:
             rows = session.execute(
-                select(FaceSample.id, FaceSample.centre, FaceSample.embedding, FaceSample.dimension)
-                .where(FaceSample.model == model)
-                .order_by(FaceSample.id)
+                select(table.id, table.centre, table.embedding, table.dimension)
+                .where(table.model == model)
+                .order_by(table.id)
             ).all()
         return _unpack(rows)
 
