@@ -28,6 +28,7 @@ from facerec.cli_support import (
     DbOption,
     DeviceOption,
     FlipOption,
+    IndexOption,
     JsonOption,
     LargestOption,
     LivenessThresholdOption,
@@ -63,6 +64,7 @@ def main(
     model: ModelOption = None,
     db: DbOption = None,
     backend: BackendOption = "auto",
+    index: IndexOption = "auto",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details to stderr.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
@@ -71,7 +73,7 @@ def main(
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s"
     )
-    ctx.obj = Settings(backend=backend).merged(threads, device, model, db)
+    ctx.obj = Settings(backend=backend, index=index).merged(threads, device, model, db)
 
 
 def _annotated_path(folder: Path, source: str, used: set[Path]) -> Path:
@@ -497,13 +499,19 @@ def remove_sample(ctx: typer.Context, sample_id: int, db: DbOption = None) -> No
 
 @app.command()
 def reindex(ctx: typer.Context, db: DbOption = None, model: ModelOption = None) -> None:
-    """Rebuild the faiss index from the store (it is also rebuilt automatically when stale)."""
+    """Rebuild the identification index from the store: the repair for a damaged one (a missing or
+    damaged index is rebuilt by itself; changes are followed in place, without rebuilding)."""
     recognizer = recognizer_for(ctx, None, None, model, db)
     try:
-        index = recognizer.index.rebuild()
+        recognizer.check_store()
+        with progress_bar(2) as progress:
+            task = progress.add_task("rebuilding the index", total=None)
+            index = recognizer.person_index.rebuild(
+                lambda done, total: progress.update(task, completed=done, total=total)
+            )
     except FacerecError as exc:
         fail(str(exc))
-    typer.echo(f"index rebuilt: {len(index.ids)} samples of model {index.model} at store revision {index.revision}")
+    typer.echo(f"index rebuilt: {len(index)} people of model {index.model} at store revision {index.revision}")
 
 
 @app.command()

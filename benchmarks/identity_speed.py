@@ -1,15 +1,22 @@
-"""Identity store speed: enrolment, identification (warm and cold), memory, and search at scale.
+"""Identity store speed: enrolment, identification (warm and cold), memory, following changes, at scale.
 
-    python benchmarks/identity_speed.py [--sizes 10000,100000,1000000]
+    python benchmarks/identity_speed.py [--sizes 10000,1000000] [--pgvector 100000] [--skip-enrol]
 
 - enrol: photos/s at 640x480 with one face, default settings (real photos, resized).
-- identify: per 640x480 photo with two faces and a 10k-sample gallery, default settings, warm (same
-  process; also for a photo with one face, and searching from 20 px faces instead of the default 40)
-  and cold (a new ``facerec identify`` process), and the cold process's peak RSS.
-- search: p50 latency of one probe at each gallery size, exact (Flat) and approximate (HNSW, IVF),
-  with recall@1 of the approximate index against exact search. The gallery is clustered like
-  real people (10 samples per person around a centre, same-person cosine about 0.7) and probes
-  are new noisy samples.
+- per gallery size (samples; 10 a person, clustered like real people: same-person cosine about
+  0.7), on a SQLite store written in bulk: the index's first build from SQL; warm `identify` of a
+  640x480 photo with two faces (and one face; and at 10k, two faces searched from 20 px); the
+  gallery part alone (the index search) p50 and its recall@1 against exact centroid matching; a
+  cold `facerec identify` process (seconds, its peak RSS); enrolling one person into the gallery;
+  the first identify after it, in the enrolling process and in another process that held the
+  index before the enrolment.
+- index layouts at 100k people: exact, IVF and IVF-SQ8 (re-ranked), p50, recall@1 and memory,
+  which is how facerec.index chose where each begins.
+- pgvector: a PostgreSQL store with N samples (a server started on 127.0.0.1 as the tests do),
+  the HNSW index's build, the gallery query p50 and recall@1, and an enrolment through another
+  connection seen by the next query.
+
+"today" is what the previous release measured here (figures from its notes), printed beside.
 """
 
 from __future__ import annotations
@@ -21,44 +28,100 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
 import faiss
 import numpy as np
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from facerec import FaceRecognizer, matching, weights  # noqa: E402
-from facerec.index import IVF_PROBES, IVF_TRAINING_PER_LIST, ivf_lists  # noqa: E402
-from facerec.mtcnn import DetectorConfig  # noqa: E402
-from facerec.store import Store, StoredSample  # noqa: E402
+from sqlalchemy import insert, text, update
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from facerec import FaceRecognizer, matching, weights  # noqa: E402
+from facerec import index as index_module  # noqa: E402
+from facerec.mtcnn import DetectorConfig  # noqa: E402
+from facerec.store import Store  # noqa: E402
+from facerec.store.models import FaceSample, Person, PersonVector, StoreState  # noqa: E402
+
 DATA = REPO.parent / "shared" / "data"
+MODEL = weights.default_model()
 # The synthetic gallery's vectors stand for the default model's centred vectors: the same kind.
-CENTRE = matching.centre_id(weights.load_centre(weights.model_spec(weights.default_model())))
+CENTRE = matching.centre_id(weights.load_centre(weights.model_spec(MODEL)))
+TODAY = {  # facerec before the index followed the store (its notes, this VM)
+    10_000: "cold 1.3 s, warm 50 ms, RSS 470 MB",
+    100_000: "cold 2.8 s, RSS 950 MB, first identify after an enrolment 15 s",
+    1_000_000: "cold 11.5 s, RSS 6.6 GB, first identify after an enrolment 150 s (8 GB peak)",
+}
 
 
 def clustered(people: int, per_person: int, dim: int = 512, seed: int = 0):
     rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(people, dim)).astype(np.float32)
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    noise = 0.04  # per component: same-person cosine about 0.7 after normalising
-    samples = np.repeat(centres, per_person, axis=0) + noise * rng.normal(size=(people * per_person, dim))
-    samples = (samples / np.linalg.norm(samples, axis=1, keepdims=True)).astype(np.float32)
-    return centres, samples, rng
+    centres = matching.unit(rng.normal(size=(people, dim)))
+    samples = np.repeat(centres, per_person, axis=0) + 0.04 * rng.normal(size=(people * per_person, dim))
+    return centres, matching.unit(samples), rng
+
+
+def bulk_gallery(url: str, samples: int, per_person: int = 10) -> np.ndarray:
+    """A store of ``samples`` synthetic samples written in bulk (SQL inserts, not enrolment), with
+    each person's centroid as enrolment would write it. Returns the people's centres."""
+    store = Store(url)
+    people = samples // per_person
+    crop = io.BytesIO()
+    Image.new("RGB", (160, 160)).save(crop, "PNG")
+    all_centres = []
+    chunk = 10_000
+    with store.engine.begin() as connection:
+        for start in range(0, people, chunk):
+            count = min(chunk, people - start)
+            centres, vectors, _ = clustered(count, per_person, seed=start)
+            all_centres.append(centres)
+            ids = range(start + 1, start + count + 1)
+            connection.execute(insert(Person), [{"id": i, "name": f"person{i:07d}"} for i in ids])
+            connection.execute(
+                insert(FaceSample),
+                [
+                    {
+                        "person_id": start + 1 + n // per_person,
+                        "model": MODEL,
+                        "centre": CENTRE,
+                        "preprocessing": {},
+                        "dimension": 512,
+                        "embedding": v.astype("<f4").tobytes(),
+                        "crop": crop.getvalue(),
+                        "source_path": f"/g/{start * per_person + n}.jpg",
+                        "source_sha256": f"{start * per_person + n:064x}",
+                        "box": [0, 0, 1, 1],
+                        "landmarks": [[0, 0]] * 5,
+                        "confidence": 1.0,
+                        "quality": {},
+                    }
+                    for n, v in enumerate(vectors)
+                ],
+            )
+            sums = vectors.reshape(count, per_person, -1).astype(np.float64).sum(axis=1)
+            cents = (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype("<f4")
+            connection.execute(
+                insert(PersonVector),
+                [
+                    {"person_id": i, "model": MODEL, "centre": CENTRE, "dimension": 512, "samples": per_person,
+                     "centroid": c.tobytes()}
+                    for i, c in zip(ids, cents, strict=True)
+                ],
+            )  # fmt: skip
+        connection.execute(update(StoreState).where(StoreState.id == 1).values(revision=1))
+        if store.postgresql:  # ids were given: move the sequence past them
+            sequence = "SELECT setval(pg_get_serial_sequence('person', 'id'), (SELECT max(id) FROM person))"
+            connection.execute(text(sequence))
+    store.close()
+    return np.concatenate(all_centres)
 
 
 def enrol_speed(tmp: Path) -> float:
     photos = sorted((DATA / "lfw_train").glob("*/*_0001.jpg"))[:80]  # ~4 s: this VM drifts +-20%
-    frames = []
-    for i, photo in enumerate(photos):
-        image = Image.open(photo).convert("RGB").resize((640, 480))
-        path = tmp / f"p{i:03d}.jpg"
-        image.save(path, quality=95)
-        frames.append(path)
+    frames = resized(photos, tmp)
     recognizer = FaceRecognizer(db=f"sqlite:///{tmp / 'enrol.db'}")
     recognizer.enroll("warm-up", frames[:1], largest=True)
     start = time.perf_counter()
@@ -67,37 +130,13 @@ def enrol_speed(tmp: Path) -> float:
     return len(frames) / (time.perf_counter() - start)
 
 
-def gallery_store(tmp: Path, size: int) -> str:
-    url = f"sqlite:///{tmp / 'gallery.db'}"
-    store = Store(url)
-    _, samples, _ = clustered(size // 10, 10)
-    crop = io.BytesIO()
-    Image.new("RGB", (160, 160)).save(crop, "PNG")
-    people = []
-    for p in range(size // 10):
-        rows = []
-        for s in range(10):
-            i = p * 10 + s
-            rows.append(
-                dict(
-                    StoredSample(
-                        samples[i],
-                        "casia-webface",
-                        CENTRE,
-                        {},
-                        crop.getvalue(),
-                        f"/g/{i}.jpg",
-                        f"{i:064x}",
-                        (0, 0, 1, 1),
-                        ((0, 0),) * 5,
-                        1.0,
-                        {},
-                    ).__dict__
-                )
-            )
-        people.append({"name": f"person{p:06d}", "samples": rows})
-    store.load(people)
-    return url
+def resized(photos: list[Path], tmp: Path) -> list[Path]:
+    out = []
+    for i, photo in enumerate(photos):
+        path = tmp / f"p{i:03d}-{photo.stem}.jpg"
+        Image.open(photo).convert("RGB").resize((640, 480)).save(path, quality=95)
+        out.append(path)
+    return out
 
 
 # Runs a script and prints its own peak resident memory at exit. getrusage(RUSAGE_CHILDREN) would
@@ -112,6 +151,23 @@ PEAK_REPORTER = (
     "atexit.register(report)\n"
     "sys.argv = sys.argv[1:]\n"
     "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
+
+# Another process sharing the store: loads its index, says so, waits for a line, identifies, reports.
+OTHER_PROCESS = textwrap.dedent(
+    """
+    import sys, time
+    sys.path[:0] = [{repo!r}]
+    from facerec import FaceRecognizer
+    recognizer = FaceRecognizer(db={url!r})
+    recognizer.identify({photo!r})
+    print("ready", flush=True)
+    sys.stdin.readline()
+    start = time.perf_counter()
+    found = recognizer.identify({probe!r})
+    seconds = time.perf_counter() - start
+    print(f"{{seconds:.3f}} {{found[0].match.name}} {{recognizer.person_index.rebuilds}}", flush=True)
+    """
 )
 
 
@@ -132,17 +188,8 @@ def warm_ms(cases: dict[object, tuple[FaceRecognizer, Path]], rounds: int = 15) 
     return {case: statistics.median(t) * 1000 for case, t in times.items()}
 
 
-def identify_speed(tmp: Path, size: int) -> tuple[dict[int, float], float, float]:
-    """Warm ms per photo by number of faces (and for two searched from 20 px faces), cold seconds
-    and peak MB of a new process (2 faces)."""
-    url = gallery_store(tmp, size)
-    photo, single = tmp / "probe.jpg", tmp / "single.jpg"  # two faces / one face, 640x480
-    Image.open(DATA / "face_recognition/examples/two_people.jpg").convert("RGB").resize((640, 480)).save(photo)
-    Image.open(DATA / "face_recognition/examples/obama.jpg").convert("RGB").resize((640, 480)).save(single)
-    recognizer = FaceRecognizer(db=url)
-    # 20: `identify --min-face-size 20`, MTCNN's own smallest face (the default is enrolment's 40)
-    from_20px = FaceRecognizer(db=url, detector=DetectorConfig(min_face_size=20))
-    warm = warm_ms({2: (recognizer, photo), 1: (recognizer, single), 20: (from_20px, photo)})
+def cold(url: str, photo: Path, tmp: Path) -> tuple[float, float]:
+    """Median seconds of three new `facerec identify` processes, and the highest peak RSS (MB)."""
     colds, peaks = [], []
     for _ in range(3):
         start = time.perf_counter()
@@ -156,79 +203,150 @@ def identify_speed(tmp: Path, size: int) -> tuple[dict[int, float], float, float
         colds.append(time.perf_counter() - start)
         assert child.returncode == 0, child.stderr
         peaks.append(int(child.stderr.rsplit("VmHWM:", 1)[1].split()[0]) / 1024)  # kB
-    rss_mb = max(peaks)
-    return warm, statistics.median(colds), rss_mb
+    return statistics.median(colds), max(peaks)
 
 
-def search_speed(size: int, probes: int = 200, hnsw: bool = True) -> dict[str, float]:
-    """p50 ms per probe for exact, HNSW and IVF search, their build seconds and recall@1 (person)."""
-    centres, samples, rng = clustered(size // 10, 10)
-    queries = centres[rng.integers(0, len(centres), probes)] + 0.04 * rng.normal(size=(probes, samples.shape[1]))
-    queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
-    dim = samples.shape[1]
+def gallery_part(index, centres: np.ndarray, probes: int = 200) -> tuple[float, float]:
+    """p50 ms of the index search alone for one face, and recall@1 against exact centroid matching."""
+    rng = np.random.default_rng(7)
+    chosen = rng.integers(0, len(centres), probes)
+    queries = matching.unit(centres[chosen] + 0.04 * rng.normal(size=(probes, centres.shape[1])))
+    _ids, names, vectors = index.store.centroids(index.model, index.centre)
+    truth = np.array(names)[np.argmax(queries @ vectors.T, axis=1)]
+    times, found = [], []
+    for query in queries:
+        start = time.perf_counter()
+        found.append(index.search(query[None], 2)[0][0][0])
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000, float(np.mean(np.array(found) == truth))
 
-    def p50(index) -> tuple[float, np.ndarray]:
+
+def at_size(tmp: Path, size: int) -> None:
+    url = f"sqlite:///{tmp / f'gallery-{size}.db'}"
+    started = time.perf_counter()
+    centres = bulk_gallery(url, size)
+    print(f"\n{size:,} samples ({size // 10:,} people), written in {time.perf_counter() - started:.0f} s")
+    photo, single = tmp / "probe.jpg", tmp / "single.jpg"  # two faces / one face, 640x480
+    Image.open(DATA / "face_recognition/examples/two_people.jpg").convert("RGB").resize((640, 480)).save(photo)
+    Image.open(DATA / "face_recognition/examples/obama.jpg").convert("RGB").resize((640, 480)).save(single)
+    recognizer = FaceRecognizer(db=url)
+    started = time.perf_counter()
+    recognizer.identify(photo)
+    index = recognizer.person_index
+    print(f"  first identify, index built from SQL: {time.perf_counter() - started:.1f} s ({index.kind})")
+    cases = {2: (recognizer, photo), 1: (recognizer, single)}
+    if size <= 10_000:  # 20: `identify --min-face-size 20`, MTCNN's own smallest face
+        cases[20] = (FaceRecognizer(db=url, detector=DetectorConfig(min_face_size=20)), photo)
+    warm = warm_ms(cases)
+    p50, recall = gallery_part(index, centres)
+    seconds, rss = cold(url, photo, tmp)
+    line = f"  warm identify {warm[2]:.0f} ms (two faces; one face {warm[1]:.0f} ms"
+    line += f"; from 20 px {warm[20]:.0f} ms)" if 20 in warm else ")"
+    print(line + f"; gallery part {p50:.2f} ms p50, recall@1 {recall:.3f}")
+    print(f"  cold `facerec identify` {seconds:.2f} s, peak RSS {rss:.0f} MB   [today: {TODAY.get(size, '-')}]")
+
+    newcomer = resized(sorted((DATA / "face_recognition/examples/knn_examples/train/kit_harington").iterdir()), tmp)
+    probe = DATA / "face_recognition/examples/knn_examples/test/johnsnow_test1.jpg"
+    script = OTHER_PROCESS.format(repo=str(REPO), url=url, photo=str(photo), probe=str(probe))
+    other = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert other.stdout.readline().strip() == "ready"
+    started = time.perf_counter()
+    report = recognizer.enroll("kit", newcomer)
+    enrolled = time.perf_counter() - started
+    started = time.perf_counter()
+    found = recognizer.identify(probe)[0].match.name
+    here = time.perf_counter() - started
+    other.stdin.write("go\n")
+    other.stdin.flush()
+    there, their_name, their_rebuilds = other.stdout.readline().split()
+    other.wait(timeout=60)
+    print(
+        f"  enrolling one person ({len(report.added)} photos) {enrolled:.2f} s; first identify after it "
+        f"{here:.2f} s here ({found}, rebuilds {index.rebuilds - 1}), {float(there):.2f} s in another process "
+        f"({their_name}, rebuilds {their_rebuilds})"
+    )
+
+
+def layouts(people: int = 100_000, dim: int = 512) -> None:
+    """The index choices on ``people`` random unit centroids (the worst case for IVF)."""
+    rng = np.random.default_rng(0)
+    centroids = matching.unit(rng.normal(size=(people, dim)))
+    chosen = rng.integers(0, people, 200)
+    probes = matching.unit(centroids[chosen] + 0.04 * rng.normal(size=(200, dim)))
+    truth = np.argmax(probes @ centroids.T, axis=1)
+    print(f"\nindex layouts at {people:,} people (random unit centroids: the worst case for IVF):")
+    for kind in ("flat", "ivf", "ivf-sq8"):
+        started = time.perf_counter()
+        index = index_module.empty(dim, kind, centroids)
+        index.add_with_ids(centroids, np.arange(people, dtype=np.int64))
+        built = time.perf_counter() - started
         times, found = [], []
-        for q in queries:
+        for probe in probes:
             start = time.perf_counter()
-            _, ids = index.search(q[None], 1)
+            k = index_module.RERANK if kind == "ivf-sq8" else 1
+            _, ids = index.search(probe[None], k)
+            if kind == "ivf-sq8":  # the exact re-rank PersonIndex does (there on the store's centroids)
+                ids = ids[:, [int(np.argmax(centroids[ids[0]] @ probe))]]
             times.append(time.perf_counter() - start)
             found.append(ids[0, 0])
-        return statistics.median(times) * 1000, np.array(found)
+        size = faiss.serialize_index(index).nbytes / 2**20
+        recall = np.mean(np.array(found) == truth)
+        print(
+            f"  {kind:8s} {statistics.median(times) * 1000:6.2f} ms p50, recall@1 {recall:.3f}, "
+            f"{size:5.0f} MB, built in {built:.1f} s"
+        )
 
-    out: dict[str, float] = {}
-    exact = faiss.IndexFlatIP(dim)
-    exact.add(samples)
-    out["exact_ms"], truth = p50(exact)
-    del exact
-    candidates = {}
-    if hnsw:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)  # the alternative we measured
-        index.hnsw.efSearch = 128
-        candidates["hnsw"] = index
-    lists = ivf_lists(size)  # what facerec.index builds above APPROXIMATE_ABOVE
-    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
-    ivf.nprobe = IVF_PROBES
-    candidates["ivf"] = ivf
-    for name, index in candidates.items():
-        start = time.perf_counter()
-        if not index.is_trained:
-            chosen = rng.choice(len(samples), min(len(samples), IVF_TRAINING_PER_LIST * lists), replace=False)
-            index.train(samples[chosen])
-        index.add(samples)
-        out[f"{name}_build_s"] = time.perf_counter() - start
-        out[f"{name}_ms"], approx = p50(index)
-        out[f"{name}_recall"] = float(np.mean(truth // 10 == approx // 10))
-    return out
+
+def pgvector_speed(samples: int) -> None:
+    from postgres import PostgresServer
+
+    from facerec.pg_index import PgVectorIndex
+
+    server = PostgresServer()
+    try:
+        url = server.new_database()
+        started = time.perf_counter()
+        centres = bulk_gallery(url, samples)
+        print(
+            f"\npgvector, {samples:,} samples ({samples // 10:,} people) "
+            f"written in {time.perf_counter() - started:.0f} s"
+        )
+        store = Store(url)
+        started = time.perf_counter()
+        index = PgVectorIndex(store, MODEL, CENTRE, 512).current()
+        print(f"  vector column filled and HNSW index built in {time.perf_counter() - started:.1f} s")
+        p50, recall = gallery_part(index, centres)
+        print(f"  gallery query {p50:.2f} ms p50, recall@1 {recall:.3f} (target: <= 20 ms, >= 0.99)")
+        other = Store(url)  # another server's connection
+        vector = matching.unit(np.random.default_rng(9).normal(size=512))
+        from test_store import sample
+
+        newcomer = sample(1)
+        other.add_samples("newcomer", [type(newcomer)(**{**newcomer.__dict__, "embedding": vector, "centre": CENTRE})])
+        seen = index.search(vector[None], 1)[0][0][0]
+        print(f"  an enrolment through another connection, then the next query: {seen}")
+    finally:
+        server.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="10000,100000")
-    parser.add_argument("--no-hnsw", action="store_true", help="Skip HNSW (its 1M build takes most of an hour).")
-    parser.add_argument("--search-only", action="store_true", help="Skip enrolment and identification.")
+    parser.add_argument("--sizes", default="10000")
+    parser.add_argument("--pgvector", type=int, default=100_000, help="samples in the pgvector store (0: skip)")
+    parser.add_argument("--skip-enrol", action="store_true")
+    parser.add_argument("--no-layouts", action="store_true")
     args = parser.parse_args()
     faiss.omp_set_num_threads(2)
-    if not args.search_only:
-        with tempfile.TemporaryDirectory() as folder:
-            tmp = Path(folder)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        if not args.skip_enrol:
             print(f"enrol: {enrol_speed(tmp):.1f} photos/s (640x480, one face each)")
-            warm, cold, rss = identify_speed(tmp, 10_000)
-            print(
-                f"identify, 10k-sample gallery: warm {warm[2]:.0f} ms (two faces; one face {warm[1]:.0f} ms;"
-                f" two faces with --min-face-size 20: {warm[20]:.0f} ms),"
-                f" cold {cold:.2f} s, peak RSS {rss:.0f} MB"
-            )
-    for size in (int(s) for s in args.sizes.split(",")):
-        r = search_speed(size, hnsw=not args.no_hnsw)
-        line = f"search {size:>9,}: exact {r['exact_ms']:7.2f} ms p50"
-        for name in ("hnsw", "ivf"):
-            if f"{name}_ms" in r:
-                line += (
-                    f"; {name.upper()} {r[f'{name}_ms']:6.2f} ms p50, recall@1 (person) {r[f'{name}_recall']:.3f},"
-                    f" built in {r[f'{name}_build_s']:.0f} s"
-                )
-        print(line, flush=True)
+        for size in (int(s) for s in args.sizes.split(",") if s):
+            at_size(tmp, size)
+    if not args.no_layouts:
+        layouts()
+    if args.pgvector:
+        pgvector_speed(args.pgvector)
 
 
 if __name__ == "__main__":

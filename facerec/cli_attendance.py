@@ -347,6 +347,7 @@ def serve(
             "backend": settings.backend,
             "max_upload_mb": max_upload_mb,
             "require_liveness": require_liveness,
+            "index": settings.index,
             "liveness_threshold": liveness_threshold,
         }
     )

@@ -34,6 +34,14 @@ EXIT_FAILED = 1
 ThreadsOption = Annotated[
     int | None, typer.Option("--threads", min=1, help="CPU threads for the networks and OpenCV.", show_default=False)
 ]
+IndexOption = Annotated[
+    str,
+    typer.Option(
+        "--index",
+        help="What answers identify: auto (pgvector on a PostgreSQL store that has the extension, else faiss), "
+        "faiss (an index beside the store, in each process) or pgvector (PostgreSQL searches).",
+    ),
+]
 BackendOption = Annotated[
     str,
     typer.Option("--backend", help="Network runtime: auto (ONNX Runtime on the CPU, torch on a GPU), onnx or torch."),
@@ -98,6 +106,7 @@ class Settings:
     model: str | None = None
     db: str | None = None
     backend: str = "auto"  # given before the command only
+    index: str = "auto"  # given before the command only
 
     def merged(
         self, threads: int | None, device: str | None, model: str | None = None, db: str | None = None
@@ -109,6 +118,7 @@ class Settings:
             model or self.model,
             db or self.db,
             self.backend,
+            self.index,
         )
 
 
@@ -131,6 +141,7 @@ def recognizer_for(
             threads=settings.threads,
             model=settings.model,
             db=settings.db,
+            index=settings.index,
             **kwargs,
         )
     except FacerecError as exc:

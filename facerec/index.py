@@ -1,33 +1,53 @@
-"""The faiss index: a read model derived from the identity store, never a source of truth.
+"""The identification index: one centroid per enrolled person, searched by inner product.
 
-Inner-product search over the unit vectors of one model's samples; faiss ids are the samples'
-SQL ids. Exact (Flat) up to ``APPROXIMATE_ABOVE`` samples, IVF above (measured against HNSW in
-benchmarks/identity_speed.py: at 1M vectors IVF with 64 of 4,000 lists probed answers in 2.2 ms
-with recall@1 1.000 and builds in 60 s on 2 cores; HNSW builds in minutes, too slow for an
-automatic rebuild, and needs far more memory for its graph). Saved next to the store
-with the store revision and a checksum of what it covers; when that does not match the store
-(missing, stale, another model), it is rebuilt from SQL before it answers.
+Identification compares a face with each person's centroid (the normalised mean of their samples),
+so that is what is indexed: ten times fewer vectors than samples, and the search answers exactly
+the centroid rule. faiss ids are person ids. Exact (Flat) up to ``APPROXIMATE_ABOVE`` people, IVF
+above, and IVF with 8-bit codes (SQ8, a quarter of the memory) above ``COMPRESS_ABOVE`` people,
+re-ranked exactly from the store's centroids (benchmarks/identity_speed.py measured the choices).
+
+The index is a read model of the store's ``person_vector`` rows, never a source of truth:
+
+- it **follows the store in place**: each process remembers the store revision its index covers,
+  and catches up from the change log (who was enrolled, removed, renamed since) by removing and
+  adding centroids by id, never rebuilding for a change; an IVF index is retrained (rebuilt) only
+  when the gallery has grown ``RETRAIN_GROWTH`` times past what its lists were trained on;
+- it is **saved beside the store**, named after it (two stores in one folder keep their own), with
+  the revision it covers and the identity of the faiss file: a new process reads it and catches up,
+  so a cold start reads one file and a few change-log rows, and hashes nothing;
+- a missing, damaged or foreign file, or a change log that no longer reaches back, is repaired
+  by a rebuild from SQL (with a progress callback); the check after each catch-up (people counted
+  in SQL against the index) catches anything else.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import logging
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from facerec.files import write_atomically
-from facerec.matching import Gallery
 from facerec.store import Store
 
 log = logging.getLogger(__name__)
 
-APPROXIMATE_ABOVE = 50_000
-IVF_PROBES = 64  # lists searched per probe
+FORMAT = 2  # 1: facerec 0.1's sample index (rebuilt, never read)
+APPROXIMATE_ABOVE = 20_000  # people
+COMPRESS_ABOVE = 250_000  # people: a flat IVF of 512-d centroids would pass 0.5 GB
+IVF_PROBED = 5  # one list in this many is searched per probe (at least 64)
 IVF_TRAINING_PER_LIST = 40  # training vectors per list (faiss' k-means wants at least 39)
+RETRAIN_GROWTH = 4  # retrain the lists when the gallery has grown this many times past their training
+RERANK = 32  # candidates a compressed index re-ranks exactly
+SAVE_AFTER = 1_000  # changes applied since the file was written, before it is written again
+CHUNK = 20_000  # centroids read from SQL at a time when rebuilding
+
+Progress = Callable[[int, int], None]
 
 
 def ivf_lists(count: int) -> int:
@@ -35,125 +55,255 @@ def ivf_lists(count: int) -> int:
     return max(64, int(4 * np.sqrt(count)))
 
 
-def checksum(ids: np.ndarray, vectors: np.ndarray) -> str:
-    digest = hashlib.sha256(np.ascontiguousarray(ids, "<i8").tobytes())
-    digest.update(np.ascontiguousarray(vectors, "<f4").tobytes())
-    return digest.hexdigest()
+def ivf_probes(lists: int) -> int:
+    """Lists searched per probe. Person centroids spread over the sphere with little cluster
+    structure (unlike samples, which cluster by person), so IVF needs to look wider than for
+    samples: on 100k random unit centroids (the worst case) 64 of 1,264 lists found the exact
+    nearest 95% of the time, 256 (a fifth) 99.3%, in 1.7 ms (benchmarks/identity_speed.py)."""
+    return max(64, lists // IVF_PROBED)
 
 
-def build(ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
-    dim = vectors.shape[1]
-    if len(ids) > APPROXIMATE_ABOVE:
-        lists = ivf_lists(len(ids))
-        inner = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(0)  # the same store gives the same index
-        chosen = rng.choice(len(vectors), min(len(vectors), IVF_TRAINING_PER_LIST * lists), replace=False)
-        inner.train(np.ascontiguousarray(vectors[np.sort(chosen)], np.float32))
-        inner.nprobe = IVF_PROBES
-        inner.make_direct_map()  # reconstruct() for the checksum of a loaded index
+def layout(people: int) -> str:
+    """The index a rebuild makes for ``people``."""
+    return "flat" if people <= APPROXIMATE_ABOVE else "ivf" if people <= COMPRESS_ABOVE else "ivf-sq8"
+
+
+def outgrown(kind: str, people: int, trained_on: int) -> bool:
+    """Whether an index of ``kind`` that has followed the store to ``people`` should be rebuilt:
+    past its layout's range by half again (so a gallery near a boundary does not flip back and
+    forth), or an IVF grown RETRAIN_GROWTH times past its lists' training."""
+    if kind == "flat":
+        return people > 1.5 * APPROXIMATE_ABOVE
+    low, high = (APPROXIMATE_ABOVE, COMPRESS_ABOVE) if kind == "ivf" else (COMPRESS_ABOVE, float("inf"))
+    return people < low / 2 or people > 1.5 * high or people > RETRAIN_GROWTH * max(trained_on, 1)
+
+
+def empty(dimension: int, kind: str, training: np.ndarray | None = None) -> faiss.Index:
+    """An index of ``kind`` that takes ids, trained on ``training`` if it needs training."""
+    if kind == "flat":
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+    lists = ivf_lists(len(training))
+    quantizer = faiss.IndexFlatIP(dimension)
+    if kind == "ivf":
+        index = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
     else:
-        inner = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIDMap2(inner)
-    index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.ascontiguousarray(ids, np.int64))
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, dimension, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+    rng = np.random.default_rng(0)  # the same store gives the same index
+    chosen = rng.choice(len(training), min(len(training), IVF_TRAINING_PER_LIST * lists), replace=False)
+    index.train(np.ascontiguousarray(training[np.sort(chosen)], np.float32))
+    _ready(index)
     return index
 
 
-class FaceIndex:
-    """One model's samples, searchable; kept in step with the store it was built from."""
+def _ready(index: faiss.Index) -> None:
+    """Search settings an IVF index does not keep in its file, and removal by id."""
+    inner = faiss.extract_index_ivf(index) if not isinstance(index, faiss.IndexIDMap2) else None
+    if inner is not None:
+        inner.nprobe = ivf_probes(inner.nlist)
+        inner.set_direct_map_type(faiss.DirectMap.Hashtable)  # remove_ids by id, not by scanning
 
-    def __init__(self, store: Store, model: str, folder: Path) -> None:
-        self.store, self.model, self.folder = store, model, Path(folder)
+
+class PersonIndex:
+    """One kind of vector's enrolled people (model, centre), searchable, following ``store``."""
+
+    def __init__(self, store: Store, model: str, centre: str | None, stem: Path) -> None:
+        self.store, self.model, self.centre, self.stem = store, model, centre, Path(stem)
         self.index: faiss.Index | None = None
-        self.gallery: Gallery | None = None
-        self.ids = np.zeros(0, np.int64)
+        self.names: dict[int, str] = {}
         self.revision = -1
+        self.kind = "flat"
+        self.trained_on = 0
+        self.unsaved = 0  # changes applied since the file was written
+        self.rebuilds = 0  # how many times this object rebuilt from SQL (tests assert catch-ups do not)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
     @property
-    def _stem(self) -> Path:
-        return self.folder / f"index-{self.model}"
+    def _meta_path(self) -> Path:
+        return self.stem.with_name(self.stem.name + ".json")
 
-    def current(self, revision: int | None = None) -> FaceIndex:
-        """Make sure the index covers exactly the store's samples at ``revision`` (default: the
-        store's current one, read now); load or rebuild if not."""
+    @property
+    def _faiss_path(self) -> Path:
+        return self.stem.with_name(self.stem.name + ".faiss")
+
+    # --- keeping up with the store ----------------------------------------------------------------
+
+    def current(self, revision: int | None = None, progress: Progress | None = None) -> PersonIndex:
+        """Cover the store at ``revision`` (default: read now): catch up in place if possible,
+        else load the saved file and catch up from it, else rebuild from SQL."""
         revision = self.store.revision() if revision is None else revision
         if self.index is not None and self.revision == revision:
             return self
-        if not self._load(revision):
-            self.rebuild()
+        if self.index is None and not self._load():
+            return self.rebuild(progress)
+        if not self._catch_up() or not self._agrees():
+            return self.rebuild(progress)
+        if self.unsaved >= SAVE_AFTER:
+            self._save()
         return self
 
-    def _load(self, revision: int) -> bool:
-        try:
-            meta = json.loads(self._stem.with_suffix(".json").read_text())
-            if meta["revision"] != revision or meta["model"] != self.model:
-                return False
-            with np.load(self._stem.with_suffix(".npz"), allow_pickle=False) as data:
-                ids, owner, names = data["ids"], data["owner"], tuple(data["names"].tolist())
-                centroids = data["centroids"]
-            index = faiss.read_index(str(self._stem.with_suffix(".faiss")))
-        except (OSError, ValueError, KeyError, RuntimeError):
+    def _catch_up(self) -> bool:
+        """Apply the changes logged after the revision held: False if the log does not reach back."""
+        changes = self.store.changes_since(self.revision)
+        if changes is None:
             return False
-        if index.ntotal != len(ids) or meta["count"] != len(ids):
+        revision, rows = changes
+        touched = {person for person, kind in rows if person is not None and kind != "renamed"}
+        renamed = {person for person, kind in rows if person is not None and kind == "renamed"}
+        if touched:
+            ids, names, vectors = self.store.centroids(self.model, self.centre, people=touched)
+            self._remove(np.array(sorted(touched), np.int64))
+            self._add(ids, names, vectors)
+        if renamed - touched:
+            ids, names, _ = self.store.centroids(self.model, self.centre, people=renamed - touched)
+            self.names.update(zip(ids.tolist(), names, strict=True))
+        if outgrown(self.kind, len(self), self.trained_on):
             return False
-        inner = faiss.downcast_index(index.index)
-        if isinstance(inner, faiss.IndexIVF):
-            inner.nprobe = IVF_PROBES
-            inner.make_direct_map()
-        vectors = index.index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, 0), np.float32)
-        if checksum(ids, vectors) != meta["checksum"]:
-            return False
-        self.index, self.ids, self.revision = index, ids, revision
-        self.gallery = Gallery(names, centroids, owner, vectors)
+        self.unsaved += len(rows)
+        self.revision = revision
         return True
 
-    def rebuild(self) -> FaceIndex:
-        """Rebuild from SQL and save; the revision is read in the same pass as the vectors."""
-        revision = self.store.revision()
-        ids, names, vectors = self.store.embeddings(self.model)
-        self.gallery = Gallery.build(names, vectors)
-        self.ids = ids
-        self.index = build(ids, vectors) if len(ids) else None
-        self.revision = revision
-        self._save(ids, vectors)
-        log.info("index for %s rebuilt: %d samples at store revision %d", self.model, len(ids), revision)
+    def _agrees(self) -> bool:
+        """The cheap check that the index holds what the store does: one count in SQL."""
+        held = self.store.people_count(self.model, self.centre)
+        if held != len(self) or (self.index is not None and self.index.ntotal != len(self)):
+            log.warning("index of %s holds %d people, the store %d: rebuilding", self.model, len(self), held)
+            return False
+        return True
+
+    def _remove(self, ids: np.ndarray) -> None:
+        gone = [int(i) for i in ids if int(i) in self.names]
+        if gone and self.index is not None:
+            self.index.remove_ids(np.array(gone, np.int64))
+        for person in gone:
+            del self.names[person]
+
+    def _add(self, ids: np.ndarray, names: list[str], vectors: np.ndarray) -> None:
+        if not len(ids):
+            return
+        if self.index is None:
+            self.index = empty(vectors.shape[1], "flat")
+            self.kind = "flat"
+        self.index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.ascontiguousarray(ids, np.int64))
+        self.names.update(zip(ids.tolist(), names, strict=True))
+
+    def rebuild(self, progress: Progress | None = None) -> PersonIndex:
+        """Everything again from the store's centroids (read in chunks), then saved."""
+        revision = self.store.revision()  # read first: a change committed meanwhile is caught up later
+        total = self.store.people_count(self.model, self.centre)
+        chunks, names, after = [], {}, 0
+        while True:
+            ids, chunk_names, vectors = self.store.centroids(self.model, self.centre, after=after, limit=CHUNK)
+            if not len(ids):
+                break
+            chunks.append((ids, vectors))
+            names.update(zip(ids.tolist(), chunk_names, strict=True))
+            after = int(ids[-1])
+            if progress:
+                progress(len(names), total)
+        self.kind, self.trained_on, self.names, self.index = layout(len(names)), len(names), names, None
+        if chunks:
+            vectors = np.concatenate([v for _, v in chunks])
+            self.index = empty(vectors.shape[1], self.kind, vectors)
+            self.index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.concatenate([i for i, _ in chunks]))
+        self.revision, self.rebuilds = revision, self.rebuilds + 1
+        self._save()
+        log.info("index of %s rebuilt: %d people at store revision %d (%s)", self.model, len(self), revision, self.kind)
         return self
 
-    def _save(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Write the index files, each to a temporary name renamed into place: several processes
-        (server workers) share one folder, and a reader must never see half a file."""
+    # --- the file beside the store ------------------------------------------------------------------
+
+    def _save(self) -> None:
+        """The faiss file, then a small JSON that names it by size, mtime and inode and says what it
+        covers: a reader that finds another faiss file than the JSON describes trusts neither."""
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            if self.index is not None:
-                write_atomically(self._stem.with_suffix(".faiss"), lambda tmp: faiss.write_index(self.index, str(tmp)))
+            self.stem.parent.mkdir(parents=True, exist_ok=True)
+            if self.index is None:
+                self._faiss_path.unlink(missing_ok=True)
+                stat = None
             else:
-                self._stem.with_suffix(".faiss").unlink(missing_ok=True)
-            gallery = self.gallery
-
-            def arrays(tmp: Path) -> None:
-                with open(tmp, "wb") as handle:
-                    np.savez(
-                        handle,
-                        ids=ids,
-                        owner=gallery.sample_owner,
-                        names=np.array(gallery.names, dtype=str),
-                        centroids=gallery.centroids,
-                    )
-
-            write_atomically(self._stem.with_suffix(".npz"), arrays)
+                write_atomically(self._faiss_path, lambda tmp: faiss.write_index(self.index, str(tmp)))
+                stat = os.stat(self._faiss_path)
+            ids = list(self.names)
             meta = {
+                "format": FORMAT,
                 "model": self.model,
+                "centre": self.centre,
                 "revision": self.revision,
-                "count": len(ids),
-                "checksum": checksum(ids, vectors),
+                "kind": self.kind,
+                "trained_on": self.trained_on,
+                "people": len(ids),
+                "faiss": None if stat is None else [stat.st_size, stat.st_mtime_ns, stat.st_ino],
+                "ids": ids,
+                "names": [self.names[i] for i in ids],
             }
-            # The metadata goes last: a crash before it leaves an index that will not be trusted.
-            write_atomically(self._stem.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(meta)))
+            write_atomically(self._meta_path, lambda tmp: tmp.write_text(json.dumps(meta, ensure_ascii=False)))
+            self.unsaved = 0
         except OSError as exc:
-            log.warning("could not save the index next to the store (%s); it stays in memory", exc)
+            log.warning("could not save the index beside the store (%s); it stays in memory", exc)
 
-    def search(self, probes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(similarities, sample ids), probes x k, best first; ids are -1 where fewer exist."""
-        self.current()
-        if self.index is None:
-            return np.zeros((len(probes), 0), np.float32), np.zeros((len(probes), 0), np.int64)
-        return self.index.search(np.ascontiguousarray(probes, np.float32), min(k, self.index.ntotal))
+    def _load(self) -> bool:
+        try:
+            meta = json.loads(self._meta_path.read_text())
+            if (meta.get("format"), meta.get("model"), meta.get("centre")) != (FORMAT, self.model, self.centre):
+                return False
+            index = None
+            if meta["faiss"] is not None:
+                with open(self._faiss_path, "rb") as handle:
+                    stat = os.fstat(handle.fileno())
+                    if [stat.st_size, stat.st_mtime_ns, stat.st_ino] != meta["faiss"]:
+                        return False  # written by another process after this JSON: not the file it describes
+                    index = faiss.read_index(faiss.PyCallbackIOReader(handle.read))
+                _ready(index)
+            names = dict(zip(meta["ids"], meta["names"], strict=True))
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+            return False
+        if (index.ntotal if index is not None else 0) != len(names) or meta["people"] != len(names):
+            return False
+        self.index, self.names, self.revision = index, names, int(meta["revision"])
+        self.kind, self.trained_on, self.unsaved = meta["kind"], int(meta["trained_on"]), 0
+        return True
+
+    # --- answering ------------------------------------------------------------------------------------
+
+    def search(self, probes: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """Each probe's k nearest people, best first, as (name, similarity)."""
+        probes = np.ascontiguousarray(probes, np.float32)
+        if self.index is None or not len(self):
+            return [[] for _ in probes]
+        wanted = min(k, len(self))
+        fetch = min(max(wanted, RERANK), len(self)) if self.kind == "ivf-sq8" else wanted
+        similarities, ids = self.index.search(probes, fetch)
+        if self.kind == "ivf-sq8":
+            similarities, ids = self._rerank(probes, ids, wanted)
+        return [
+            [(self.names[int(i)], float(s)) for s, i in zip(row_s, row_i, strict=True) if i >= 0]
+            for row_s, row_i in zip(similarities, ids, strict=True)
+        ]
+
+    def _rerank(self, probes: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The compressed index's candidates scored exactly, on the store's float centroids."""
+        candidates = sorted({int(i) for i in ids.ravel() if i >= 0})
+        found, _, vectors = self.store.centroids(self.model, self.centre, people=candidates)
+        row = {int(person): n for n, person in enumerate(found)}
+        out_s = np.full((len(probes), k), -np.inf, np.float32)
+        out_i = np.full((len(probes), k), -1, np.int64)
+        for p, probe in enumerate(probes):
+            mine = [int(i) for i in ids[p] if int(i) in row]
+            if not mine:
+                continue
+            scores = vectors[[row[i] for i in mine]] @ probe
+            order = np.argsort(-scores, kind="stable")[:k]
+            out_s[p, : len(order)] = scores[order]
+            out_i[p, : len(order)] = np.array(mine)[order]
+        return out_s, out_i
+
+
+def remove_files(stem: Path) -> None:
+    """Forget a saved index (the next process rebuilds it)."""
+    for suffix in (".json", ".faiss"):
+        with contextlib.suppress(OSError):
+            Path(str(stem) + suffix).unlink()

@@ -155,18 +155,27 @@ def threshold_for(quantiles: tuple[tuple[float, float], ...], far: float) -> flo
 
 
 def decide(scores: np.ndarray, names: tuple[str, ...], threshold: float, top_k: int = 1) -> list[Match]:
-    """Best person per probe if at or above the threshold (else unknown), with the top-k candidates."""
+    """Best person per probe if at or above the threshold (else unknown), with the top-k
+    candidates; ``scores`` is probes x people."""
+    scores = np.atleast_2d(scores)
+    order = np.argsort(-scores, axis=1, kind="stable")[:, : max(top_k, 2)]
+    ranked = [[(names[i], float(row[i])) for i in kept] for row, kept in zip(scores, order, strict=True)]
+    return decide_ranked(ranked, threshold, top_k)
+
+
+def decide_ranked(ranked: list[list[tuple[str, float]]], threshold: float, top_k: int = 1) -> list[Match]:
+    """:func:`decide` on each probe's candidates already ranked, best first ((name, similarity)
+    pairs, at least two where the gallery has two people, for the margin): what a search gives."""
     matches = []
-    for row in np.atleast_2d(scores):
-        if len(names) == 0:
+    for candidates in ranked:
+        if not candidates:
             matches.append(Match(None, float("nan"), (), threshold))
             continue
-        order = np.argsort(-row, kind="stable")[: max(top_k, 2)]
-        margin = float(row[order[0]] - row[order[1]]) if len(order) > 1 else None
-        candidates = tuple(Candidate(names[i], float(row[i])) for i in order[: max(top_k, 1)])
-        best = candidates[0]
+        margin = candidates[0][1] - candidates[1][1] if len(candidates) > 1 else None
+        kept = tuple(Candidate(name, similarity) for name, similarity in candidates[: max(top_k, 1)])
+        best = kept[0]
         name = best.name if best.similarity >= threshold else None
-        matches.append(Match(name, best.similarity, candidates, threshold, margin))
+        matches.append(Match(name, best.similarity, kept, threshold, margin))
     return matches
 
 

@@ -94,14 +94,16 @@ class FaceRecognizer:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         db: str | None = None,
         quality_gate: quality.QualityGate | None = None,
-        aggregate: matching.Aggregate = "centroid",
         liveness_threshold: float | None = None,
+        index: str = "auto",
     ) -> None:
         self.device, _ = resolve(device, backend, threads)  # bad settings fail here, not at first use
         self.backend, self.threads = backend, threads  # as asked: each model resolves "auto" itself
         self.db_url = db
+        if index not in ("auto", "faiss", "pgvector"):
+            raise FacerecError(f"unknown index {index!r}; use auto, faiss or pgvector")
+        self.index_kind = index
         self.quality_gate = quality_gate or quality.QualityGate()
-        self.aggregate = aggregate
         self._store = None
         self._index = None
         self._model_checked_at: int | None = None
@@ -159,21 +161,41 @@ class FaceRecognizer:
 
     @property
     def index(self):
-        """The faiss index of this model's samples, in step with the store."""
-        return self._face_index().current()
+        """The index identification searches (one centroid per person), in step with the store."""
+        return self._person_index().current()
 
-    def _face_index(self):
+    @property
+    def person_index(self):
+        """That index as it is held now (not brought up to date), e.g. to rebuild it."""
+        return self._person_index()
+
+    def check_store(self) -> int:
+        """Refuse a store of another kind of vector than this recognizer's (StoreError); returns
+        the store revision checked."""
+        return self._check_model()
+
+    def _person_index(self):
         if self._index is None:
-            from facerec.index import FaceIndex
+            from facerec.index import PersonIndex
             from facerec.store.repository import facerec_home
 
-            store = self.store
+            store, embedder = self.store, self.embedder
+            use = self.index_kind
+            if use == "auto":
+                use = "pgvector" if store.pgvector_available() else "faiss"
+            if use == "pgvector":
+                from facerec.pg_index import PgVectorIndex
+
+                self._index = PgVectorIndex(store, embedder.model, embedder.centre_id, embedder.dimension)
+                return self._index
+            kind = f"{embedder.model}-{embedder.centre_id or 'raw'}"
             database = store.engine.url.database if store.engine.url.get_backend_name() == "sqlite" else None
             if database and database != ":memory:":
-                folder = Path(database).resolve().parent
+                path = Path(database).resolve()
+                stem = path.with_name(f"{path.name}.index-{kind}")  # per store: two stores in one folder
             else:
-                folder = facerec_home() / "indexes" / hashlib.sha256(store.url.encode()).hexdigest()[:16]
-            self._index = FaceIndex(store, self.embedder.model, folder)
+                stem = facerec_home() / "indexes" / hashlib.sha256(store.url.encode()).hexdigest()[:16] / kind
+            self._index = PersonIndex(store, embedder.model, embedder.centre_id, stem)
         return self._index
 
     def _check_model(self) -> int:
@@ -340,14 +362,13 @@ class FaceRecognizer:
             return []
         verdicts = self.liveness_checker.check(pixels, faces) if liveness else [None] * len(faces)
         vectors = self.embedder.embed_faces(pixels, faces)
-        index = self._face_index().current(revision)
-        gallery = index.gallery
-        if gallery is None or len(gallery) == 0:
+        index = self._person_index().current(revision)
+        if not len(index):
             raise StoreError("no one is enrolled yet: enrol people first (facerec enroll NAME PHOTOS...)")
         with single_threaded_blas():
-            scores = matching.person_scores(gallery, vectors, self.aggregate)
-        limit = self.identify_threshold(len(gallery), revision) if threshold is None else check_threshold(threshold)
-        matches = matching.decide(scores, gallery.names, limit, top_k)
+            ranked = index.search(vectors, max(top_k, 2))
+        limit = self.identify_threshold(len(index), revision) if threshold is None else check_threshold(threshold)
+        matches = matching.decide_ranked(ranked, limit, top_k)
         return [
             Identified(face.with_embedding(vector), match, verdict)
             for face, vector, match, verdict in zip(faces, vectors, matches, verdicts, strict=True)
@@ -386,7 +407,8 @@ class FaceRecognizer:
             raise FacerecError(f"--far must be between 0 and 1, got {far}")
         if folder is None:
             self._check_model()
-            gallery, source = self.index.gallery, "gallery"
+            _ids, names, vectors = self.store.embeddings(self.embedder.model)
+            gallery, source = matching.Gallery.build(names, vectors), "gallery"
         else:
             names, vectors = [], []
             for person in sorted(p for p in Path(folder).iterdir() if p.is_dir()):

@@ -105,5 +105,5 @@ def single_threaded_blas() -> Iterator[None]:
     OpenBLAS worker threads spin for about 0.1 s after each matrix product; on a small machine they
     then compete with the network threads of the next photo: warm identify measured 190 ms with
     them and 88 ms without. The products here are small, so one thread loses nothing."""
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1):  # BLAS and OpenMP (faiss) alike
         yield

@@ -37,6 +37,7 @@ from facerec.store.api_keys import ApiKeys
 from facerec.store.attendance import AttendanceLog
 
 CONFIG_ENV = "FACEREC_SERVER_CONFIG"
+INDEX_NAMES = {"PersonIndex": "faiss", "PgVectorIndex": "pgvector"}
 MAX_ENROL_IMAGES = 50
 
 # Leading bytes of the formats images.load_image decodes; anything else is "not an image" (415).
@@ -54,6 +55,7 @@ class ServerConfig:
     # liveness, whatever the request says. False: the request's liveness=, else the store's setting.
     require_liveness: bool = False
     liveness_threshold: float | None = None
+    index: str = "auto"
 
     @property
     def max_upload_bytes(self) -> int:
@@ -91,6 +93,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         backend=config.backend,
         threads=config.threads,
         liveness_threshold=config.liveness_threshold,
+        index=config.index,
     )
     compute = threading.Lock()
     keys = ApiKeys(recognizer.store)
@@ -203,7 +206,8 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
 
     @app.get("/version")
     async def version() -> dict:
-        return {"version": facerec.__version__, "model": recognizer.embedder.model}
+        index = await run(lambda: type(recognizer.person_index).__name__, model=False)
+        return {"version": facerec.__version__, "model": recognizer.embedder.model, "index": INDEX_NAMES[index]}
 
     # --- recognition ----------------------------------------------------------------------------
 

@@ -42,6 +42,19 @@ class PostgresServer:
         options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.base / "log"), "-w", "start")
         self._databases = 0
+        self._require_pgvector()
+
+    def _require_pgvector(self) -> None:
+        """The PostgreSQL tests run with pgvector, as facerec does where PostgreSQL has it."""
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres") as db:
+            if db.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone() is None:
+                self.stop()
+                raise RuntimeError(
+                    f"pgvector is not installed for the PostgreSQL of {self.bindir}: build it from "
+                    "../shared/vendor/pgvector-0.8.6.tar.gz (see its README; .ci/run does)"
+                )
 
     def _run(self, tool: str, *args: str) -> None:
         subprocess.run([*self._as, str(self.bindir / tool), *args], check=True, capture_output=True, timeout=120)

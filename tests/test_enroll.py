@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 import cli
-from facerec import FaceRecognizer
+from facerec.index import PersonIndex
 from facerec.store import Store
 
 runner = CliRunner()
@@ -125,8 +125,9 @@ def test_models_never_mix(url, data, monkeypatch):
     photo = data / "face_recognition/examples/obama.jpg"
     assert run("--db", url, "enroll", "obama", photo).exit_code == 0
     store = Store(url)
-    with store.engine.begin() as connection:
+    with store.engine.begin() as connection:  # a store of another model's vectors: samples and centroids
         connection.exec_driver_sql("UPDATE face_sample SET model = 'other-model'")
+        connection.exec_driver_sql("UPDATE person_vector SET model = 'other-model'")
     result = run("--db", url, "identify", photo)
     assert result.exit_code == 1 and "holds embeddings of model other-model" in result.stderr
     assert "reembed" in result.stderr
@@ -147,13 +148,13 @@ def test_killed_in_the_middle_of_writing_leaves_the_store_as_before(store_url, t
         from facerec.store import Store
         import facerec.store.repository as repository
         store = Store({store_url!r})
-        original = repository.Store._bump
-        def bump_then_wait(session):
-            original(session)
+        original = repository.Store._changed
+        def changed_then_wait(self, session, kind, people=()):
+            original(self, session, kind, people)  # samples, centroid and change log written
             session.flush()
             print("written", flush=True)
             time.sleep(120)
-        repository.Store._bump = staticmethod(bump_then_wait)
+        repository.Store._changed = changed_then_wait
         store.add_samples("alice", [sample(i) for i in range(2, 40)])
         """
     )
@@ -164,5 +165,7 @@ def test_killed_in_the_middle_of_writing_leaves_the_store_as_before(store_url, t
     time.sleep(0.5)
     reopened = Store(store_url)
     assert (reopened.people(), reopened.revision()) == before
-    recognizer = FaceRecognizer(db=store_url)
-    assert len(recognizer.index.ids) == 1  # the index agrees with the store
+    assert reopened.changes_since(before[1]) == (before[1], [])  # no change logged for what never was
+    assert reopened.people_count("casia-webface", None) == 1
+    index = PersonIndex(reopened, "casia-webface", None, tmp_path / "index").current()
+    assert len(index) == 1 and index.search(sample(1).embedding[None], 1)[0][0][0] == "alice"

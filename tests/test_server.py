@@ -57,10 +57,12 @@ def photo(data, name: str) -> bytes:
 
 
 def test_health_version_and_docs_need_no_key(api):
-    client, _url, server = api
+    client, url, server = api
     bare = httpx.Client(base_url=server.url)
     assert bare.get("/health").json() == {"status": "ok"}
-    assert bare.get("/version").json()["model"] == "casia-webface"
+    version = bare.get("/version").json()
+    assert version["model"] == "casia-webface"
+    assert version["index"] == ("faiss" if url.startswith("sqlite") else "pgvector")  # the default of each
     schema = bare.get("/openapi.json").json()
     assert {"/v1/identify", "/v1/checkin", "/v1/attendance", "/v1/persons/{name}"} <= set(schema["paths"])
     assert bare.get("/docs").status_code == 200
@@ -210,6 +212,7 @@ def test_two_server_processes_share_one_postgresql_store(postgres, data, tmp_pat
     try:
         a = httpx.Client(base_url=first.url, headers={"X-API-Key": key}, timeout=120)
         b = httpx.Client(base_url=second.url, headers={"X-API-Key": key}, timeout=120)
+        assert a.get("/version").json()["index"] == b.get("/version").json()["index"] == "pgvector"
         kit = photo(data, "knn_examples/train/kit_harington/john1.jpeg")
         assert [f["name"] for f in b.post("/v1/identify", files={"image": kit}).json()["faces"]] == [None]
         enrolled = a.post(

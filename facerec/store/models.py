@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -61,6 +61,37 @@ class FaceSample(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
 
     person: Mapped[Person] = relationship(back_populates="samples")
+
+
+class PersonVector(Base):
+    """A person's centroid: the normalised mean of their samples' vectors, what identification
+    compares a face with. Written in the same transaction as every change to the person's samples,
+    so any process reads one that matches the samples; the faiss index (or pgvector) is built
+    from these rows, one per person, not from every sample."""
+
+    __tablename__ = "person_vector"
+    __table_args__ = (Index("ix_person_vector_kind", "model", "centre"),)
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(255), nullable=False)
+    centre: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    dimension: Mapped[int] = mapped_column(Integer, nullable=False)
+    samples: Mapped[int] = mapped_column(Integer, nullable=False)
+    centroid: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # float32, little-endian, unit
+
+
+class ChangeLog(Base):
+    """What each store revision changed: a person whose samples changed ("samples"), who was
+    removed ("removed") or renamed ("renamed"), or a setting (person_id None). Written in the
+    transaction of the change, so a process holding an index at revision R catches up from the
+    rows after R instead of rebuilding. Old rows are pruned; a process further behind rebuilds."""
+
+    __tablename__ = "change_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, index=True, nullable=False)
+    person_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
 
 
 class StoreState(Base):

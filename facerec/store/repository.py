@@ -9,20 +9,29 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import create_engine, delete, event, func, select, update
+from sqlalchemy import create_engine, delete, event, func, select, text, update
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from facerec.errors import DuplicateNameError, StoreError, UnknownPersonError
 from facerec.store import migrations
-from facerec.store.models import FaceSample, Person, StoreSetting, StoreState, UnknownSighting, utcnow
+from facerec.store.models import (
+    ChangeLog,
+    FaceSample,
+    Person,
+    PersonVector,
+    StoreSetting,
+    StoreState,
+    UnknownSighting,
+    utcnow,
+)
 from facerec.store.records import PersonRecord, SampleRecord, StoredSample
 
 HOME_ENV = "FACEREC_HOME"
@@ -30,6 +39,10 @@ MAX_NAME = 255
 BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "facerec_read_only"  # execution option of the connections reads go through
 _REVISION = select(StoreState.revision).where(StoreState.id == 1)
+# The change log keeps the last CHANGE_LOG_KEPT revisions (pruned every CHANGE_LOG_PRUNE_EVERY):
+# a process whose index is further behind than that rebuilds it instead of catching up.
+CHANGE_LOG_KEPT = 100_000
+CHANGE_LOG_PRUNE_EVERY = 1_000
 
 
 def facerec_home() -> Path:
@@ -61,6 +74,15 @@ def held_kinds(session: Session) -> set[tuple[str, str | None]]:
     return {
         (model, centre) for model, centre in session.execute(select(FaceSample.model, FaceSample.centre).distinct())
     }
+
+
+def _vector_text(vector: np.ndarray) -> str:
+    """pgvector's text form of a vector: [v1,v2,...], every float32 written so it reads back exact."""
+    return "[" + ",".join(repr(float(v)) for v in np.asarray(vector, np.float32)) + "]"
+
+
+def _same_centre(column, centre: str | None):
+    return column.is_(None) if centre is None else column == centre
 
 
 def describe_kinds(kinds: set[tuple[str, str | None]]) -> str:
@@ -129,9 +151,65 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self._readers = sessionmaker(self._read_engine, expire_on_commit=False)
+        # PostgreSQL with pgvector: person_vector.centroid_v, a copy of each centroid as a `vector`
+        # that PostgreSQL itself searches (facerec.pg_index), written in the same transaction.
+        self.postgresql = backend == "postgresql"
+        self.pgvector = False  # known to have the column (checked again where a centroid is written)
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # --- pgvector (PostgreSQL only) ------------------------------------------------------------------
+
+    @staticmethod
+    def _has_vector_column(session: Session) -> bool:
+        query = text(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = 'person_vector' AND column_name = 'centroid_v'"
+        )
+        return session.scalar(query) is not None
+
+    def pgvector_available(self) -> bool:
+        """Whether this PostgreSQL server has the vector extension (installed or installable)."""
+        if not self.postgresql:
+            return False
+        with self.engine.connect() as connection:
+            return connection.scalar(text("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")) is not None
+
+    def enable_pgvector(self, dimension: int) -> None:
+        """Make PostgreSQL able to search the centroids itself: the extension, the vector column
+        (filled from the centroids already held), and an HNSW index for ``dimension``. Idempotent,
+        and cheap once done; every later centroid write keeps the column in step."""
+        if not self.pgvector_available():
+            raise StoreError(
+                "this PostgreSQL server has no pgvector extension (see ../shared/vendor/README.md to build it), "
+                "so --index pgvector cannot be used; --index faiss works everywhere"
+            )
+        dimension = int(dimension)
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+                connection.execute(text("ALTER TABLE person_vector ADD COLUMN IF NOT EXISTS centroid_v vector"))
+                rows = connection.execute(
+                    text("SELECT person_id, centroid, dimension FROM person_vector WHERE centroid_v IS NULL")
+                ).all()
+                for person_id, blob, dim in rows:
+                    vector = np.frombuffer(blob, "<f4", count=dim)
+                    connection.execute(
+                        text("UPDATE person_vector SET centroid_v = CAST(:v AS vector) WHERE person_id = :p"),
+                        {"v": _vector_text(vector), "p": person_id},
+                    )
+                # An index per dimension (a `vector` column of mixed sizes cannot have one of its own).
+                connection.execute(
+                    text(
+                        f"CREATE INDEX IF NOT EXISTS ix_person_vector_hnsw_{dimension} ON person_vector "
+                        f"USING hnsw ((centroid_v::vector({dimension})) vector_ip_ops) WHERE dimension = {dimension}"
+                    )
+                )
+                if rows:  # many rows at once (a store moved to pgvector): let the planner know them
+                    connection.execute(text("ANALYZE person_vector"))
+        except (OperationalError, ProgrammingError) as exc:
+            raise StoreError(f"cannot set up pgvector in {self.engine.url.render_as_string()}: {exc}") from None
+        self.pgvector = True
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -145,9 +223,51 @@ class Store:
         with self._readers.begin() as session:
             yield session
 
-    @staticmethod
-    def _bump(session: Session) -> None:
+    def _changed(self, session: Session, kind: str, people: Iterable[int] = ()) -> int:
+        """Record a change in the caller's transaction: the store revision goes up by one, the
+        change log says which people it touched, and the centroids of people whose samples
+        changed are made again from their samples. Returns the new revision."""
         session.execute(update(StoreState).where(StoreState.id == 1).values(revision=StoreState.revision + 1))
+        revision = session.scalar(_REVISION) or 0
+        people = sorted(set(people))
+        if kind == "samples":
+            for person_id in people:
+                self._update_centroid(session, person_id)
+        session.add_all([ChangeLog(revision=revision, person_id=p, kind=kind) for p in people or [None]])
+        if revision % CHANGE_LOG_PRUNE_EVERY == 0:
+            session.execute(delete(ChangeLog).where(ChangeLog.revision <= revision - CHANGE_LOG_KEPT))
+        return revision
+
+    def _update_centroid(self, session: Session, person_id: int) -> None:
+        """A person's centroid as their samples make it now (no row when they hold none)."""
+        rows = session.execute(
+            select(FaceSample.model, FaceSample.centre, FaceSample.dimension, FaceSample.embedding).where(
+                FaceSample.person_id == person_id
+            )
+        ).all()
+        session.execute(delete(PersonVector).where(PersonVector.person_id == person_id))
+        if not rows:
+            return
+        model, centre, dimension, _ = rows[0]
+        total = np.sum([np.frombuffer(blob, "<f4", count=dim) for *_, dim, blob in rows], axis=0, dtype=np.float64)
+        centroid = (total / max(float(np.linalg.norm(total)), 1e-12)).astype("<f4")
+        session.add(
+            PersonVector(
+                person_id=person_id,
+                model=model,
+                centre=centre,
+                dimension=dimension,
+                samples=len(rows),
+                centroid=centroid.tobytes(),
+            )
+        )
+        session.flush()
+        if self.postgresql and (self.pgvector or self._has_vector_column(session)):
+            self.pgvector = True  # another process may have set pgvector up since this one opened the store
+            session.execute(
+                text("UPDATE person_vector SET centroid_v = CAST(:v AS vector) WHERE person_id = :p"),
+                {"v": _vector_text(centroid), "p": person_id},
+            )
 
     @staticmethod
     def _person(session: Session, name: str) -> Person:
@@ -221,9 +341,60 @@ class Store:
         return {model for model, _centre in self.kinds()}
 
     def kinds(self) -> set[tuple[str, str | None]]:
-        """The kinds of vector the samples hold: (model, centre) pairs. Only one kind is comparable."""
+        """The kinds of vector the samples hold: (model, centre) pairs. Only one kind is comparable.
+        Read from the people's centroids (one row a person, indexed), not from every sample."""
         with self.reading() as session:
-            return held_kinds(session)
+            rows = session.execute(select(PersonVector.model, PersonVector.centre).distinct())
+            return {(model, centre) for model, centre in rows}
+
+    # --- the people's centroids and the change log, for the identification index -------------------
+
+    def centroids(
+        self, model: str, centre: str | None, people: Iterable[int] | None = None, *, after: int = 0, limit: int = 0
+    ) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """(person ids, names, centroids) of one kind of vector, by person id: every person's in
+        chunks (ids above ``after``, at most ``limit``), or those of ``people``."""
+        query = (
+            select(PersonVector.person_id, Person.name, PersonVector.centroid, PersonVector.dimension)
+            .join(Person, Person.id == PersonVector.person_id)
+            .where(PersonVector.model == model, _same_centre(PersonVector.centre, centre))
+            .order_by(PersonVector.person_id)
+        )
+        if people is not None:
+            query = query.where(PersonVector.person_id.in_([int(p) for p in people]))
+        else:
+            query = query.where(PersonVector.person_id > after)
+            if limit:
+                query = query.limit(limit)
+        with self.reading() as session:
+            rows = session.execute(query).all()
+        ids, names, vectors = _unpack([(r[0], r[1], r[2], r[3]) for r in rows])
+        return ids, names, vectors
+
+    def people_count(self, model: str, centre: str | None) -> int:
+        """People with a centroid of this kind: the gallery's size, as identification counts it."""
+        with self.reading() as session:
+            query = select(func.count(PersonVector.person_id)).where(
+                PersonVector.model == model, _same_centre(PersonVector.centre, centre)
+            )
+            return session.scalar(query) or 0
+
+    def changes_since(self, revision: int) -> tuple[int, list[tuple[int | None, str]]] | None:
+        """(current revision, [(person id, kind), ...]) of every change after ``revision``, oldest
+        first; None when the change log no longer reaches back that far (pruned)."""
+        with self.reading() as session:
+            current = session.scalar(_REVISION) or 0
+            if current == revision:
+                return current, []
+            first = session.scalar(select(func.min(ChangeLog.revision)).where(ChangeLog.revision > revision))
+            if first != revision + 1 or revision > current:
+                return None
+            rows = session.execute(
+                select(ChangeLog.person_id, ChangeLog.kind)
+                .where(ChangeLog.revision > revision, ChangeLog.revision <= current)
+                .order_by(ChangeLog.revision, ChangeLog.id)
+            )
+            return current, [(person_id, kind) for person_id, kind in rows]
 
     def vectors(self, model: str, table: type[FaceSample] | type[UnknownSighting] = FaceSample):
         """(ids, centres, vectors) of the rows of ``model`` in ``table`` (the samples, or the unknown
@@ -302,7 +473,8 @@ class Store:
             added += 1
         if added:
             person.updated_at = utcnow()
-            self._bump(session)
+            session.flush()
+            self._changed(session, "samples", [person.id])
         session.flush()
         return self._record(person, self._count(session, person.id)), added, duplicates
 
@@ -343,6 +515,7 @@ class Store:
         skipping photos a person holds already). Returns (people touched, samples added).
         Samples of another model (or centre) than the store holds are refused: kinds never mix."""
         added = 0
+        touched: set[int] = set()
         incoming = {(sample["model"], sample.get("centre")) for entry in people for sample in entry["samples"]}
         with self.transaction() as session:
             held = held_kinds(session)
@@ -384,9 +557,11 @@ class Store:
                         )
                     )
                     added += 1
+                    touched.add(person.id)
                 person.updated_at = utcnow()
             if added:
-                self._bump(session)
+                session.flush()
+                self._changed(session, "samples", touched)
         return len(people), added
 
     def replace_embeddings(
@@ -396,6 +571,7 @@ class Store:
         crops, or the same vectors on another centre), in one transaction, dropping the settings
         named (calibrations made for the old kind). The preprocessing recorded is still the crop's."""
         with self.transaction() as session:
+            touched: set[int] = set()
             for sample_id, vector in vectors.items():
                 sample = session.get(FaceSample, sample_id)
                 if sample is None:
@@ -404,10 +580,12 @@ class Store:
                 sample.embedding, sample.dimension = vector.tobytes(), int(vector.shape[0])
                 sample.model, sample.centre = model, centre
                 sample.preprocessing = dict(sample.preprocessing) | {"model": model, "centre": centre}
+                touched.add(sample.person_id)
             for key in drop_settings:
                 session.execute(delete(StoreSetting).where(StoreSetting.key == key))
             if vectors or drop_settings:
-                self._bump(session)
+                session.flush()
+                self._changed(session, "samples", touched)
         return len(vectors)
 
     def crops(self, ids: Sequence[int] | None = None) -> list[tuple[int, bytes]]:
@@ -421,7 +599,7 @@ class Store:
     def put_setting(self, key: str, value: dict) -> None:
         with self.transaction() as session:
             session.merge(StoreSetting(key=key, value=value))
-            self._bump(session)
+            self._changed(session, "settings")
 
     def rename(self, old: str, new: str) -> PersonRecord:
         new = check_name(new)
@@ -430,7 +608,7 @@ class Store:
             if new != person.name and session.scalar(select(Person.id).where(Person.name == new)) is not None:
                 raise DuplicateNameError(f"a person named {new!r} exists already")
             person.name, person.updated_at = new, utcnow()
-            self._bump(session)
+            self._changed(session, "renamed", [person.id])
             session.flush()
             return self._record(person, self._count(session, person.id))
 
@@ -439,8 +617,9 @@ class Store:
         with self.transaction() as session:
             person = self._person(session, name)
             count = self._count(session, person.id)
-            session.delete(person)  # the database's ON DELETE CASCADE removes the samples
-            self._bump(session)
+            session.delete(person)  # the database's ON DELETE CASCADE removes the samples, the centroid
+            session.flush()
+            self._changed(session, "removed", [person.id])
             return count
 
     def remove_sample(self, sample_id: int) -> SampleRecord:
@@ -450,6 +629,8 @@ class Store:
                 raise UnknownPersonError(f"no face sample with id {sample_id}")
             record = self._sample_record(sample, sample.person.name)
             sample.person.updated_at = utcnow()
+            person_id = sample.person_id
             session.delete(sample)
-            self._bump(session)
+            session.flush()
+            self._changed(session, "samples", [person_id])
             return record
