@@ -21,7 +21,9 @@ from typing import Annotated
 import typer
 
 import facerec
-from facerec.cli_support import (
+from facerec.errors import FacerecError
+from facerec.identity.quality import QualityGate
+from facerec.interfaces.cli_support import (
     EXIT_FAILED,
     AlignOption,
     BackendOption,
@@ -46,8 +48,6 @@ from facerec.cli_support import (
     recognizer_for,
     stderr,
 )
-from facerec.errors import FacerecError
-from facerec.quality import QualityGate
 
 
 def _version(value: bool) -> None:
@@ -107,7 +107,7 @@ def detect(
 ) -> None:
     """Find every face in each image: box, confidence and five landmarks."""
     from facerec.annotate import draw_faces, save_rgb
-    from facerec.mtcnn import DetectorConfig
+    from facerec.detection.mtcnn import DetectorConfig
 
     recognizer = recognizer_for(ctx, threads, device, detector=DetectorConfig(min_face_size=min_face_size))
     if annotate is not None:
@@ -280,9 +280,9 @@ def eval_lfw(
     Each fold's threshold is chosen on the other folds; a file with a single fold uses its own
     (and says so). Photos where no face is found use the usual face region of a centred photo.
     """
-    from facerec import evaluate
-    from facerec.embedding_cache import EmbeddingCache
-    from facerec.weights import user_cache_dir
+    from facerec.embedding import evaluate
+    from facerec.embedding.cache import EmbeddingCache
+    from facerec.runtime.weights import user_cache_dir
 
     recognizer = embedding_recognizer(ctx, threads, device, model, margin, align, flip, precision)
     try:
@@ -397,7 +397,7 @@ def identify(
 ) -> None:
     """Name every face of each photo (40 px and larger unless --min-face-size), or say unknown."""
     from facerec.annotate import draw_faces, save_rgb
-    from facerec.mtcnn import DetectorConfig
+    from facerec.detection.mtcnn import DetectorConfig
 
     recognizer = recognizer_for(ctx, threads, device, model, db, detector=DetectorConfig(min_face_size=min_face_size))
     if annotate is not None:
@@ -609,7 +609,7 @@ def reembed(ctx: typer.Context, model: ModelOption = None, db: DbOption = None, 
 
 
 # The attendance, server and training commands register on the same app.
-from facerec import cli_attendance, cli_train  # noqa: E402, F401
+from facerec.interfaces import cli_attendance, cli_train  # noqa: E402, F401
 
 if __name__ == "__main__":
     app()

@@ -34,13 +34,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from choose_defaults import build_pairs  # noqa: E402
 from lfw_faces import LFW_FOLD1, embed, lfw_fold1_photos, lfw_train_photos  # noqa: E402
 
-from facerec import FaceRecognizer, evaluate, matching, weights  # noqa: E402
+from facerec import FaceRecognizer  # noqa: E402
+from facerec.embedding import (
+    evaluate,
+    space,  # noqa: E402
+)
+from facerec.runtime import weights
 
 FOLDS = 10
 
 
 def fold1(photos, centre) -> evaluate.Result:
-    vectors = matching.centred(photos.subjects(), centre)
+    vectors = space.centred(photos.subjects(), centre)
     index = {str(p): i for i, p in enumerate(photos.paths)}
     pairs = evaluate.read_pairs(LFW_FOLD1 / "pairs.txt", LFW_FOLD1 / "lfw")
     sims = np.array([vectors[index[str(p.first)]] @ vectors[index[str(p.second)]] for p in pairs])
@@ -58,7 +63,7 @@ def by_person(photos, centred: bool, seed: int = 0) -> evaluate.Result:
     for k in range(FOLDS):
         members = np.flatnonzero(fold == k)
         centre = raw[fold != k].mean(axis=0) if centred else None
-        vectors = matching.centred(raw[members], centre)
+        vectors = space.centred(raw[members], centre)
         first, second = np.triu_indices(len(members), 1)
         alike = photos.names[members][first] == photos.names[members][second]
         different = rng.choice(np.flatnonzero(~alike), int(alike.sum()), replace=False)
@@ -74,7 +79,7 @@ def verification_threshold(photos, centre) -> float:
     for i, name in enumerate(photos.names):
         by_name.setdefault(str(name), []).append(i)
     pairs, _folds = build_pairs(by_name, 3000)
-    vectors = matching.centred(photos.subjects(), centre)
+    vectors = space.centred(photos.subjects(), centre)
     sims = np.array([vectors[a] @ vectors[b] for a, b, _ in pairs])
     return evaluate.best_threshold(sims, np.array([s for _, _, s in pairs]))
 

@@ -21,10 +21,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facerec import choose, evaluate  # noqa: E402
-from facerec.embedder import Embedder, Preprocessing  # noqa: E402
+from facerec.detection import choose  # noqa: E402
+from facerec.detection.mtcnn import MTCNN  # noqa: E402
+from facerec.embedding import evaluate  # noqa: E402
+from facerec.embedding.embedder import Embedder, Preprocessing  # noqa: E402
 from facerec.images import load_image  # noqa: E402
-from facerec.mtcnn import MTCNN  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "lfw_train"
 

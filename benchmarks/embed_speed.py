@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facerec.embedder import Embedder  # noqa: E402
+from facerec.embedding.embedder import Embedder  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

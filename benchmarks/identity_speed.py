@@ -11,7 +11,7 @@
   the first identify after it, in the enrolling process and in another process that held the
   index before the enrolment.
 - index layouts at 100k people: exact, IVF and IVF-SQ8 (re-ranked), p50, recall@1 and memory,
-  which is how facerec.index chose where each begins.
+  which is how facerec.identity.index chose where each begins.
 - pgvector: a PostgreSQL store with N samples (a server started on 127.0.0.1 as the tests do),
   the HNSW index's build, the gallery query p50 and recall@1, and an enrolment through another
   connection seen by the next query.
@@ -40,16 +40,18 @@ from sqlalchemy import insert, text, update
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from facerec import FaceRecognizer, matching, weights  # noqa: E402
-from facerec import index as index_module  # noqa: E402
-from facerec.mtcnn import DetectorConfig  # noqa: E402
+from facerec import FaceRecognizer  # noqa: E402
+from facerec.detection.mtcnn import DetectorConfig  # noqa: E402
+from facerec.embedding import space  # noqa: E402
+from facerec.identity import index as index_module  # noqa: E402
+from facerec.runtime import weights  # noqa: E402
 from facerec.store import Store  # noqa: E402
 from facerec.store.models import FaceSample, Person, PersonVector, StoreState  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 MODEL = weights.default_model()
 # The synthetic gallery's vectors stand for the default model's centred vectors: the same kind.
-CENTRE = matching.centre_id(weights.load_centre(weights.model_spec(MODEL)))
+CENTRE = space.centre_id(weights.load_centre(weights.model_spec(MODEL)))
 TODAY = {  # facerec before the index followed the store (its notes, this VM)
     10_000: "cold 1.3 s, warm 50 ms, RSS 470 MB",
     100_000: "cold 2.8 s, RSS 950 MB, first identify after an enrolment 15 s",
@@ -59,9 +61,9 @@ TODAY = {  # facerec before the index followed the store (its notes, this VM)
 
 def clustered(people: int, per_person: int, dim: int = 512, seed: int = 0):
     rng = np.random.default_rng(seed)
-    centres = matching.unit(rng.normal(size=(people, dim)))
+    centres = space.unit(rng.normal(size=(people, dim)))
     samples = np.repeat(centres, per_person, axis=0) + 0.04 * rng.normal(size=(people * per_person, dim))
-    return centres, matching.unit(samples), rng
+    return centres, space.unit(samples), rng
 
 
 def bulk_gallery(url: str, samples: int, per_person: int = 10) -> np.ndarray:
@@ -210,7 +212,7 @@ def gallery_part(index, centres: np.ndarray, probes: int = 200) -> tuple[float, 
     """p50 ms of the index search alone for one face, and recall@1 against exact centroid matching."""
     rng = np.random.default_rng(7)
     chosen = rng.integers(0, len(centres), probes)
-    queries = matching.unit(centres[chosen] + 0.04 * rng.normal(size=(probes, centres.shape[1])))
+    queries = space.unit(centres[chosen] + 0.04 * rng.normal(size=(probes, centres.shape[1])))
     _ids, names, vectors = index.store.centroids(index.model, index.centre)
     truth = np.array(names)[np.argmax(queries @ vectors.T, axis=1)]
     times, found = [], []
@@ -270,9 +272,9 @@ def at_size(tmp: Path, size: int) -> None:
 def layouts(people: int = 100_000, dim: int = 512) -> None:
     """The index choices on ``people`` random unit centroids (the worst case for IVF)."""
     rng = np.random.default_rng(0)
-    centroids = matching.unit(rng.normal(size=(people, dim)))
+    centroids = space.unit(rng.normal(size=(people, dim)))
     chosen = rng.integers(0, people, 200)
-    probes = matching.unit(centroids[chosen] + 0.04 * rng.normal(size=(200, dim)))
+    probes = space.unit(centroids[chosen] + 0.04 * rng.normal(size=(200, dim)))
     truth = np.argmax(probes @ centroids.T, axis=1)
     print(f"\nindex layouts at {people:,} people (random unit centroids: the worst case for IVF):")
     for kind in ("flat", "ivf", "ivf-sq8"):
@@ -300,7 +302,7 @@ def layouts(people: int = 100_000, dim: int = 512) -> None:
 def pgvector_speed(samples: int) -> None:
     from postgres import PostgresServer
 
-    from facerec.pg_index import PgVectorIndex
+    from facerec.identity.pg_index import PgVectorIndex
 
     server = PostgresServer()
     try:
@@ -318,8 +320,8 @@ def pgvector_speed(samples: int) -> None:
         p50, recall = gallery_part(index, centres)
         print(f"  gallery query {p50:.2f} ms p50, recall@1 {recall:.3f} (target: <= 20 ms, >= 0.99)")
         other = Store(url)  # another server's connection
-        vector = matching.unit(np.random.default_rng(9).normal(size=512))
-        from test_store import sample
+        vector = space.unit(np.random.default_rng(9).normal(size=512))
+        from samples import sample
 
         newcomer = sample(1)
         other.add_samples("newcomer", [type(newcomer)(**{**newcomer.__dict__, "embedding": vector, "centre": CENTRE})])

@@ -8,7 +8,7 @@ lfw_train person's centroid of a random half of their photos (as enrolment would
 the subject of every photo of every other person, on the model's centred vectors: about 2.2
 million impostor scores. For each false accept rate it prints the similarity that only that
 fraction of them reach; the table goes into the manifest ("impostor_quantiles"), where
-facerec.matching.threshold_for turns open_set_far / N into the threshold for N people.
+facerec.identity.matching.threshold_for turns open_set_far / N into the threshold for N people.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lfw_faces import embed, lfw_train_photos  # noqa: E402
 
-from facerec import FaceRecognizer, matching  # noqa: E402
+from facerec import FaceRecognizer  # noqa: E402
+from facerec.embedding import space  # noqa: E402
 
 FARS = [1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6]
 DRAWS = 10
@@ -41,7 +42,7 @@ def impostor_scores(vectors: np.ndarray, names: np.ndarray, draws: int = DRAWS, 
         for person in people:
             own = np.flatnonzero(names == person)
             centroids.append(vectors[rng.choice(own, max(1, len(own) // 2), replace=False)].mean(axis=0))
-        similarities = vectors @ matching.unit(np.stack(centroids)).T
+        similarities = vectors @ space.unit(np.stack(centroids)).T
         scores.append(similarities[names[:, None] != people[None, :]])
     return np.sort(np.concatenate(scores))[::-1]
 
@@ -60,7 +61,7 @@ def main() -> None:
     recognizer = FaceRecognizer(model=args.model)
     photos = embed(recognizer, lfw_train_photos(), "lfw_train")
     found = photos.subject >= 0
-    vectors = matching.centred(photos.subjects()[found], recognizer.embedder.centre)
+    vectors = space.centred(photos.subjects()[found], recognizer.embedder.centre)
     scores = impostor_scores(vectors, photos.names[found])
     print(f"{len(scores)} impostor scores: {DRAWS} draws of {len(set(photos.names))} centroids x other people's photos")
     print(json.dumps(table(scores)))

@@ -2,7 +2,7 @@
 
     python benchmarks/landmark_template.py
 
-Prints the 5 x 2 fractions that facerec.align.MEAN_LANDMARKS_IN_BOX holds: the similarity
+Prints the 5 x 2 fractions that facerec.detection.mtcnn.boxes.MEAN_LANDMARKS_IN_BOX holds: the similarity
 alignment template is this average face layout, so aligned faces are framed like margin crops.
 """
 

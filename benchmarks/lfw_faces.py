@@ -20,9 +20,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facerec import FaceRecognizer, choose, evaluate, quality  # noqa: E402
-from facerec.embedder import Embedder  # noqa: E402
-from facerec.weights import user_cache_dir  # noqa: E402
+from facerec import FaceRecognizer  # noqa: E402
+from facerec.detection import choose
+from facerec.embedding import evaluate
+from facerec.embedding.embedder import Embedder  # noqa: E402
+from facerec.identity import quality
+from facerec.runtime.weights import user_cache_dir  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LFW_TRAIN = DATA / "lfw_train"

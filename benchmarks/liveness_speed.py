@@ -23,8 +23,9 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 import camera  # noqa: E402
 
-from facerec import FaceRecognizer, choose  # noqa: E402
-from facerec.attendance import Attendance  # noqa: E402
+from facerec import FaceRecognizer  # noqa: E402
+from facerec.attendance.checkins import Attendance  # noqa: E402
+from facerec.detection import choose  # noqa: E402
 from facerec.images import load_image  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"

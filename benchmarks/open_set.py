@@ -5,13 +5,13 @@
 On lfw_train (139 people) and, held out, on LFW fold 1's people (163 of them with two photos or
 more; the 272 with one photo only ever play strangers): for each gallery size N (5 to 100), draws
 of N people are enrolled with the first half of their photos as `facerec enroll --largest` makes
-their samples (facerec.matching.pick_faces), and every other photo is identified as
-`facerec identify` does (person centroids, facerec.matching.decide). A photo of an enrolled person
+their samples (facerec.identity.matching.pick_faces), and every other photo is identified as
+`facerec identify` does (person centroids, facerec.identity.matching.decide). A photo of an enrolled person
 is "named right" when its subject is named as that person; "strangers named" is the share of
 photos of people outside the gallery that get any name. Counts are pooled over the draws.
 
 Rules printed (the model's default is marked): the threshold for N people from the impostor table
-(facerec.matching.threshold_for at open_set_far / N) at several open_set_far; with the vectors
+(facerec.identity.matching.threshold_for at open_set_far / N) at several open_set_far; with the vectors
 not centred (and a table made the same way on them); with enrolment taking the largest face of a
 photo of several instead of the one like the person's other photos.
 """
@@ -30,7 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from impostor_quantiles import impostor_scores, table  # noqa: E402
 from lfw_faces import Photos, embed, lfw_fold1_photos, lfw_train_photos  # noqa: E402
 
-from facerec import FaceRecognizer, matching  # noqa: E402
+from facerec import FaceRecognizer  # noqa: E402
+from facerec.embedding import space  # noqa: E402
+from facerec.identity import matching
 
 SIZES = (5, 10, 20, 50, 100)
 # casia-webface's best-accuracy threshold without centring (benchmarks/centre.py): the bar for
@@ -48,15 +50,15 @@ def centroids(photos: Photos, centre, threshold: float, consistent: bool) -> dic
         mine = np.flatnonzero(photos.names == person)
         enrol = [i for i in mine[: len(mine) // 2] if photos.usable[i].any()]
         if consistent:
-            candidates = [matching.centred(photos.faces[i][photos.usable[i]], centre) for i in enrol]
+            candidates = [space.centred(photos.faces[i][photos.usable[i]], centre) for i in enrol]
             several = [len(photos.faces[i]) > 1 for i in enrol]
             largest = [bool(photos.usable[i][0]) for i in enrol]
             picks = matching.pick_faces(candidates, several, largest, np.zeros((0, 0)), threshold)
             chosen = [c[k] for c, (k, _) in zip(candidates, picks, strict=True) if k is not None]
         else:
-            chosen = [matching.centred(photos.faces[i][:1], centre)[0] for i in enrol if photos.usable[i][0]]
+            chosen = [space.centred(photos.faces[i][:1], centre)[0] for i in enrol if photos.usable[i][0]]
         if chosen:
-            rows[person] = matching.unit(np.mean(chosen, axis=0))
+            rows[person] = space.unit(np.mean(chosen, axis=0))
     return rows
 
 
@@ -65,7 +67,7 @@ def curve(photos: Photos, centre, quantiles, fars, threshold: float, consistent:
     rng = np.random.default_rng(seed)
     enrolled = centroids(photos, centre, threshold, consistent)
     eligible = sorted(enrolled)
-    subjects = matching.centred(photos.subjects(), centre)
+    subjects = space.centred(photos.subjects(), centre)
     found = photos.subject >= 0
     result = {}
     for size in SIZES:

@@ -1,5 +1,6 @@
 """facerec: face detection and recognition (MTCNN + FaceNet) for the shell, Python and HTTP."""
 
+from facerec.detection.mtcnn import MTCNN, DetectorConfig
 from facerec.errors import (
     DeviceError,
     DuplicateNameError,
@@ -12,7 +13,6 @@ from facerec.errors import (
     WeightsError,
 )
 from facerec.images import load_image
-from facerec.mtcnn import MTCNN, DetectorConfig
 from facerec.recognizer import FaceRecognizer
 from facerec.types import Face, Verification
 

@@ -21,15 +21,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from facerec import choose, evaluate, matching, quality, weights
-from facerec.embedder import Embedder, Precision, Preprocessing
-from facerec.embedding_cache import EmbeddingCache
-from facerec.enrollment import EnrollReport, Identified, Skipped
+from facerec.detection import choose
+from facerec.detection.mtcnn import MTCNN, DetectorConfig
+from facerec.embedding import evaluate, space
+from facerec.embedding.cache import EmbeddingCache
+from facerec.embedding.embedder import Embedder, Precision, Preprocessing
 from facerec.errors import FacerecError, StoreError
+from facerec.identity import matching, quality
+from facerec.identity.enrollment import EnrollReport, Identified, Skipped
 from facerec.images import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image, read_image_file
 from facerec.liveness import LivenessChecker
-from facerec.mtcnn import MTCNN, DetectorConfig
-from facerec.runtime import Backend, available_cpus, resolve, single_threaded_blas
+from facerec.runtime import weights
+from facerec.runtime.settings import Backend, available_cpus, resolve, single_threaded_blas
 from facerec.types import Face, Liveness, Verification
 
 log = logging.getLogger(__name__)
@@ -176,7 +179,7 @@ class FaceRecognizer:
 
     def _person_index(self):
         if self._index is None:
-            from facerec.index import PersonIndex
+            from facerec.identity.index import PersonIndex
             from facerec.store.repository import facerec_home
 
             store, embedder = self.store, self.embedder
@@ -184,7 +187,7 @@ class FaceRecognizer:
             if use == "auto":
                 use = "pgvector" if store.pgvector_available() else "faiss"
             if use == "pgvector":
-                from facerec.pg_index import PgVectorIndex
+                from facerec.identity.pg_index import PgVectorIndex
 
                 self._index = PgVectorIndex(store, embedder.model, embedder.centre_id, embedder.dimension)
                 return self._index
@@ -382,7 +385,7 @@ class FaceRecognizer:
 
     def identify_threshold(self, people: int, revision: int | None = None) -> float:
         """The store's calibrated threshold for this model's vectors if there is one, else the
-        model's operating point for ``people`` enrolled (see Embedder.identify_threshold).
+        model's operating point for ``people`` enrolled (matching.operating_point).
 
         Given the store ``revision`` the caller has read, the setting is read once per revision
         (storing it bumps the revision), not once per photo. A calibration made for other vectors
@@ -394,7 +397,7 @@ class FaceRecognizer:
                 calibrated = None
             self._calibration = (revision, calibrated)
         calibrated = self._calibration[1]
-        return float(calibrated["threshold"]) if calibrated else self.embedder.identify_threshold(people)
+        return float(calibrated["threshold"]) if calibrated else matching.operating_point(self.embedder.spec, people)
 
     def calibrate(self, far: float = 0.01, folder: Path | None = None) -> dict:
         """Pick the identification threshold at an open-set false accept rate ``far`` measured on
@@ -443,7 +446,7 @@ class FaceRecognizer:
         from its stored crop. ``model`` None: this recognizer's model. A calibrated threshold made
         for the old kind is dropped (calibrate again)."""
         target = self.embedder if model is None else Embedder(model, **self._model_options())
-        from facerec.store.attendance import AttendanceLog
+        from facerec.store.attendance_log import AttendanceLog
 
         log = AttendanceLog(self.store)
         samples, sample_crops = _moved(self.store.models(), self.store.vectors, self.store.crops, target)
@@ -523,7 +526,7 @@ class FaceRecognizer:
         photos where the detector found no face.
 
         Each photo gives one face: of several, the largest near the centre; of none, the usual
-        face region of a centred photo (:func:`facerec.choose.centre_face`), counted as missed.
+        face region of a centred photo (:func:`facerec.detection.choose.centre_face`), counted as missed.
         """
         files = sorted({path for pair in pairs for path in (pair.first, pair.second)})
         settings = {"model": self.embedder.model, "sha256": self.embedder.spec.files["weights"].sha256}
@@ -585,7 +588,7 @@ def _moved(
             if model != target.model or centre not in known:
                 again.extend(ids[rows].tolist())
             elif centre != target.centre_id:
-                recentred = matching.recentre(vectors[rows], known[centre], target.centre)
+                recentred = space.recentre(vectors[rows], known[centre], target.centre)
                 moved.update(zip(ids[rows].tolist(), recentred, strict=True))
     return moved, crops_of(again) if again else []
 

@@ -36,7 +36,7 @@ def reference() -> Path:
 
 @pytest.fixture(scope="session")
 def detector():
-    from facerec.mtcnn import MTCNN
+    from facerec.detection.mtcnn import MTCNN
 
     return MTCNN()
 

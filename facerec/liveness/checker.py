@@ -16,10 +16,10 @@ from typing import BinaryIO
 
 import numpy as np
 
-from facerec import weights
 from facerec.errors import FacerecError
 from facerec.liveness import crops
-from facerec.runtime import Backend, Network, resolve
+from facerec.runtime import weights
+from facerec.runtime.settings import Backend, Network, resolve
 from facerec.types import Face, Liveness
 
 MODEL = "minifasnet"
@@ -80,7 +80,7 @@ REAL = 1
 def _open(architecture: str, path: str, sha256: str, backend: str, device: str, threads: int | None) -> Network:
     if backend == "torch":
         from facerec.liveness import nets
-        from facerec.torch_backend import TorchNetwork
+        from facerec.runtime.torch_backend import TorchNetwork
 
         module = nets.load(architecture, path)
         if device != "cpu":
@@ -88,7 +88,7 @@ def _open(architecture: str, path: str, sha256: str, backend: str, device: str, 
 
             module = copy.deepcopy(module).to(device)
         return TorchNetwork(module, device, threads=threads)
-    from facerec import onnx_backend
+    from facerec.runtime import onnx_backend
 
     export = functools.partial(_export, architecture, path)
     return onnx_backend.open_network(f"{architecture.lower()}-{sha256[:16]}", export, threads)

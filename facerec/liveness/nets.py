@@ -19,8 +19,8 @@ from typing import BinaryIO
 import torch
 from torch import nn
 
-from facerec import weights
 from facerec.errors import WeightsError
+from facerec.runtime import weights
 
 # The 49 channel counts of each architecture, in the order its layers consume them.
 WIDTHS = {
@@ -154,9 +154,9 @@ def load(architecture: str, path: str) -> MiniFASNet:
 
 
 def for_onnx(network: nn.Module) -> nn.Module:
-    """A copy with every PReLU of a feature map as the MTCNN graphs spell it (nets.BlockedPReLU:
-    the same numbers, and ONNX Runtime keeps its blocked layout around them)."""
-    from facerec.mtcnn.nets import BlockedPReLU
+    """A copy with every PReLU of a feature map as the MTCNN graphs spell it (BlockedPReLU: the
+    same numbers, and ONNX Runtime keeps its blocked layout around them)."""
+    from facerec.runtime.torch_backend import BlockedPReLU
 
     network = copy.deepcopy(network)
     for module in list(network.modules()):
@@ -166,7 +166,7 @@ def for_onnx(network: nn.Module) -> nn.Module:
 
 
 def export_onnx(architecture: str, path: str, out: BinaryIO) -> None:
-    from facerec.torch_backend import export_onnx
+    from facerec.runtime.torch_backend import export_onnx
 
     network = load(architecture, path)
     batch = {0: "batch"}

@@ -48,7 +48,7 @@ class FaceSample(Base):
     preprocessing: Mapped[dict] = mapped_column(JSON, nullable=False)
     dimension: Mapped[int] = mapped_column(Integer, nullable=False)
     embedding: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # float32, little-endian
-    # The centre subtracted before the embedding's normalisation (facerec.matching.centre_id);
+    # The centre subtracted before the embedding's normalisation (facerec.embedding.space.centre_id);
     # NULL: the network's own unit vector. Vectors of one (model, centre) are comparable.
     centre: Mapped[str | None] = mapped_column(String(64), nullable=True)
     crop: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # the aligned crop, PNG

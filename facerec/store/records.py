@@ -14,7 +14,7 @@ class StoredSample:
 
     embedding: np.ndarray = field(repr=False)
     model: str
-    centre: str | None  # the centre subtracted before normalisation (facerec.matching.centre_id)
+    centre: str | None  # the centre subtracted before normalisation (facerec.embedding.space.centre_id)
     preprocessing: dict
     crop_png: bytes = field(repr=False)
     source_path: str

@@ -152,7 +152,7 @@ class Store:
         self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self._readers = sessionmaker(self._read_engine, expire_on_commit=False)
         # PostgreSQL with pgvector: person_vector.centroid_v, a copy of each centroid as a `vector`
-        # that PostgreSQL itself searches (facerec.pg_index), written in the same transaction.
+        # that PostgreSQL itself searches (facerec.identity.pg_index), written in the same transaction.
         self.postgresql = backend == "postgresql"
         self.pgvector = False  # known to have the column (checked again where a centroid is written)
 

@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from facerec import choose
-from facerec.embedder import Preprocessing
-from facerec.enrollment import Skipped
+from facerec.attendance.sources import IMAGE_SUFFIXES
+from facerec.detection import choose
+from facerec.detection.mtcnn import MTCNN, DetectorConfig
+from facerec.embedding.embedder import Preprocessing
 from facerec.errors import FacerecError
 from facerec.files import write_atomically
+from facerec.identity.enrollment import Skipped
 from facerec.images import load_image
-from facerec.mtcnn import MTCNN, DetectorConfig
-from facerec.sources import IMAGE_SUFFIXES
 
 
 @dataclass

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from facerec import evaluate, finetuned, matching
-from facerec.embedder import Embedder, standardise
+from facerec.embedding import evaluate, finetuned, space
+from facerec.embedding.embedder import Embedder, standardise
 from facerec.errors import FacerecError
 from facerec.files import write_atomically
 from facerec.training import sampling, triplets
@@ -240,7 +240,7 @@ class Trainer:
         folds = np.arange(len(same)) % 10
         results = []
         for candidate in (None, centre):
-            seen = matching.centred(vectors, candidate)
+            seen = space.centred(vectors, candidate)
             similarities = np.einsum("ij,ij->i", seen[[where[r] for r in first]], seen[[where[r] for r in second]])
             results.append(evaluate.evaluate(similarities, same, folds, self.config.far))
         plain, centred = results

@@ -1,0 +1,354 @@
+"""``facerec attend``, ``report``, ``unknowns``, ``assign``, ``purge``, ``retention``, ``dedupe``,
+``apikey`` and ``serve``: the attendance system's side of the command line."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from facerec.attendance.presence import ConfirmRule, parse_duration, parse_time
+from facerec.errors import FacerecError
+from facerec.interfaces.cli_support import (
+    DbOption,
+    DeviceOption,
+    JsonOption,
+    LivenessThresholdOption,
+    ModelOption,
+    Settings,
+    ThreadsOption,
+    ThresholdOption,
+    app,
+    fail,
+    recognizer_for,
+    stderr,
+    stop_on_signals,
+)
+
+
+@app.command()
+def attend(
+    ctx: typer.Context,
+    source: Annotated[
+        str, typer.Argument(help="Video file, camera index, rtsp:// or http:// (MJPEG) URL, or folder of images.")
+    ],
+    fps: Annotated[float, typer.Option("--fps", help="Frames processed per second of source time.")] = 5.0,
+    confirm: Annotated[
+        str, typer.Option("--confirm", help="Check in after K recognitions within T seconds: K/T.")
+    ] = "3/2s",
+    dedupe: Annotated[
+        str | None, typer.Option("--dedupe", help="Seen again within this, a person updates the same event (8h).")
+    ] = None,
+    start_time: Annotated[
+        str | None, typer.Option("--start-time", help="Time of a video's first frame, ISO 8601 (default: now).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--source-name", help="Name events by this source (default SOURCE).")
+    ] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Folder: keep waiting for new images.")] = False,
+    unknowns: Annotated[bool, typer.Option("--unknowns", help="Keep unknown faces as sightings for review.")] = False,
+    threshold: ThresholdOption = None,
+    liveness: Annotated[
+        bool | None,
+        typer.Option(
+            "--liveness/--no-liveness",
+            help="Check in only live faces; record prints and screens as spoof events "
+            "(default: the store's setting, see facerec require-liveness).",
+        ),
+    ] = None,
+    liveness_threshold: LivenessThresholdOption = None,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per event, per line.")] = False,
+    threads: ThreadsOption = None,
+    device: DeviceOption = None,
+    model: ModelOption = None,
+    db: DbOption = None,
+) -> None:
+    """Check people in from a camera, stream, video or folder; one line per event as it happens."""
+    from facerec.attendance import sources
+    from facerec.attendance.checkins import Attendance
+
+    recognizer = recognizer_for(ctx, threads, device, model, db, liveness_threshold=liveness_threshold)
+    events = 0
+    with stop_on_signals() as stop:  # Ctrl-C or SIGTERM: stop after the frame in hand
+        try:
+            rule = ConfirmRule.parse(confirm)
+            window = parse_duration(dedupe, "h") if dedupe else None
+            start = parse_time(start_time, what="--start-time") if start_time else None
+            frames = sources.frames(source, fps=fps, start=start, watch=watch, stop=stop)
+            tracker = Attendance(
+                recognizer,
+                name or source,
+                rule=rule,
+                dedupe=window,
+                keep_unknowns=unknowns,
+                threshold=threshold,
+                liveness=liveness,
+            )
+            for frame in frames:
+                for event in tracker.process(frame.pixels, frame.time):
+                    events += 1
+                    if json_out:
+                        typer.echo(json.dumps(event.to_dict(), ensure_ascii=False))
+                    else:
+                        who = (
+                            event.name
+                            or f"{'spoof' if event.event == 'spoof' else 'unknown sighting'} {event.event_id}"
+                        )
+                        typer.echo(f"{event.time.isoformat()}\t{event.event}\t{who}\tsimilarity {event.similarity:.4f}")
+        except FacerecError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:  # a second Ctrl-C; each event is its own transaction, so still whole
+            stop.set()
+    if stop.is_set():
+        stderr.print(f"stopped; {events} events written", highlight=False)
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    day: Annotated[str | None, typer.Option("--date", help="One day, YYYY-MM-DD (default: today).")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Start, ISO 8601 date or time.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End (exclusive), ISO 8601 date or time.")] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="Time zone, e.g. Europe/Paris (default: local).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    db: DbOption = None,
+) -> None:
+    """Who attended: first and last seen per source, and who was enrolled but absent."""
+    from datetime import date, datetime
+
+    from facerec.attendance import report as reports
+    from facerec.store.attendance_log import AttendanceLog
+
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    try:
+        zone = reports.zone(tz)
+        if start or end:
+            if day:
+                fail("give --date or --from/--to, not both")
+            lo = parse_time(start, zone, "--from") if start else datetime(1970, 1, 1, tzinfo=zone)
+            hi = parse_time(end, zone, "--to") if end else datetime.now(zone)
+        else:
+            try:
+                chosen = date.fromisoformat(day) if day else datetime.now(zone).date()
+            except ValueError:
+                fail(f"--date takes YYYY-MM-DD, not {day!r}")
+            lo, hi = reports.day_range(chosen, zone)
+        log = AttendanceLog(recognizer.store)
+        people = [p.name for p in recognizer.store.people()]
+        result = reports.build(log.events(lo, hi), people, lo, hi, zone, log.spoofs(lo, hi))
+        typer.echo(reports.render(result, fmt))
+    except FacerecError as exc:
+        fail(str(exc))
+
+
+@app.command("unknowns")
+def list_unknowns(ctx: typer.Context, json_out: JsonOption = False, db: DbOption = None) -> None:
+    """Unknown sightings kept by `facerec attend --unknowns`, for review."""
+    from facerec.store.attendance_log import AttendanceLog
+
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    try:
+        rows = AttendanceLog(recognizer.store).unknowns()
+    except FacerecError as exc:
+        fail(str(exc))
+    docs = [r.to_dict() for r in rows]
+    if json_out:
+        typer.echo(json.dumps(docs, indent=2))
+        return
+    for d in docs:
+        typer.echo(f"{d['id']}\t{d['source']}\t{d['first_seen']}\t{d['sightings']} sightings")
+
+
+@app.command()
+def assign(
+    ctx: typer.Context,
+    sighting: Annotated[int, typer.Argument(help="Unknown sighting id (see facerec unknowns).")],
+    name: Annotated[str, typer.Argument(help="Who it is (enrolled if new).")],
+    db: DbOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Enrol an unknown sighting's face as a sample of NAME."""
+    from facerec.store.attendance_log import AttendanceLog
+
+    recognizer = recognizer_for(ctx, None, None, model, db)
+    try:
+        log = AttendanceLog(recognizer.store)
+        _person_id, samples = log.assign(sighting, name)
+    except FacerecError as exc:
+        fail(str(exc))
+    typer.echo(f"enrolled sighting {sighting} as {name} ({samples} samples held)")
+
+
+@app.command()
+def purge(
+    ctx: typer.Context,
+    older_than: Annotated[str, typer.Option("--older-than", help="Age, e.g. 30d, 12h.")],
+    db: DbOption = None,
+) -> None:
+    """Delete attendance events, unknown sightings and spoof events (with snapshots) last seen before the age."""
+    from facerec.store.attendance_log import AttendanceLog
+
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    try:
+        gone = AttendanceLog(recognizer.store).purge(parse_duration(older_than, "d"))
+    except FacerecError as exc:
+        fail(str(exc))
+    typer.echo(
+        f"purged {gone['events']} events, {gone['unknown_sightings']} unknown sightings "
+        f"and {gone['spoof_events']} spoof events"
+    )
+
+
+@app.command()
+def retention(
+    ctx: typer.Context,
+    age: Annotated[str | None, typer.Argument(help="Keep attendance this long, e.g. 30d; 'off' keeps all.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Show or set how long attendance is kept; older records are purged automatically."""
+    from facerec.store.attendance_log import AttendanceLog
+
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    try:
+        log = AttendanceLog(recognizer.store)
+        if age is None:
+            settings = log.settings()
+        else:
+            days = None if age == "off" else parse_duration(age, "d").total_seconds() / 86400
+            settings = log.configure(retention_days=days)
+            log.apply_retention(settings)
+        days = settings["retention_days"]
+    except FacerecError as exc:
+        fail(str(exc))
+    typer.echo(f"attendance kept for {days:g} days" if days else "attendance kept until purged")
+
+
+@app.command()
+def dedupe(
+    ctx: typer.Context,
+    window: Annotated[
+        str | None, typer.Argument(help="Seen again within this, a person updates the same event, e.g. 8h.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Show or set the store's dedupe window (attend --dedupe overrides it for one run)."""
+    from facerec.store.attendance_log import AttendanceLog
+
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    try:
+        log = AttendanceLog(recognizer.store)
+        if window is not None:
+            log.configure(dedupe_seconds=parse_duration(window, "h").total_seconds())
+        seconds = log.settings()["dedupe_seconds"]
+    except FacerecError as exc:
+        fail(str(exc))
+    typer.echo(f"a person seen again within {seconds / 3600:g} hours updates the same event")
+
+
+@app.command("require-liveness")
+def require_liveness(
+    ctx: typer.Context,
+    state: Annotated[str | None, typer.Argument(help="on or off (default: show the setting).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Show or set whether check-ins need a live face by default (attend and the HTTP check-in)."""
+    from facerec.store.attendance_log import AttendanceLog
+
+    if state not in (None, "on", "off"):
+        fail(f"say on or off, not {state!r}")
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    try:
+        log = AttendanceLog(recognizer.store)
+        settings = log.configure(liveness=state == "on") if state is not None else log.settings()
+    except FacerecError as exc:
+        fail(str(exc))
+    if settings["liveness"]:
+        typer.echo("check-ins need a live face: prints and screens are recorded as spoof events")
+    else:
+        typer.echo("check-ins do not check liveness unless asked (attend --liveness, liveness=true)")
+
+
+apikey_app = typer.Typer(help="HTTP API keys.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+
+
+@apikey_app.command("create")
+def apikey_create(ctx: typer.Context, name: str, db: DbOption = None) -> None:
+    """Create a key; it is printed once and stored only as a hash."""
+    from facerec.store.api_keys import ApiKeys
+
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    try:
+        key = ApiKeys(recognizer.store).create(name)
+    except FacerecError as exc:
+        fail(str(exc))
+    typer.echo(key)
+    stderr.print(f"API key {name!r} created; send it as the X-API-Key header. It is not shown again.")
+
+
+@apikey_app.command("list")
+def apikey_list(ctx: typer.Context, json_out: JsonOption = False, db: DbOption = None) -> None:
+    """Keys by name, with creation and revocation times (never the keys)."""
+    from facerec.store.api_keys import ApiKeys
+
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    keys = ApiKeys(recognizer.store).list()
+    if json_out:
+        typer.echo(json.dumps([k.to_dict() for k in keys], indent=2))
+        return
+    for k in keys:
+        state = f"revoked {k.revoked:%Y-%m-%d %H:%M}" if k.revoked else "active"
+        typer.echo(f"{k.name}\tcreated {k.created:%Y-%m-%d %H:%M}\t{state}")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(ctx: typer.Context, name: str, db: DbOption = None) -> None:
+    """Revoke a key by name; requests with it get 401 from then on."""
+    from facerec.store.api_keys import ApiKeys
+
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    try:
+        ApiKeys(recognizer.store).revoke(name)
+    except FacerecError as exc:
+        fail(str(exc))
+    typer.echo(f"revoked {name}")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (default loopback only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes.")] = 1,
+    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload accepted.")] = 10.0,
+    require_liveness: Annotated[
+        bool,
+        typer.Option("--require-liveness", help="Every check-in checks liveness (a check-in terminal at a door)."),
+    ] = False,
+    liveness_threshold: LivenessThresholdOption = None,
+    threads: ThreadsOption = None,
+    model: ModelOption = None,
+    db: DbOption = None,
+) -> None:
+    """The HTTP API (see /docs): detect, verify, identify, liveness, enrol, people, check-in, attendance."""
+    import os
+
+    import uvicorn
+
+    from facerec.interfaces.server import CONFIG_ENV
+
+    settings = (ctx.obj or Settings()).merged(threads, None, model, db)
+    os.environ[CONFIG_ENV] = json.dumps(
+        {
+            "db": settings.db,
+            "model": settings.model,
+            "threads": settings.threads,
+            "backend": settings.backend,
+            "max_upload_mb": max_upload_mb,
+            "require_liveness": require_liveness,
+            "index": settings.index,
+            "liveness_threshold": liveness_threshold,
+        }
+    )
+    uvicorn.run("facerec.interfaces.server:app_from_environment", factory=True, host=host, port=port, workers=workers)

@@ -1,5 +1,0 @@
-"""MTCNN face detection: networks, box maths, area resampling and the cascade."""
-
-from facerec.mtcnn.detector import MTCNN, DetectorConfig
-
-__all__ = ["MTCNN", "DetectorConfig"]

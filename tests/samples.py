@@ -1,0 +1,25 @@
+"""Synthetic face samples for the store's and the index's tests: records with known vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facerec.store import StoredSample
+
+
+def sample(seed: int, path: str | None = None, model: str = "casia-webface") -> StoredSample:
+    rng = np.random.default_rng(seed)
+    vector = rng.normal(size=512).astype(np.float32)
+    return StoredSample(
+        embedding=vector / np.linalg.norm(vector),
+        model=model,
+        centre=None,
+        preprocessing={"margin": 32, "align": "crop"},
+        crop_png=b"\x89PNG fake " + bytes([seed % 256]),
+        source_path=path or f"/photos/{seed}.jpg",
+        source_sha256=f"{seed:064x}",
+        box=(1.0, 2.0, 3.0, 4.0),
+        landmarks=((1.0, 1.0),) * 5,
+        confidence=0.99,
+        quality={"size": 120.0},
+    )

@@ -1,0 +1,127 @@
+"""Export/import of the whole store, and re-embedding stored crops with another model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+import cli
+from facerec.embedding import space
+from facerec.runtime import weights
+from facerec.store import Store
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(cli.app, [str(a) for a in args])
+
+
+def test_export_then_import_into_another_store(store_url, tmp_path, data):
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    photos = data / "face_recognition/examples/knn_examples/train"
+    for name in ("obama", "biden"):
+        assert run("--db", source, "enroll", name, photos / name).exit_code == 0
+    archive = tmp_path / "out" / "gallery.zip"
+    result = run("--db", source, "export", archive)
+    assert result.exit_code == 0 and "exported 2 people, 4 samples" in result.stdout
+    assert [p.name for p in archive.parent.iterdir()] == ["gallery.zip"]  # no temporary file left
+
+    result = run("--db", store_url, "import", archive)
+    assert result.exit_code == 0 and "imported 4 samples of 2 people" in result.stdout
+    again = run("--db", store_url, "import", archive)
+    assert "imported 0 samples" in again.stdout  # the same photos are not added twice
+    before, after = Store(source), Store(store_url)
+    assert [(p.name, p.samples) for p in after.people()] == [(p.name, p.samples) for p in before.people()]
+
+    def contents(store: Store):
+        _, names, vectors = store.embeddings("casia-webface")
+        return sorted((name, vector.tobytes()) for name, vector in zip(names, vectors, strict=True))
+
+    assert contents(after) == contents(before)
+    assert sorted(c for _, c in after.crops()) == sorted(c for _, c in before.crops())
+    probe = data / "face_recognition/examples/knn_examples/test/obama_and_biden.jpg"
+    names = {f["name"] for f in json.loads(run("--db", store_url, "identify", "--json", probe).stdout)[0]["faces"]}
+    assert {"obama", "biden"} <= names
+
+
+def test_import_of_a_broken_archive_changes_nothing(tmp_path, data):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    bogus = tmp_path / "bogus.zip"
+    bogus.write_bytes(b"PK\x03\x04 not really")
+    result = run("--db", url, "import", bogus)
+    assert result.exit_code == 1 and "not a facerec export archive" in result.stderr
+    assert Store(url).people() == []
+
+
+def test_reembed_moves_the_store_to_another_model(tmp_path, data, monkeypatch):
+    # A second model that shares the shipped file: enough to check the mechanics end to end.
+    manifest = json.loads(json.dumps(weights.load_manifest()))
+    manifest["models"]["casia-copy"] = manifest["models"]["casia-webface"]
+    monkeypatch.setattr(weights, "load_manifest", lambda: manifest)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    photos = data / "face_recognition/examples/knn_examples/train"
+    assert run("--db", url, "enroll", "obama", photos / "obama").exit_code == 0
+    probe = data / "face_recognition/examples/obama.jpg"
+    refused = run("--db", url, "--model", "casia-copy", "identify", probe)
+    assert refused.exit_code == 1 and "holds embeddings of model casia-webface" in refused.stderr
+    nothing = run("--db", url, "reembed")  # the model in use: the store holds its vectors already
+    assert nothing.exit_code == 0 and "nothing to do" in nothing.stdout
+    result = run("--db", url, "reembed", "--model", "casia-copy")
+    assert result.exit_code == 0 and "re-embedded 2 samples with casia-copy" in result.stdout
+    assert Store(url).models() == {"casia-copy"}
+    found = json.loads(run("--db", url, "--model", "casia-copy", "identify", "--json", probe).stdout)
+    assert found[0]["faces"][0]["name"] == "obama"
+    assert run("--db", url, "identify", probe).exit_code == 1  # now the default model is the odd one out
+
+
+def test_a_store_made_before_centring_is_refused_then_recentred_and_names_the_same_people(tmp_path, data, monkeypatch):
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from facerec.store import migrations
+    from facerec.store.attendance_log import AttendanceLog
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    photos = data / "face_recognition/examples/knn_examples/train"
+    probe = data / "face_recognition/examples/knn_examples/test/obama_and_biden.jpg"
+    with monkeypatch.context() as old:  # facerec before centring: the network's own vectors, schema 0003
+        old.setattr(weights, "load_centre", lambda spec: None)
+        for name in ("obama", "biden"):
+            assert run("--db", url, "enroll", name, photos / name).exit_code == 0
+        before = {f["name"] for f in json.loads(run("--db", url, "identify", "--json", probe).stdout)[0]["faces"]}
+        store = Store(url)
+        raw = store.embeddings("casia-webface")[2]
+        crops = sorted(c for _, c in store.crops())
+        AttendanceLog(store).add_unknown(
+            "door", datetime.now(UTC), datetime.now(UTC), 0.2, "casia-webface", None, raw[0], {}, b"png", 3
+        )
+        store.put_setting("threshold:casia-webface", {"threshold": 0.45, "far": 0.05})
+        with store.engine.begin() as connection:
+            command.downgrade(migrations._config(connection), "0003")
+        store.close()
+    assert {"obama", "biden"} <= before
+
+    refused = run("--db", url, "identify", probe)  # opened by today's facerec: migrated, then refused
+    assert refused.exit_code == 1
+    assert "not centred" in refused.stderr and "run `facerec reembed` to re-centre them" in refused.stderr
+    result = run("--db", url, "reembed")
+    assert result.exit_code == 0, result.stderr
+    assert "re-embedded 4 samples with casia-webface (4 re-centred, 0 embedded again" in result.stdout
+    assert "1 unknown sightings" in result.stdout and "run `facerec calibrate`" in result.stderr
+
+    store = Store(url)
+    centre = weights.load_centre(weights.model_spec("casia-webface"))
+    assert store.kinds() == {("casia-webface", space.centre_id(centre))}
+    assert np.allclose(store.embeddings("casia-webface")[2], space.centred(raw, centre), atol=1e-5)
+    assert sorted(c for _, c in store.crops()) == crops  # nothing lost
+    assert [(p.name, p.samples) for p in store.people()] == [("biden", 2), ("obama", 2)]
+    assert store.setting("threshold:casia-webface") is None  # made for the old vectors
+    sighting = AttendanceLog(store).unknowns()[0]
+    assert sighting.centre == space.centre_id(centre)
+    after = {f["name"] for f in json.loads(run("--db", url, "identify", "--json", probe).stdout)[0]["faces"]}
+    assert after == before
+    assert "nothing to do" in run("--db", url, "reembed").stdout
