@@ -1,5 +1,10 @@
-"""HTTP API keys: created with a name, kept only as a sha256 (keys are 256-bit random, so a plain
-hash suffices: nothing to brute-force), revoked by name."""
+"""HTTP API keys: created with a name and a role, kept only as a sha256 (keys are 256-bit random,
+so a plain hash suffices: nothing to brute-force), revoked by name.
+
+Roles, each allowing what the ones before it allow: ``checkin`` posts check-ins and identifies
+(a door's terminal), ``read`` reads people and attendance, ``enrol`` also enrols, renames and
+removes people, ``admin`` everything, settings included. A key made without a role is a
+``checkin`` key: the narrowest that does something on its own, and what most keys are for."""
 
 from __future__ import annotations
 
@@ -10,22 +15,31 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from facerec.errors import DuplicateNameError, UnknownPersonError
+from facerec.errors import DuplicateNameError, StoreError, UnknownPersonError
 from facerec.store.models import ApiKey, utcnow
 from facerec.store.repository import Store, _aware
 
 PREFIX = "frk_"
+ROLES = ("checkin", "read", "enrol", "admin")  # each includes what the ones before it may do
+DEFAULT_ROLE = "checkin"
+
+
+def allows(role: str, needed: str) -> bool:
+    """Whether a key of ``role`` may do what ``needed`` may."""
+    return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
 
 
 @dataclass(frozen=True)
 class KeyRecord:
     name: str
+    role: str
     created: datetime
     revoked: datetime | None
 
     def to_dict(self) -> dict:
         return {
             "name": self.name,
+            "role": self.role,
             "created": self.created.isoformat(),
             "revoked": self.revoked.isoformat() if self.revoked else None,
         }
@@ -39,23 +53,26 @@ class ApiKeys:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def create(self, name: str) -> str:
-        """A new key for ``name``; the only time the key itself is seen."""
+    def create(self, name: str, role: str = DEFAULT_ROLE) -> str:
+        """A new key for ``name`` with ``role``; the only time the key itself is seen."""
         name = name.strip()
         if not name:
-            raise UnknownPersonError("an API key needs a name")
+            raise StoreError("an API key needs a name")
+        if role not in ROLES:
+            raise StoreError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
         key = PREFIX + secrets.token_urlsafe(32)
         with self.store.transaction() as session:
             if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
                 raise DuplicateNameError(f"an API key named {name!r} exists already")
-            session.add(ApiKey(name=name, key_sha256=digest(key)))
+            session.add(ApiKey(name=name, key_sha256=digest(key), role=role))
         return key
 
     def list(self) -> list[KeyRecord]:
         with self.store.reading() as session:
             rows = session.scalars(select(ApiKey).order_by(ApiKey.name))
             return [
-                KeyRecord(r.name, _aware(r.created_at), _aware(r.revoked_at) if r.revoked_at else None) for r in rows
+                KeyRecord(r.name, r.role, _aware(r.created_at), _aware(r.revoked_at) if r.revoked_at else None)
+                for r in rows
             ]
 
     def revoke(self, name: str) -> None:
@@ -65,10 +82,10 @@ class ApiKeys:
                 raise UnknownPersonError(f"no API key named {name!r}")
             row.revoked_at = row.revoked_at or utcnow()
 
-    def valid(self, key: str | None) -> str | None:
-        """The name of a live key, or None (missing, unknown or revoked)."""
+    def valid(self, key: str | None) -> tuple[str, str] | None:
+        """(name, role) of a live key, or None (missing, unknown or revoked)."""
         if not key:
             return None
         with self.store.reading() as session:
             row = session.scalar(select(ApiKey).where(ApiKey.key_sha256 == digest(key)))
-            return row.name if row is not None and row.revoked_at is None else None
+            return (row.name, row.role) if row is not None and row.revoked_at is None else None

@@ -227,6 +227,32 @@ class AttendanceLog:
             if row is not None:  # removed meanwhile (the person was deleted): nothing to extend
                 self._extend(row, seen, similarity, snapshot, 1)
 
+    def last_seen(self) -> dict[str, str]:
+        """Each person's latest sighting at any source (ISO 8601), for those ever seen."""
+        with self.store.reading() as session:
+            rows = session.execute(
+                select(Person.name, func.max(AttendanceEvent.last_seen))
+                .join(AttendanceEvent, AttendanceEvent.person_id == Person.id)
+                .group_by(Person.name)
+            )
+            return {name: _aware(moment).isoformat() for name, moment in rows}
+
+    def last_event_id(self) -> int:
+        with self.store.reading() as session:
+            return session.scalar(select(func.max(AttendanceEvent.id))) or 0
+
+    def events_after(self, event_id: int, limit: int = 100) -> list[EventRecord]:
+        """Events opened after ``event_id`` (check-ins since), oldest first: the live feed."""
+        with self.store.reading() as session:
+            query = (
+                select(AttendanceEvent, Person.name)
+                .join(Person, Person.id == AttendanceEvent.person_id)
+                .where(AttendanceEvent.id > int(event_id))
+                .order_by(AttendanceEvent.id)
+                .limit(limit)
+            )
+            return [_event(row, name) for row, name in session.execute(query)]
+
     def events(self, start: datetime | None = None, end: datetime | None = None) -> list[EventRecord]:
         """Events that overlap [start, end), oldest first."""
         start = _utc(start) if start else None
@@ -335,7 +361,26 @@ class AttendanceLog:
         """Enrol a sighting's face as a sample of ``name`` (created if new) and drop the sighting,
         in one transaction. Returns (person id, samples the person now holds). A sighting embedded
         with another model (or centre) than the store holds is refused: kinds of vector never mix."""
-        sighting = self.unknown(sighting_id)
+        with self.store.transaction() as session:
+            person = self._assign_in(session, sighting_id, name)
+            self.store._audit(session, "assign", person.name, sightings=[sighting_id])
+            return person.id, person.samples
+
+    def assign_all(self, sighting_ids: Sequence[int], name: str) -> int:
+        """:meth:`assign` for several sightings (a cluster's), in one transaction: all or none.
+        Returns the samples the person holds after."""
+        with self.store.transaction() as session:
+            ids = list(dict.fromkeys(int(i) for i in sighting_ids))
+            for sighting_id in ids:
+                person = self._assign_in(session, sighting_id, name)
+            self.store._audit(session, "assign", person.name, sightings=ids)
+            return person.samples
+
+    def _assign_in(self, session, sighting_id: int, name: str):
+        row = session.get(UnknownSighting, sighting_id)
+        if row is None:
+            raise UnknownPersonError(f"no unknown sighting with id {sighting_id}")
+        sighting = _sighting(row)
         sample = StoredSample(
             embedding=sighting.embedding,
             model=sighting.model,
@@ -349,17 +394,16 @@ class AttendanceLog:
             confidence=1.0,
             quality={},
         )
-        with self.store.transaction() as session:
-            held = held_kinds(session)
-            kind = (sighting.model, sighting.centre)
-            if held and kind not in held:
-                raise StoreError(
-                    f"sighting {sighting_id} was embedded with {describe_kinds({kind})}; "
-                    f"the store holds {describe_kinds(held)}"
-                )
-            person, _added, _duplicates = self.store.add_in(session, name, [sample])
-            session.execute(delete(UnknownSighting).where(UnknownSighting.id == sighting_id))
-            return person.id, person.samples
+        held = held_kinds(session)
+        kind = (sighting.model, sighting.centre)
+        if held and kind not in held:
+            raise StoreError(
+                f"sighting {sighting_id} was embedded with {describe_kinds({kind})}; "
+                f"the store holds {describe_kinds(held)}"
+            )
+        person, _added, _duplicates = self.store.add_in(session, name, [sample])
+        session.execute(delete(UnknownSighting).where(UnknownSighting.id == sighting_id))
+        return person
 
     # --- spoof events -------------------------------------------------------------------------------
 

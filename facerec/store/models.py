@@ -178,3 +178,26 @@ class ApiKey(Base):
     key_sha256: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    role: Mapped[str] = mapped_column(String(16), nullable=False, server_default="admin")  # see api_keys.ROLES
+
+
+class AuditEntry(Base):
+    """A change made through the HTTP API: when, by which key (its name), what, to what."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True, default=utcnow, nullable=False)
+    actor: Mapped[str] = mapped_column(String(255), nullable=False)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    target: Mapped[str] = mapped_column(String(1024), nullable=False)
+    details: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class GroupMember(Base):
+    """A person in a group (a class, a department); a person may be in several."""
+
+    __tablename__ = "group_member"
+
+    group_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True)

@@ -11,6 +11,7 @@ import os
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,8 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from facerec.errors import DuplicateNameError, StoreError, UnknownPersonError
 from facerec.store import migrations
 from facerec.store.models import (
+    AuditEntry,
     ChangeLog,
     FaceSample,
+    GroupMember,
     Person,
     PersonVector,
     StoreSetting,
@@ -39,6 +42,9 @@ MAX_NAME = 255
 BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "facerec_read_only"  # execution option of the connections reads go through
 _REVISION = select(StoreState.revision).where(StoreState.id == 1)
+# Who is making changes, for the audit log: set by the HTTP API around a request's work (the key's
+# name); unset (the command line, the Python API) nothing is audited.
+_ACTOR: ContextVar[str | None] = ContextVar("facerec_actor", default=None)
 # The change log keeps the last CHANGE_LOG_KEPT revisions (pruned every CHANGE_LOG_PRUNE_EVERY):
 # a process whose index is further behind than that rebuilds it instead of catching up.
 CHANGE_LOG_KEPT = 100_000
@@ -57,15 +63,15 @@ def default_url() -> str:
     return f"sqlite:///{facerec_home() / 'facerec.db'}"
 
 
-def check_name(name: str) -> str:
+def check_name(name: str, what: str = "person") -> str:
     """Names are free text (slashes, quotes, any script) but not empty, not control characters."""
     cleaned = name.strip()
     if not cleaned:
-        raise StoreError("a person's name cannot be empty")
+        raise StoreError(f"a {what}'s name cannot be empty")
     if len(cleaned) > MAX_NAME:
-        raise StoreError(f"a person's name can have at most {MAX_NAME} characters, got {len(cleaned)}")
+        raise StoreError(f"a {what}'s name can have at most {MAX_NAME} characters, got {len(cleaned)}")
     if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
-        raise StoreError(f"a person's name cannot contain control characters: {cleaned!r}")
+        raise StoreError(f"a {what}'s name cannot contain control characters: {cleaned!r}")
     return unicodedata.normalize("NFC", cleaned)
 
 
@@ -216,6 +222,37 @@ class Store:
         """One unit of work: commits on success, rolls back on any exception."""
         with self._sessions.begin() as session:
             yield session
+
+    @staticmethod
+    @contextmanager
+    def acting(actor: str) -> Iterator[None]:
+        """Changes made inside are audited as ``actor``'s (in the same transaction as each change)."""
+        token = _ACTOR.set(actor)
+        try:
+            yield
+        finally:
+            _ACTOR.reset(token)
+
+    @staticmethod
+    def _audit(session: Session, action: str, target: str, **details) -> None:
+        actor = _ACTOR.get()
+        if actor is not None:
+            session.add(AuditEntry(actor=actor, action=action, target=target, details=details))
+
+    def audit(self, limit: int = 200) -> list[dict]:
+        """The latest changes made through the API, newest first."""
+        with self.reading() as session:
+            rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
+            return [
+                {
+                    "at": _aware(r.at).isoformat(),
+                    "key": r.actor,
+                    "action": r.action,
+                    "target": r.target,
+                    "details": r.details,
+                }
+                for r in rows
+            ]
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -434,7 +471,10 @@ class Store:
         the source paths skipped as duplicates (same photo sha256 already held for this person).
         """
         with self.transaction() as session:
-            return self.add_in(session, name, samples)
+            record, added, duplicates = self.add_in(session, name, samples)
+            if added:
+                self._audit(session, "enrol", record.name, added=added)
+            return record, added, duplicates
 
     def add_in(
         self, session: Session, name: str, samples: Sequence[StoredSample]
@@ -588,6 +628,14 @@ class Store:
                 self._changed(session, "samples", touched)
         return len(vectors)
 
+    def crop(self, sample_id: int) -> bytes:
+        """One sample's aligned crop (PNG)."""
+        with self.reading() as session:
+            crop = session.scalar(select(FaceSample.crop).where(FaceSample.id == int(sample_id)))
+        if crop is None:
+            raise UnknownPersonError(f"no face sample with id {sample_id}")
+        return crop
+
     def crops(self, ids: Sequence[int] | None = None) -> list[tuple[int, bytes]]:
         """(sample id, PNG crop) of every sample, or of those listed."""
         query = select(FaceSample.id, FaceSample.crop).order_by(FaceSample.id)
@@ -596,10 +644,17 @@ class Store:
         with self.reading() as session:
             return [(sample_id, crop) for sample_id, crop in session.execute(query)]
 
+    def remove_setting(self, key: str) -> None:
+        with self.transaction() as session:
+            session.execute(delete(StoreSetting).where(StoreSetting.key == key))
+            self._changed(session, "settings")
+            self._audit(session, "settings", key, value=None)
+
     def put_setting(self, key: str, value: dict) -> None:
         with self.transaction() as session:
             session.merge(StoreSetting(key=key, value=value))
             self._changed(session, "settings")
+            self._audit(session, "settings", key, value=value)
 
     def rename(self, old: str, new: str) -> PersonRecord:
         new = check_name(new)
@@ -607,8 +662,10 @@ class Store:
             person = self._person(session, old)
             if new != person.name and session.scalar(select(Person.id).where(Person.name == new)) is not None:
                 raise DuplicateNameError(f"a person named {new!r} exists already")
+            old_name = person.name
             person.name, person.updated_at = new, utcnow()
             self._changed(session, "renamed", [person.id])
+            self._audit(session, "rename", old_name, to=new)
             session.flush()
             return self._record(person, self._count(session, person.id))
 
@@ -620,7 +677,66 @@ class Store:
             session.delete(person)  # the database's ON DELETE CASCADE removes the samples, the centroid
             session.flush()
             self._changed(session, "removed", [person.id])
+            self._audit(session, "remove", person.name, samples=count)
             return count
+
+    # --- groups ----------------------------------------------------------------------------------------
+
+    def group_add(self, group: str, names: Sequence[str]) -> list[str]:
+        """Put enrolled people in ``group`` (created by its first member). Returns its members."""
+        group = check_name(group, "group")
+        with self.transaction() as session:
+            for name in names:
+                person = self._person(session, name)
+                if session.get(GroupMember, (group, person.id)) is None:
+                    session.add(GroupMember(group_name=group, person_id=person.id))
+            session.flush()
+            self._audit(session, "group_add", group, people=[check_name(n) for n in names])
+            return self._members(session, group)
+
+    def group_remove(self, group: str, names: Sequence[str]) -> list[str]:
+        """Take people out of ``group`` (a group without members is gone). Returns its members."""
+        group = check_name(group, "group")
+        with self.transaction() as session:
+            for name in names:
+                person = self._person(session, name)
+                session.execute(
+                    delete(GroupMember).where(GroupMember.group_name == group, GroupMember.person_id == person.id)
+                )
+            self._audit(session, "group_remove", group, people=[check_name(n) for n in names])
+            return self._members(session, group)
+
+    def groups(self) -> dict[str, list[str]]:
+        """Every group with its members (names, sorted)."""
+        with self.reading() as session:
+            rows = session.execute(
+                select(GroupMember.group_name, Person.name)
+                .join(Person, Person.id == GroupMember.person_id)
+                .order_by(GroupMember.group_name, Person.name)
+            )
+            found: dict[str, list[str]] = {}
+            for group, name in rows:
+                found.setdefault(group, []).append(name)
+            return found
+
+    def group_members(self, group: str) -> list[str]:
+        """The members of ``group``; UnknownPersonError if it has none (no such group)."""
+        group = check_name(group, "group")
+        with self.reading() as session:
+            members = self._members(session, group)
+        if not members:
+            raise UnknownPersonError(f"no group named {group!r} (facerec group add {group} NAME...)")
+        return members
+
+    @staticmethod
+    def _members(session: Session, group: str) -> list[str]:
+        rows = session.scalars(
+            select(Person.name)
+            .join(GroupMember, GroupMember.person_id == Person.id)
+            .where(GroupMember.group_name == group)
+            .order_by(Person.name)
+        )
+        return list(rows)
 
     def remove_sample(self, sample_id: int) -> SampleRecord:
         with self.transaction() as session:
@@ -633,4 +749,5 @@ class Store:
             session.delete(sample)
             session.flush()
             self._changed(session, "samples", [person_id])
+            self._audit(session, "remove_sample", record.person, sample=record.id)
             return record
