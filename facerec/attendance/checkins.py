@@ -37,8 +37,10 @@ class AttendanceEvent:
     time: datetime
     similarity: float
     event_id: int
+    box: tuple[float, float, float, float] | None = None  # the face in the frame: x1, y1, x2, y2
 
     def to_dict(self) -> dict:
+        x1, y1, x2, y2 = self.box or (0.0, 0.0, 0.0, 0.0)
         return {
             "event": self.event,
             "name": self.name,
@@ -47,6 +49,7 @@ class AttendanceEvent:
             "time": self.time.isoformat(),
             "similarity": round(self.similarity, 4),
             "event_id": self.event_id,
+            "box": [x1, y1, x2 - x1, y2 - y1] if self.box else None,
         }
 
 
@@ -121,7 +124,7 @@ class Attendance:
         )
         self._open[name] = record.id
         kind = "check_in" if new else "update"
-        return AttendanceEvent(kind, name, record.person_id, self.source, moment, similarity, record.id)
+        return AttendanceEvent(kind, name, record.person_id, self.source, moment, similarity, record.id, item.face.box)
 
     def _track(self, tracks: list[_UnknownTrack], vector: np.ndarray, moment: datetime) -> _UnknownTrack:
         """The track of recent faces this one is like (a new one if none), kept up to date."""
@@ -152,7 +155,7 @@ class Attendance:
             self._spoofed[claimed] = record.id
         else:
             track.sighting_id = record.id
-        return AttendanceEvent("spoof", record.claimed, None, self.source, moment, similarity, record.id)
+        return AttendanceEvent("spoof", record.claimed, None, self.source, moment, similarity, record.id, item.face.box)
 
     def _unknown(self, item: Identified, pixels: np.ndarray, moment: datetime) -> AttendanceEvent | None:
         vector = item.face.embedding
@@ -177,4 +180,6 @@ class Attendance:
             seen.count,
         )
         track.sighting_id = record.id
-        return AttendanceEvent("unknown", None, None, self.source, moment, item.match.similarity, record.id)
+        return AttendanceEvent(
+            "unknown", None, None, self.source, moment, item.match.similarity, record.id, item.face.box
+        )

@@ -104,6 +104,17 @@ def build(
     return Report(start.astimezone(tz), end.astimezone(tz), present, absent, list(spoofs))
 
 
+def gather(store, start: datetime, end: datetime, tz: tzinfo, group: str | None = None) -> tuple[Report, list]:
+    """The report of [start, end) from the store, and its events: everyone enrolled, or only the
+    members of ``group`` (then without spoof events, which belong to no group)."""
+    from facerec.store.attendance_log import AttendanceLog
+
+    log = AttendanceLog(store)
+    people = store.group_members(group) if group else [p.name for p in store.people()]
+    events = [e for e in log.events(start, end) if not group or e.person in people]
+    return build(events, people, start, end, tz, [] if group else log.spoofs(start, end)), events
+
+
 def render(report: Report, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(report.to_dict(), indent=2, ensure_ascii=False)

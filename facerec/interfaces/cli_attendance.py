@@ -112,13 +112,13 @@ def report(
     end: Annotated[str | None, typer.Option("--to", help="End (exclusive), ISO 8601 date or time.")] = None,
     tz: Annotated[str | None, typer.Option("--tz", help="Time zone, e.g. Europe/Paris (default: local).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    group: Annotated[str | None, typer.Option("--group", help="Only this group's members (facerec group).")] = None,
     db: DbOption = None,
 ) -> None:
     """Who attended: first and last seen per source, and who was enrolled but absent."""
     from datetime import date, datetime
 
     from facerec.attendance import report as reports
-    from facerec.store.attendance_log import AttendanceLog
 
     recognizer = recognizer_for(ctx, None, None, db=db)
     try:
@@ -134,30 +134,40 @@ def report(
             except ValueError:
                 fail(f"--date takes YYYY-MM-DD, not {day!r}")
             lo, hi = reports.day_range(chosen, zone)
-        log = AttendanceLog(recognizer.store)
-        people = [p.name for p in recognizer.store.people()]
-        result = reports.build(log.events(lo, hi), people, lo, hi, zone, log.spoofs(lo, hi))
+        result, _events = reports.gather(recognizer.store, lo, hi, zone, group)
         typer.echo(reports.render(result, fmt))
     except FacerecError as exc:
         fail(str(exc))
 
 
 @app.command("unknowns")
-def list_unknowns(ctx: typer.Context, json_out: JsonOption = False, db: DbOption = None) -> None:
+def list_unknowns(
+    ctx: typer.Context,
+    json_out: JsonOption = False,
+    clusters: Annotated[
+        bool, typer.Option("--clusters", help="Number each sighting by the unknown person it is (alike sightings).")
+    ] = False,
+    db: DbOption = None,
+) -> None:
     """Unknown sightings kept by `facerec attend --unknowns`, for review."""
+    from facerec.attendance.clusters import unknown_people
     from facerec.store.attendance_log import AttendanceLog
 
     recognizer = recognizer_for(ctx, None, None, db=db)
     try:
         rows = AttendanceLog(recognizer.store).unknowns()
+        people = unknown_people(recognizer, rows) if clusters else []
     except FacerecError as exc:
         fail(str(exc))
     docs = [r.to_dict() for r in rows]
+    for doc, person in zip(docs, people, strict=False):
+        doc["cluster"] = person
     if json_out:
         typer.echo(json.dumps(docs, indent=2))
         return
-    for d in docs:
-        typer.echo(f"{d['id']}\t{d['source']}\t{d['first_seen']}\t{d['sightings']} sightings")
+    for d in sorted(docs, key=lambda d: (d.get("cluster", 0), d["id"])):
+        who = f"unknown {d['cluster']}\t" if "cluster" in d else ""
+        typer.echo(f"{who}{d['id']}\t{d['source']}\t{d['first_seen']}\t{d['sightings']} sightings")
 
 
 @app.command()
@@ -269,22 +279,111 @@ def require_liveness(
         typer.echo("check-ins do not check liveness unless asked (attend --liveness, liveness=true)")
 
 
+group_app = typer.Typer(help="Groups of people (a class, a department): report --group, the API and the page.")
+app.add_typer(group_app, name="group")
+
+
+@group_app.command("add")
+def group_add(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Argument(help="The group (created by its first member).")],
+    names: Annotated[list[str], typer.Argument(help="Enrolled people to put in it.", show_default=False)],
+    db: DbOption = None,
+) -> None:
+    """Put enrolled people in a group."""
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    try:
+        members = recognizer.store.group_add(group, names)
+    except FacerecError as exc:
+        fail(str(exc))
+    typer.echo(f"{group}: {len(members)} members")
+
+
+@group_app.command("remove")
+def group_remove(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Argument(help="The group.")],
+    names: Annotated[list[str], typer.Argument(help="People to take out of it.", show_default=False)],
+    db: DbOption = None,
+) -> None:
+    """Take people out of a group (a group without members is gone)."""
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    try:
+        members = recognizer.store.group_remove(group, names)
+    except FacerecError as exc:
+        fail(str(exc))
+    typer.echo(f"{group}: {len(members)} members")
+
+
+@group_app.command("list")
+def group_list(
+    ctx: typer.Context,
+    group: Annotated[str | None, typer.Argument(help="One group's members (default: every group).")] = None,
+    json_out: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Groups and their members."""
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    try:
+        groups = {group: recognizer.store.group_members(group)} if group else recognizer.store.groups()
+    except FacerecError as exc:
+        fail(str(exc))
+    if json_out:
+        typer.echo(json.dumps(groups, indent=2, ensure_ascii=False))
+        return
+    for name, members in groups.items():
+        typer.echo(f"{name}\t{len(members)} members\t{', '.join(members)}")
+
+
+@app.command()
+def audit(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest entries to show.")] = 50,
+    json_out: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Changes made through the HTTP API: when, by which key, what (newest first)."""
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    try:
+        entries = recognizer.store.audit(limit)
+    except FacerecError as exc:
+        fail(str(exc))
+    if json_out:
+        typer.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+        return
+    for e in entries:
+        details = ", ".join(f"{k} {v}" for k, v in e["details"].items())
+        typer.echo(f"{e['at']}\t{e['key']}\t{e['action']}\t{e['target']}\t{details}")
+
+
 apikey_app = typer.Typer(help="HTTP API keys.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
 
 
 @apikey_app.command("create")
-def apikey_create(ctx: typer.Context, name: str, db: DbOption = None) -> None:
-    """Create a key; it is printed once and stored only as a hash."""
+def apikey_create(
+    ctx: typer.Context,
+    name: str,
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help="checkin (post check-ins, identify), read (+ people, attendance), enrol (+ enrol, rename, "
+            "remove) or admin (+ settings, audit).",
+        ),
+    ] = "checkin",
+    db: DbOption = None,
+) -> None:
+    """Create a key; it is printed once and stored only as a hash. Its role says what it may do."""
     from facerec.store.api_keys import ApiKeys
 
     recognizer = recognizer_for(ctx, None, None, db=db)
     try:
-        key = ApiKeys(recognizer.store).create(name)
+        key = ApiKeys(recognizer.store).create(name, role)
     except FacerecError as exc:
         fail(str(exc))
     typer.echo(key)
-    stderr.print(f"API key {name!r} created; send it as the X-API-Key header. It is not shown again.")
+    stderr.print(f"API key {name!r} ({role}) created; send it as the X-API-Key header. It is not shown again.")
 
 
 @apikey_app.command("list")
@@ -299,7 +398,7 @@ def apikey_list(ctx: typer.Context, json_out: JsonOption = False, db: DbOption =
         return
     for k in keys:
         state = f"revoked {k.revoked:%Y-%m-%d %H:%M}" if k.revoked else "active"
-        typer.echo(f"{k.name}\tcreated {k.created:%Y-%m-%d %H:%M}\t{state}")
+        typer.echo(f"{k.name}\t{k.role}\tcreated {k.created:%Y-%m-%d %H:%M}\t{state}")
 
 
 @apikey_app.command("revoke")

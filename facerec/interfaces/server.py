@@ -1,47 +1,61 @@
-"""The HTTP API (FastAPI): ``facerec serve``. A thin layer over FaceRecognizer, like the CLI.
+"""The HTTP API (FastAPI): ``facerec serve``. A thin layer over FaceRecognizer, like the CLI, and the
+attendance desk's web page (``/``) over it.
 
 - One FaceRecognizer per server process, models loaded at start-up. Work runs in the thread pool
   (the event loop never waits on a network or the database); model work is serialised by a
   lock, because two inferences at once on the same cores only slow each other down.
-- Several processes may share one PostgreSQL store: identification checks the store revision on
-  every request (one indexed query) and reloads the faiss index when another process changed
-  the store, so an enrolment or removal anywhere is seen by the next request everywhere.
-- Images arrive as multipart uploads or as base64 in JSON. Errors are JSON ``{"detail": ...}``:
-  413 too large, 415 not an image, 422 undecodable or no face, 404 unknown, 409 duplicate,
-  401 missing or revoked key.
+- Several processes may share one PostgreSQL store: with pgvector PostgreSQL answers who is who;
+  with faiss each process catches up from the store's change log on every request.
+- Images arrive as multipart uploads or as base64 in JSON (both described in /openapi.json).
+  Errors are JSON ``{"detail": "..."}``: 401 missing or revoked key, 403 a role that does not
+  allow the request, 404 unknown, 409 duplicate, 413 too large, 415 not an image, 422 a request
+  that cannot be done.
+- Keys have roles (facerec.store.api_keys): checkin < read < enrol < admin. Every change made
+  through the API is audited with the key's name, in the change's own transaction.
 """
 
+import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import json
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Security
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel
+from fastapi.staticfiles import StaticFiles
 
 import facerec
 from facerec import errors
+from facerec.attendance import report as reports
 from facerec.attendance.checkins import Attendance
+from facerec.attendance.clusters import unknown_people
 from facerec.attendance.presence import ConfirmRule, parse_time
-from facerec.recognizer import FaceRecognizer
-from facerec.store.api_keys import ApiKeys
+from facerec.interfaces import api_models as models
+from facerec.recognizer import FaceRecognizer, check_threshold
+from facerec.store.api_keys import ROLES, ApiKeys, allows
 from facerec.store.attendance_log import AttendanceLog
 
 CONFIG_ENV = "FACEREC_SERVER_CONFIG"
 INDEX_NAMES = {"PersonIndex": "faiss", "PgVectorIndex": "pgvector"}
 MAX_ENROL_IMAGES = 50
+WEB = Path(__file__).resolve().parent / "web"
+FEED_POLL_SECONDS = 1.0  # the live feed looks for new check-ins this often (from any process)
 
 # Leading bytes of the formats images.load_image decodes; anything else is "not an image" (415).
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+# Pictures of people and their data are never kept by a browser or a proxy beyond the response.
+PRIVATE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @dataclass(frozen=True)
@@ -62,8 +76,12 @@ class ServerConfig:
         return int(self.max_upload_mb * 1024 * 1024)
 
 
-class RenameBody(BaseModel):
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request: their key's name and role."""
+
     name: str
+    role: str
 
 
 def app_from_environment() -> FastAPI:
@@ -97,6 +115,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     )
     compute = threading.Lock()
     keys = ApiKeys(recognizer.store)
+    log = AttendanceLog(recognizer.store)
 
     def warm() -> None:
         recognizer.detector  # noqa: B018 - load the models once, before the first request
@@ -113,32 +132,72 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     app = FastAPI(
         title="facerec",
         version=facerec.__version__,
-        description="Face detection, recognition and attendance. Send the API key as X-API-Key.",
+        description=(
+            "Face detection, recognition and attendance. Send the API key as X-API-Key. Keys have roles: "
+            "checkin (post check-ins, identify) < read (people, attendance) < enrol (enrol, rename, remove) "
+            "< admin (settings, audit). Images: multipart files or base64 strings in JSON."
+        ),
         lifespan=lifespan,
     )
 
     @app.exception_handler(errors.FacerecError)
     async def _facerec_error(_request: Request, exc: errors.FacerecError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=_status(exc))
+        return JSONResponse({"detail": str(exc)}, status_code=_status(exc), headers=PRIVATE)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """One sentence, like every other error (FastAPI's own is a list of objects)."""
+        parts = []
+        for problem in exc.errors():
+            where = ".".join(str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "path"))
+            parts.append(f"{where}: {problem.get('msg', 'invalid')}" if where else problem.get("msg", "invalid"))
+        return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422, headers=PRIVATE)
+
+    @app.middleware("http")
+    async def _private(request: Request, call_next):
+        response = await call_next(request)
+        if request.url.path.startswith("/v1/"):
+            response.headers.update(PRIVATE)
+        return response
 
     header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
-    async def authorised(key: Annotated[str | None, Security(header)]) -> str:
-        name = await run_in_threadpool(keys.valid, key)
-        if name is None:
-            raise HTTPException(401, "a valid X-API-Key header is needed (facerec apikey create NAME)")
-        return name
+    def role(needed: str) -> Any:
+        """A dependency: the caller, if their key is live and its role allows ``needed``."""
 
-    Key = Annotated[str, Depends(authorised)]
+        async def check(key: Annotated[str | None, Security(header)]) -> Caller:
+            found = await run_in_threadpool(keys.valid, key)
+            if found is None:
+                raise HTTPException(401, "a valid X-API-Key header is needed (facerec apikey create NAME)")
+            caller = Caller(*found)
+            if not allows(caller.role, needed):
+                raise HTTPException(
+                    403, f"this needs a key with the {needed!r} role (or above); {caller.name!r} is {caller.role!r}"
+                )
+            return caller
 
-    async def run(work: Callable[[], Any], *, model: bool = True) -> Any:
-        """Blocking work in the thread pool; model work one request at a time."""
+        return Depends(check)
+
+    Checkin = Annotated[Caller, role("checkin")]
+    Reader = Annotated[Caller, role("read")]
+    Enroller = Annotated[Caller, role("enrol")]
+    Admin = Annotated[Caller, role("admin")]
+
+    async def run(work: Callable[[], Any], *, model: bool = True, caller: Caller | None = None) -> Any:
+        """Blocking work in the thread pool; model work one request at a time; changes audited as
+        ``caller``'s."""
+
+        def audited() -> Any:
+            if caller is None:
+                return work()
+            with recognizer.store.acting(caller.name):
+                return work()
 
         def locked() -> Any:
             if not model:
-                return work()
+                return audited()
             with compute:
-                return work()
+                return audited()
 
         return await run_in_threadpool(locked)
 
@@ -171,6 +230,8 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
                 if key in fields:
                     items = value if isinstance(value, list) else [value]
                     decoded = [_base64(key, item) for item in items]
+                    if not many and len(decoded) != 1:
+                        raise HTTPException(422, f"{key} must be one base64 string")
                     values[key] = decoded if many else decoded[0]
                 else:
                     values[key] = value
@@ -198,47 +259,89 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         except (binascii.Error, ValueError):
             raise HTTPException(422, f"{key} is not valid base64") from None
 
+    def _time(value: Any, what: str = "time") -> datetime:
+        """Now when not given; without an offset, UTC. A bad value is a FacerecError: 422."""
+        return datetime.now(UTC) if value in (None, "") else parse_time(str(value), UTC, what)
+
+    def _flag(value: Any) -> bool:
+        return str(value or "").lower() in ("1", "true", "yes", "on")
+
+    image = models.image_body({"image": "a photo"})
+    private_png = {200: {"content": {"image/png": {}}, "description": "a PNG, never cached"}}
+
     # --- no key needed ------------------------------------------------------------------------
 
-    @app.get("/health")
+    @app.get("/health", response_model=models.Health)
     async def health() -> dict:
         return {"status": "ok"}
 
-    @app.get("/version")
+    @app.get("/version", response_model=models.Version)
     async def version() -> dict:
         index = await run(lambda: type(recognizer.person_index).__name__, model=False)
         return {"version": facerec.__version__, "model": recognizer.embedder.model, "index": INDEX_NAMES[index]}
 
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/web", StaticFiles(directory=WEB), name="web")
+
+    @app.get("/v1/me", response_model=models.Me, responses=models.errors(401))
+    async def me(caller: Checkin) -> dict:
+        """The key's name and role (what the web page may show)."""
+        return {"name": caller.name, "role": caller.role, "allows": [r for r in ROLES if allows(caller.role, r)]}
+
     # --- recognition ----------------------------------------------------------------------------
 
-    @app.post("/v1/detect")
-    async def detect(request: Request, _key: Key) -> dict:
+    @app.post(
+        "/v1/detect",
+        response_model=models.Detected,
+        openapi_extra=image,
+        responses=models.errors(401, 403, 413, 415, 422),
+    )
+    async def detect(request: Request, _caller: Reader) -> dict:
         """Every face of an uploaded image (field ``image``)."""
         values = await uploads(request, ("image",))
         faces = await run(lambda: recognizer.detect(values["image"]))
         return {"faces": [face.to_dict() for face in faces]}
 
-    @app.post("/v1/verify")
-    async def verify(request: Request, _key: Key, largest: bool = False) -> dict:
+    @app.post(
+        "/v1/verify",
+        response_model=models.Verification,
+        openapi_extra=models.image_body({"image1": "a photo of one face", "image2": "another"}),
+        responses=models.errors(401, 403, 413, 415, 422),
+    )
+    async def verify(request: Request, _caller: Reader, largest: bool = False) -> dict:
         """Are the faces of ``image1`` and ``image2`` the same person?"""
         values = await uploads(request, ("image1", "image2"))
         result = await run(lambda: recognizer.verify(values["image1"], values["image2"], largest=largest))
         return result.to_dict()
 
-    @app.post("/v1/identify")
+    @app.post(
+        "/v1/identify",
+        response_model=models.Identified,
+        openapi_extra=image,
+        responses=models.errors(401, 403, 413, 415, 422),
+    )
     async def identify(
-        request: Request, _key: Key, top_k: int = 1, threshold: float | None = None, liveness: bool = False
+        request: Request, _caller: Checkin, top_k: int = 1, threshold: float | None = None, liveness: bool = False
     ) -> dict:
         """Name every face of ``image``, or null for unknown; with ``liveness``, each face also
         says whether it is a live one (``live``, ``score``)."""
         values = await uploads(request, ("image",))
+        limit = None if threshold is None else check_threshold(threshold)
         found = await run(
-            lambda: recognizer.identify(values["image"], top_k=max(top_k, 1), threshold=threshold, liveness=liveness)
+            lambda: recognizer.identify(values["image"], top_k=max(top_k, 1), threshold=limit, liveness=liveness)
         )
         return {"faces": [item.to_dict() for item in found]}
 
-    @app.post("/v1/liveness")
-    async def liveness(request: Request, _key: Key) -> dict:
+    @app.post(
+        "/v1/liveness",
+        response_model=models.Liveness,
+        openapi_extra=image,
+        responses=models.errors(401, 403, 413, 415, 422),
+    )
+    async def liveness(request: Request, _caller: Reader) -> dict:
         """Whether each face of ``image`` is a live one, or a print or a screen."""
         values = await uploads(request, ("image",))
         found = await run(lambda: recognizer.liveness(values["image"]))
@@ -249,50 +352,122 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
 
     # --- people ----------------------------------------------------------------------------------
 
-    @app.post("/v1/persons/{name}/images")
-    async def enroll(name: str, request: Request, _key: Key, largest: bool = False) -> JSONResponse:
+    def _people() -> list[dict]:
+        last = log.last_seen()
+        groups: dict[str, list[str]] = {}
+        for group, members in recognizer.store.groups().items():
+            for name in members:
+                groups.setdefault(name, []).append(group)
+        return [
+            p.to_dict() | {"last_seen": last.get(p.name), "groups": groups.get(p.name, [])}
+            for p in recognizer.store.people()
+        ]
+
+    @app.get("/v1/persons", response_model=list[models.Person], responses=models.errors(401, 403))
+    async def people(_caller: Reader) -> list[dict]:
+        """Everyone enrolled: samples held, groups, when last seen at any check-in."""
+        return await run(_people, model=False)
+
+    def _person(name: str) -> dict:
+        record = recognizer.store.person(name)
+        everyone = {p["name"]: p for p in _people()}
+        return everyone[record.name] | {"samples": [s.to_dict() for s in recognizer.store.samples(name)]}
+
+    @app.post(
+        "/v1/persons/{name:path}/images",
+        status_code=201,
+        response_model=models.EnrollReport,
+        openapi_extra=models.image_body({"images": "a photo of the person"}, many="images"),
+        responses={
+            **models.errors(401, 403, 413, 415),
+            422: models.EITHER_REPORT_OR_ERROR,
+        },
+    )
+    async def enroll(
+        name: str, request: Request, caller: Enroller, largest: bool = False, liveness: bool = False
+    ) -> JSONResponse:
         """Enrol one or more photos (field ``images``, repeated) for a person, created if new."""
         values = await uploads(request, ("images",), many=True)
         labelled = [(f"upload:{i}", data) for i, data in enumerate(values["images"])]
-        report = await run(lambda: recognizer.enroll(name, labelled, largest=largest))
+        report = await run(lambda: recognizer.enroll(name, labelled, largest=largest, liveness=liveness), caller=caller)
         status = 201 if report.added else 422
         return JSONResponse(report.to_dict(), status_code=status)
 
-    @app.get("/v1/persons")
-    async def people(_key: Key) -> list[dict]:
-        return [p.to_dict() for p in await run(recognizer.store.people, model=False)]
+    @app.get(
+        "/v1/persons/{name:path}/samples", response_model=list[models.Sample], responses=models.errors(401, 403, 404)
+    )
+    async def samples(name: str, _caller: Reader) -> list[dict]:
+        return await run(lambda: [s.to_dict() for s in recognizer.store.samples(name)], model=False)
 
-    def _samples(name: str) -> list[dict]:
-        return [s.to_dict() for s in recognizer.store.samples(name)]
+    @app.get("/v1/persons/{name:path}", response_model=models.PersonDetail, responses=models.errors(401, 403, 404))
+    async def person(name: str, _caller: Reader) -> dict:
+        return await run(lambda: _person(name), model=False)
 
-    @app.get("/v1/persons/{name}")
-    async def person(name: str, _key: Key) -> dict:
-        return await run(lambda: recognizer.store.person(name).to_dict() | {"samples": _samples(name)}, model=False)
+    @app.patch(
+        "/v1/persons/{name:path}", response_model=models.Person, responses=models.errors(401, 403, 404, 409, 422)
+    )
+    async def rename(name: str, body: models.Rename, caller: Enroller) -> dict:
+        """Give a person another name."""
+        return (await run(lambda: recognizer.store.rename(name, body.name), model=False, caller=caller)).to_dict()
 
-    @app.get("/v1/persons/{name}/samples")
-    async def samples(name: str, _key: Key) -> list[dict]:
-        return await run(lambda: _samples(name), model=False)
-
-    @app.patch("/v1/persons/{name}")
-    async def rename(name: str, body: RenameBody, _key: Key) -> dict:
-        return (await run(lambda: recognizer.store.rename(name, body.name), model=False)).to_dict()
-
-    @app.delete("/v1/persons/{name}")
-    async def remove(name: str, _key: Key) -> dict:
+    @app.delete("/v1/persons/{name:path}", response_model=models.Removed, responses=models.errors(401, 403, 404))
+    async def remove(name: str, caller: Enroller) -> dict:
         """The person with every sample, embedding, crop, attendance event and snapshot."""
-        count = await run(lambda: recognizer.store.remove(name), model=False)
+        count = await run(lambda: recognizer.store.remove(name), model=False, caller=caller)
         return {"removed": name, "samples": count}
 
-    @app.delete("/v1/samples/{sample_id}")
-    async def remove_sample(sample_id: int, _key: Key) -> dict:
-        record = await run(lambda: recognizer.store.remove_sample(sample_id), model=False)
+    @app.get(
+        "/v1/samples/{sample_id}/crop",
+        response_class=Response,
+        responses={**private_png, **models.errors(401, 403, 404)},
+    )
+    async def sample_crop(sample_id: int, _caller: Reader) -> Response:
+        """A sample's aligned face crop."""
+        data = await run(lambda: recognizer.store.crop(sample_id), model=False)
+        return Response(data, media_type="image/png", headers=PRIVATE)
+
+    @app.delete("/v1/samples/{sample_id}", response_model=models.SampleRemoved, responses=models.errors(401, 403, 404))
+    async def remove_sample(sample_id: int, caller: Enroller) -> dict:
+        record = await run(lambda: recognizer.store.remove_sample(sample_id), model=False, caller=caller)
         return {"removed": record.id, "person": record.person}
+
+    # --- groups ----------------------------------------------------------------------------------
+
+    @app.get("/v1/groups", response_model=models.Groups, responses=models.errors(401, 403))
+    async def groups(_caller: Reader) -> dict:
+        return {"groups": await run(recognizer.store.groups, model=False)}
+
+    @app.patch("/v1/groups/{group:path}", response_model=models.Members, responses=models.errors(401, 403, 404, 422))
+    async def change_group(group: str, body: models.GroupChange, caller: Enroller) -> dict:
+        """Add people to a group (a class, a department) and take others out."""
+
+        def work() -> list[str]:
+            members = recognizer.store.group_add(group, body.add) if body.add else []
+            if body.remove:
+                members = recognizer.store.group_remove(group, body.remove)
+            return members if (body.add or body.remove) else recognizer.store.group_members(group)
+
+        return {"group": group, "members": await run(work, model=False, caller=caller)}
 
     # --- attendance ------------------------------------------------------------------------------
 
-    @app.post("/v1/checkin")
+    checkin_body = models.image_body(
+        {"image": "a frame from the check-in point"},
+        {
+            "source": {"type": "string", "description": "where the image comes from (a door, a camera)"},
+            "time": {"type": "string", "description": "ISO 8601 (default: now)"},
+            "unknowns": {"type": "string", "description": "true: keep unknown faces for review"},
+        },
+    )
+
+    @app.post(
+        "/v1/checkin",
+        response_model=models.CheckinResult,
+        openapi_extra=checkin_body,
+        responses=models.errors(401, 403, 413, 415, 422),
+    )
     async def checkin(
-        request: Request, _key: Key, threshold: float | None = None, liveness: bool | None = None
+        request: Request, caller: Checkin, threshold: float | None = None, liveness: bool | None = None
     ) -> dict:
         """An image from a check-in point (fields ``image``, ``source``, optional ISO ``time``):
         each recognised person is checked in, or their event of the dedupe window updated. Faces
@@ -304,9 +479,9 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         if not isinstance(source, str) or not source.strip():
             raise HTTPException(422, "say where the image comes from: field 'source'")
         moment = _time(values.get("time"))
-        keep = str(values.get("unknowns", "")).lower() in ("1", "true", "yes")
-
+        keep = _flag(values.get("unknowns"))
         check = True if config.require_liveness else liveness
+        limit = None if threshold is None else check_threshold(threshold)
 
         def work() -> list[dict]:
             tracker = Attendance(
@@ -314,54 +489,203 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
                 source.strip(),
                 rule=ConfirmRule(1, timedelta(0)),
                 keep_unknowns=keep,
-                threshold=threshold,
+                threshold=limit,
                 liveness=check,
             )
             pixels = recognizer.load(values["image"])
             return [event.to_dict() for event in tracker.process(pixels, moment)]
 
-        return {"events": await run(work)}
+        return {"events": await run(work, caller=caller)}
 
-    def _time(value: Any) -> datetime:
-        """Now when not given; without an offset, UTC. A bad value is a FacerecError: 422."""
-        return datetime.now(UTC) if value in (None, "") else parse_time(str(value), UTC, "time")
+    def _report(start: str, end: str, tz: str, group: str | None) -> tuple[reports.Report, list]:
+        """The report of [start, end) in ``tz`` (of ``group``'s members only, if given), and its events."""
+        zone = reports.zone(tz)
+        lo, hi = _time(start, "start").astimezone(zone), _time(end, "end").astimezone(zone)
+        return reports.gather(recognizer.store, lo, hi, zone, group)
 
-    @app.get("/v1/attendance")
-    async def attendance(_key: Key, start: str, end: str, tz: str = "UTC") -> dict:
-        """Attendance between ``start`` and ``end`` (ISO 8601): per person and source, and absentees."""
-        from facerec.attendance import report
+    @app.get(
+        "/v1/attendance",
+        response_model=models.Attendance,
+        response_model_by_alias=True,
+        responses=models.errors(401, 403, 404, 422),
+    )
+    async def attendance(_caller: Reader, start: str, end: str, tz: str = "UTC", group: str | None = None) -> dict:
+        """Attendance between ``start`` and ``end`` (ISO 8601): per person and source, and who was
+        absent; of one ``group`` if given."""
 
         def work() -> dict:
-            zone = report.zone(tz)
-            lo, hi = _time(start).astimezone(zone), _time(end).astimezone(zone)
-            log = AttendanceLog(recognizer.store)
-            events = log.events(lo, hi)
-            people = [p.name for p in recognizer.store.people()]
-            built = report.build(events, people, lo, hi, zone, log.spoofs(lo, hi))
-            return built.to_dict() | {"events": [e.to_dict(zone) for e in events]}
+            built, events = _report(start, end, tz, group)
+            return built.to_dict() | {"events": [e.to_dict(built.start.tzinfo) for e in events], "group": group}
 
         return await run(work, model=False)
 
-    @app.get("/v1/spoofs")
-    async def spoofs(_key: Key, start: str | None = None, end: str | None = None) -> list[dict]:
+    @app.get(
+        "/v1/attendance.csv",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/csv": {}}}, **models.errors(401, 403, 404, 422)},
+    )
+    async def attendance_csv(
+        _caller: Reader, start: str, end: str, tz: str = "UTC", group: str | None = None
+    ) -> Response:
+        """The same report as `facerec report --format csv`."""
+        text = await run(lambda: reports.render(_report(start, end, tz, group)[0], "csv"), model=False)
+        return Response(
+            text + "\n", media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="attendance.csv"'}
+        )
+
+    @app.get(
+        "/v1/events/stream",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}, **models.errors(401, 403)},
+    )
+    async def stream(_caller: Reader, since: int | None = None) -> StreamingResponse:
+        """Check-ins as they happen, from every source (any process writing to the store), as
+        server-sent events (``event: check_in``, data: the event as JSON). Read it with fetch()
+        so the key goes in the header: EventSource cannot send one."""
+        last = since if since is not None else await run(log.last_event_id, model=False)
+
+        async def events():
+            nonlocal last
+            yield ": facerec check-ins\n\n"
+            while True:
+                fresh = await run(functools.partial(log.events_after, last), model=False)
+                for record in fresh:
+                    last = max(last, record.id)
+                    yield f"event: check_in\nid: {record.id}\ndata: {json.dumps(record.to_dict())}\n\n"
+                await asyncio.sleep(FEED_POLL_SECONDS)
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers=PRIVATE)
+
+    @app.get(
+        "/v1/events/{event_id}/snapshot",
+        response_class=Response,
+        responses={**private_png, **models.errors(401, 403, 404)},
+    )
+    async def event_snapshot(event_id: int, _caller: Reader) -> Response:
+        """The best face crop of an attendance event."""
+        data = await run(lambda: log.snapshot(event_id), model=False)
+        return Response(data, media_type="image/png", headers=PRIVATE)
+
+    @app.get("/v1/spoofs", response_model=list[models.Spoof], responses=models.errors(401, 403, 422))
+    async def spoofs(_caller: Reader, start: str | None = None, end: str | None = None) -> list[dict]:
         """Spoof events (prints and screens held up to a check-in camera), oldest first."""
-        lo, hi = (_time(start) if start else None), (_time(end) if end else None)
-        rows = await run(lambda: AttendanceLog(recognizer.store).spoofs(lo, hi), model=False)
+        lo, hi = (_time(start, "start") if start else None), (_time(end, "end") if end else None)
+        rows = await run(lambda: log.spoofs(lo, hi), model=False)
         return [r.to_dict() for r in rows]
 
-    @app.get("/v1/spoofs/{spoof_id}/snapshot", response_class=Response)
-    async def spoof_snapshot(spoof_id: int, _key: Key) -> Response:
-        data = await run(lambda: AttendanceLog(recognizer.store).spoof_snapshot(spoof_id), model=False)
-        return Response(data, media_type="image/png")
+    @app.get(
+        "/v1/spoofs/{spoof_id}/snapshot",
+        response_class=Response,
+        responses={**private_png, **models.errors(401, 403, 404)},
+    )
+    async def spoof_snapshot(spoof_id: int, _caller: Reader) -> Response:
+        data = await run(lambda: log.spoof_snapshot(spoof_id), model=False)
+        return Response(data, media_type="image/png", headers=PRIVATE)
 
-    @app.get("/v1/unknowns")
-    async def unknowns(_key: Key) -> list[dict]:
-        rows = await run(AttendanceLog(recognizer.store).unknowns, model=False)
-        return [r.to_dict() for r in rows]
+    def _unknowns(clusters: bool) -> list[dict]:
+        rows = log.unknowns()
+        docs = [r.to_dict() for r in rows]
+        for doc, person in zip(docs, unknown_people(recognizer, rows) if clusters else [], strict=False):
+            doc["cluster"] = person
+        return docs
 
-    @app.get("/v1/unknowns/{sighting_id}/snapshot", response_class=Response)
-    async def unknown_snapshot(sighting_id: int, _key: Key) -> Response:
-        row = await run(lambda: AttendanceLog(recognizer.store).unknown(sighting_id), model=False)
-        return Response(row.snapshot, media_type="image/png")
+    @app.get("/v1/unknowns", response_model=list[models.Unknown], responses=models.errors(401, 403))
+    async def unknowns(_caller: Reader, clusters: bool = False) -> list[dict]:
+        """Unknown sightings kept for review; with ``clusters``, each numbered by the unknown person
+        it is (sightings alike at the identification operating point)."""
+        return await run(lambda: _unknowns(clusters), model=False)
 
+    @app.get(
+        "/v1/unknowns/{sighting_id}/snapshot",
+        response_class=Response,
+        responses={**private_png, **models.errors(401, 403, 404)},
+    )
+    async def unknown_snapshot(sighting_id: int, _caller: Reader) -> Response:
+        row = await run(lambda: log.unknown(sighting_id), model=False)
+        return Response(row.snapshot, media_type="image/png", headers=PRIVATE)
+
+    @app.post("/v1/unknowns/assign", response_model=models.Assigned, responses=models.errors(401, 403, 404, 422))
+    async def assign(body: models.AssignBody, caller: Enroller) -> dict:
+        """ "This is ...": enrol unknown sightings (one, or a whole cluster's) as the person named,
+        in one transaction; they leave the unknowns."""
+        held = await run(lambda: log.assign_all(body.sightings, body.name), model=False, caller=caller)
+        return {"name": body.name, "sightings": body.sightings, "samples": held}
+
+    # --- settings and audit ----------------------------------------------------------------------
+
+    def _settings() -> dict:
+        stored = log.settings()
+        threshold = recognizer.store.setting(f"threshold:{recognizer.embedder.model}")
+        usable = threshold and threshold.get("centre") == recognizer.embedder.centre_id
+        return {
+            "dedupe_seconds": stored["dedupe_seconds"],
+            "retention_days": stored["retention_days"],
+            "liveness": bool(stored["liveness"]),
+            "threshold": float(threshold["threshold"]) if usable else None,
+        }
+
+    @app.get("/v1/settings", response_model=models.Settings, responses=models.errors(401, 403))
+    async def settings(_caller: Reader) -> dict:
+        return await run(_settings, model=False)
+
+    @app.patch("/v1/settings", response_model=models.Settings, responses=models.errors(401, 403, 422))
+    async def change_settings(body: models.SettingsChange, caller: Admin) -> dict:
+        """Change the dedupe window, the retention, the liveness default or the identification threshold."""
+
+        def work() -> dict:
+            changes: dict[str, Any] = {}
+            if body.dedupe_seconds is not None:
+                changes["dedupe_seconds"] = body.dedupe_seconds
+            if body.retention_days is not None:
+                changes["retention_days"] = body.retention_days or None
+            if body.liveness is not None:
+                changes["liveness"] = body.liveness
+            if changes:
+                log.apply_retention(log.configure(**changes))
+            key = f"threshold:{recognizer.embedder.model}"
+            if body.clear_threshold:
+                recognizer.store.remove_setting(key)
+            elif body.threshold is not None:
+                value = {
+                    "threshold": check_threshold(body.threshold),
+                    "source": "set through the API",
+                    "centre": recognizer.embedder.centre_id,
+                }
+                recognizer.store.put_setting(key, value)
+            return _settings()
+
+        return await run(work, model=False, caller=caller)
+
+    @app.get("/v1/audit", response_model=list[models.AuditEntry], responses=models.errors(401, 403))
+    async def audit(_caller: Admin, limit: int = 200) -> list[dict]:
+        """The latest changes made through the API: when, by which key, what."""
+        return await run(lambda: recognizer.store.audit(max(1, min(limit, 5000))), model=False)
+
+    def openapi() -> dict:
+        """FastAPI's schema, with its own 422 (a list of objects) replaced by ours: every error is
+        one {"detail": "..."} sentence, and the schema says so."""
+        if app.openapi_schema:
+            return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        error = {"$ref": "#/components/schemas/Error"}
+        for operation in (op for path in schema["paths"].values() for op in path.values()):
+            for code, answer in operation.get("responses", {}).items():
+                if not code.startswith(("4", "5")):
+                    continue
+                json_body = answer.get("content", {}).get("application/json", {})
+                if json_body.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                    answer["description"] = "a request that cannot be done: a bad value, no face, an undecodable image"
+                    json_body = {}
+                # Errors are JSON whatever the endpoint gives when it succeeds (a PNG, CSV, a stream).
+                answer["content"] = {"application/json": json_body or {"schema": error}}
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        components.setdefault("Error", models.Error.model_json_schema())
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi
     return app

@@ -29,8 +29,8 @@ def enrol_people(url: str, data, names=("obama", "biden", "kit_harington")) -> N
         assert run("--db", url, "enroll", name, train / name).exit_code == 0
 
 
-def new_key(url: str, name: str) -> str:
-    result = run("--db", url, "apikey", "create", name)
+def new_key(url: str, name: str, role: str = "admin") -> str:
+    result = run("--db", url, "apikey", "create", name, "--role", role)
     assert result.exit_code == 0, result.stderr
     return result.stdout.strip()
 
