@@ -26,11 +26,12 @@ def draw_faces(image: np.ndarray, faces: Sequence[Face], labels: Sequence[str] |
         scale = max(0.4, thickness * 0.5)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         top = max(y1 - th - base - 2, 0)
-        cv2.rectangle(canvas, (x1, top), (x1 + tw + 2, top + th + base + 2), _BOX, -1)
+        left = max(min(x1, canvas.shape[1] - tw - 2), 0)  # a label by the right edge stays readable
+        cv2.rectangle(canvas, (left, top), (left + tw + 2, top + th + base + 2), _BOX, -1)
         cv2.putText(
             canvas,
             text,
-            (x1 + 1, top + th + 1),
+            (left + 1, top + th + 1),
             cv2.FONT_HERSHEY_SIMPLEX,
             scale,
             (255, 255, 255),

@@ -40,6 +40,9 @@ def test_installed_package_lives_outside_the_source_tree(tmp_path):
         "_weights/mtcnn/pnet.pt",
         "_weights/inception_resnet_v1/20180408-102900-casia-webface-features.pt",
         "_db",
+        "interfaces/web/index.html",  # the page `facerec serve` offers at /
+        "interfaces/web/app.js",
+        "interfaces/web/style.css",
     )
     for shipped in shipped_files:
         assert (package / shipped).exists(), shipped
