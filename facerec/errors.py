@@ -35,6 +35,11 @@ class StoreError(FacerecError):
     """The identity store cannot do what was asked (bad name, unknown person, duplicate, mixed models)."""
 
 
+class StoreUnavailableError(StoreError):
+    """The store cannot do it now, through no fault of the request: its files are read-only, its
+    disk is full, or its database server is down. Worth retrying later (HTTP 503)."""
+
+
 class UnknownPersonError(StoreError):
     """No person of that name (or sample of that id) is enrolled."""
 

@@ -11,6 +11,11 @@ LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 Point = tuple[float, float]
 
 
+# Record ids (samples, events, sightings) are 64-bit: a larger number names no record (and would
+# overflow the database drivers), so interfaces refuse it as a bad value.
+MAX_ID = 2**63 - 1
+
+
 @dataclass(frozen=True)
 class Face:
     """A detected face.
@@ -33,6 +38,12 @@ class Face:
         x1, y1, x2, y2 = (float(v) for v in box[:4])
         points = tuple((float(x), float(y)) for x, y in landmarks)
         return cls(box=(x1, y1, x2, y2), confidence=float(confidence), landmarks=points)  # type: ignore[arg-type]
+
+    def scaled(self, fx: float, fy: float) -> Face:
+        """The same face in an image ``fx`` times wider and ``fy`` times taller."""
+        x1, y1, x2, y2 = self.box
+        points = tuple((x * fx, y * fy) for x, y in self.landmarks)
+        return replace(self, box=(x1 * fx, y1 * fy, x2 * fx, y2 * fy), landmarks=points)  # type: ignore[arg-type]
 
     @property
     def area(self) -> float:

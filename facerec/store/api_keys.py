@@ -9,6 +9,7 @@ removes people, ``admin`` everything, settings included. A key made without a ro
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +18,7 @@ from sqlalchemy import select
 
 from facerec.errors import DuplicateNameError, StoreError, UnknownPersonError
 from facerec.store.models import ApiKey, utcnow
-from facerec.store.repository import Store, _aware
+from facerec.store.repository import Store, _aware, check_name
 
 PREFIX = "frk_"
 ROLES = ("checkin", "read", "enrol", "admin")  # each includes what the ones before it may do
@@ -55,15 +56,17 @@ class ApiKeys:
 
     def create(self, name: str, role: str = DEFAULT_ROLE) -> str:
         """A new key for ``name`` with ``role``; the only time the key itself is seen."""
-        name = name.strip()
-        if not name:
-            raise StoreError("an API key needs a name")
+        name = check_name(name, "key")
         if role not in ROLES:
             raise StoreError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
         key = PREFIX + secrets.token_urlsafe(32)
         with self.store.transaction() as session:
-            if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
-                raise DuplicateNameError(f"an API key named {name!r} exists already")
+            old = session.scalar(select(ApiKey).where(ApiKey.name == name))
+            if old is not None and old.revoked_at is None:
+                raise DuplicateNameError(f"an API key named {name!r} exists already (facerec apikey revoke {name})")
+            if old is not None:  # a revoked key gives its name up; its row stays, renamed
+                old.name = f"{name} (revoked {_aware(old.revoked_at).isoformat(timespec='seconds')} #{old.id})"
+                session.flush()
             session.add(ApiKey(name=name, key_sha256=digest(key), role=role))
         return key
 
@@ -77,7 +80,8 @@ class ApiKeys:
 
     def revoke(self, name: str) -> None:
         with self.store.transaction() as session:
-            row = session.scalar(select(ApiKey).where(ApiKey.name == name))
+            row = session.scalar(select(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None)))
+            row = row or session.scalar(select(ApiKey).where(ApiKey.name == name))
             if row is None:
                 raise UnknownPersonError(f"no API key named {name!r}")
             row.revoked_at = row.revoked_at or utcnow()
@@ -86,6 +90,11 @@ class ApiKeys:
         """(name, role) of a live key, or None (missing, unknown or revoked)."""
         if not key:
             return None
+        wanted = digest(key)
         with self.store.reading() as session:
-            row = session.scalar(select(ApiKey).where(ApiKey.key_sha256 == digest(key)))
-            return (row.name, row.role) if row is not None and row.revoked_at is None else None
+            row = session.scalar(select(ApiKey).where(ApiKey.key_sha256 == wanted))
+            # The look-up is by digest, so its timing says nothing about the key; the comparison
+            # after it is constant-time anyway.
+            if row is None or not hmac.compare_digest(row.key_sha256, wanted) or row.revoked_at is not None:
+                return None
+            return row.name, row.role

@@ -8,7 +8,9 @@ derived read models (the faiss index) compare against to know whether they are c
 from __future__ import annotations
 
 import os
+import sqlite3
 import unicodedata
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -18,10 +20,10 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import create_engine, delete, event, func, select, text, update
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from facerec.errors import DuplicateNameError, StoreError, UnknownPersonError
+from facerec.errors import DuplicateNameError, StoreError, StoreUnavailableError, UnknownPersonError
 from facerec.store import migrations
 from facerec.store.models import (
     AuditEntry,
@@ -111,17 +113,30 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _read_only_file(url: str) -> bool:
+    """A SQLite store that exists but whose folder cannot be written (a read-only mount)."""
     path = make_url(url).database
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    return bool(path) and path != ":memory:" and Path(path).is_file() and not os.access(Path(path).parent, os.W_OK)
+
+
+def _sqlite_engine(url: str, read_only: bool = False) -> Engine:
+    path = make_url(url).database
+    if read_only:
+        location = f"file:{urllib.parse.quote(str(Path(path).resolve()))}?mode=ro&immutable=1"
+        engine = create_engine(
+            "sqlite://", creator=lambda: sqlite3.connect(location, uri=True, check_same_thread=False)
+        )
+    else:
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if not read_only:
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -131,8 +146,8 @@ def _sqlite_engine(url: str) -> Engine:
         # A change takes the write lock up front: two processes never deadlock upgrading read
         # locks. A read takes none: WAL gives it a consistent snapshot while another process
         # writes, so identify never waits behind an enrolment, nor an export holds enrolments up.
-        read_only = connection.get_execution_options().get(READ_ONLY)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        reads = read_only or connection.get_execution_options().get(READ_ONLY)
+        connection.exec_driver_sql("BEGIN" if reads else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -146,6 +161,7 @@ class Store:
             backend = make_url(self.url).get_backend_name()
         except ArgumentError:
             raise StoreError(f"not a database URL: {self.url!r}") from None
+        self.read_only = False
         try:
             self.engine = (
                 _sqlite_engine(self.url) if backend == "sqlite" else create_engine(self.url, pool_pre_ping=True)
@@ -153,7 +169,9 @@ class Store:
             with self.engine.begin() as connection:
                 migrations.upgrade(connection)
         except (OperationalError, OSError) as exc:
-            raise StoreError(f"cannot open the store at {make_url(self.url).render_as_string()}: {exc}") from None
+            if backend != "sqlite" or not _read_only_file(self.url):
+                raise StoreError(f"cannot open the store at {make_url(self.url).render_as_string()}: {exc}") from None
+            self._open_read_only()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self._readers = sessionmaker(self._read_engine, expire_on_commit=False)
@@ -161,6 +179,24 @@ class Store:
         # that PostgreSQL itself searches (facerec.identity.pg_index), written in the same transaction.
         self.postgresql = backend == "postgresql"
         self.pgvector = False  # known to have the column (checked again where a centroid is written)
+
+    def _open_read_only(self) -> None:
+        """A SQLite store on a read-only file system (or a file we may not write): opened as it
+        stands, so whatever only reads (identify, list, report) keeps working; every change is
+        refused with StoreUnavailableError. SQLite cannot open a WAL database read-only without
+        its -shm file, so it is opened immutable: nothing else can be writing to it."""
+        self.engine = _sqlite_engine(self.url, read_only=True)
+        try:
+            with self.engine.connect() as connection:
+                revision = migrations.current(connection)
+        except OperationalError as exc:
+            raise StoreError(f"cannot open the store at {self.url} (read-only): {exc}") from None
+        if revision != migrations.HEAD:
+            raise StoreUnavailableError(
+                f"the store at {self.url} is read-only and at schema revision {revision}, older than this "
+                f"facerec's {migrations.HEAD}: open it once where it can be written to upgrade it"
+            )
+        self.read_only = True
 
     def close(self) -> None:
         self.engine.dispose()
@@ -220,8 +256,23 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commits on success, rolls back on any exception."""
-        with self._sessions.begin() as session:
-            yield session
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except (OperationalError, InterfaceError) as exc:
+            raise self._unavailable(exc) from None
+
+    def _unavailable(self, exc: Exception) -> StoreUnavailableError:
+        """What a database failure means to the person who asked (the driver's words kept last)."""
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        where = make_url(self.url).render_as_string()
+        if "readonly" in reason or "read-only" in reason:
+            return StoreUnavailableError(f"the store at {where} is read-only: nothing was changed ({reason})")
+        if "disk is full" in reason or "No space left" in reason:
+            return StoreUnavailableError(f"the disk holding the store at {where} is full: nothing was changed")
+        if "locked" in reason:
+            return StoreUnavailableError(f"the store at {where} is busy (another writer): try again ({reason})")
+        return StoreUnavailableError(f"the store at {where} cannot be reached: {reason}")
 
     @staticmethod
     @contextmanager
@@ -257,8 +308,11 @@ class Store:
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A consistent view for reads that change nothing; on SQLite it takes no write lock."""
-        with self._readers.begin() as session:
-            yield session
+        try:
+            with self._readers.begin() as session:
+                yield session
+        except (OperationalError, InterfaceError) as exc:
+            raise self._unavailable(exc) from None
 
     def _changed(self, session: Session, kind: str, people: Iterable[int] = ()) -> int:
         """Record a change in the caller's transaction: the store revision goes up by one, the
@@ -349,8 +403,11 @@ class Store:
     def revision(self) -> int:
         """Bumped by every change. Read before each identify, so it skips the ORM session (half
         the time of one: 0.5 against 0.9 ms with the caches cold, as they are after a photo)."""
-        with self._read_engine.connect() as connection:
-            return connection.scalar(_REVISION) or 0
+        try:
+            with self._read_engine.connect() as connection:
+                return connection.scalar(_REVISION) or 0
+        except (OperationalError, InterfaceError) as exc:
+            raise self._unavailable(exc) from None
 
     def people(self) -> list[PersonRecord]:
         with self.reading() as session:
