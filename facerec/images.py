@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from facerec.errors import ImageError
 
 DEFAULT_MAX_PIXELS = 64_000_000
+# A file larger than this is not a photo (a 64-megapixel PNG of noise is about 200 MB).
+MAX_FILE_BYTES = 512 * 2**20
 
 ImageSource = str | os.PathLike | bytes | bytearray | np.ndarray | Image.Image
 
@@ -59,19 +62,35 @@ def read_image_file(path: str | os.PathLike) -> bytes:
     name = os.fspath(path)
     path = Path(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except FileNotFoundError:
         raise ImageError(f"{name}: no such file") from None
     except OSError as exc:
         raise ImageError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    if path.is_dir():
+    if stat.S_ISDIR(info.st_mode):
         raise ImageError(f"{name}: is a directory, not an image file")
-    if size == 0:
+    if not stat.S_ISREG(info.st_mode):
+        # /dev/zero would never end and a FIFO may never start: neither is a photo.
+        raise ImageError(f"{name}: not a regular file (a device, a pipe or a socket), not an image file")
+    if info.st_size == 0:
         raise ImageError(f"{name}: empty file (0 bytes)")
+    if info.st_size > MAX_FILE_BYTES:
+        raise ImageError(f"{name}: {info.st_size / 2**20:.0f} MB, larger than any photo ({MAX_FILE_BYTES >> 20} MB)")
     try:
         return path.read_bytes()
     except OSError as exc:
         raise ImageError(f"{name}: cannot read ({exc.strerror or exc})") from None
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from an image's header, without decoding it; None if not recognised."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                return image.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 def _decode(stream: io.BytesIO, name: str, max_pixels: int) -> np.ndarray:
@@ -92,7 +111,7 @@ def _decode(stream: io.BytesIO, name: str, max_pixels: int) -> np.ndarray:
         if "truncated" in reason:
             reason = "truncated file (image data ends early)"
         raise ImageError(f"{name}: cannot decode image: {reason}") from None
-    return _from_pil(image, name, max_pixels)
+    return _from_pil(image, name, max_pixels, owned=True)
 
 
 def _check_pixels(size: tuple[int, int], name: str, max_pixels: int) -> None:
@@ -106,13 +125,30 @@ def _check_pixels(size: tuple[int, int], name: str, max_pixels: int) -> None:
         raise ImageError(f"{name}: image has no pixels ({width}x{height})")
 
 
-def _from_pil(image: Image.Image, name: str, max_pixels: int) -> np.ndarray:
+def _rgb_array(image: Image.Image) -> np.ndarray:
+    """An RGB image's pixels as a writeable array, copied band by band: ``np.asarray`` would go
+    through a full-size bytes object first, a third copy of a 64 MP photo (192 MB) at its peak."""
+    width, height = image.size
+    pixels = np.empty((height, width, 3), np.uint8)
+    rows = max(1, (1 << 22) // (3 * width))  # bands of about 4 MB
+    for top in range(0, height, rows):
+        band = image.crop((0, top, width, min(height, top + rows)))
+        pixels[top : top + band.height] = np.frombuffer(band.tobytes(), np.uint8).reshape(band.height, width, 3)
+    return pixels
+
+
+def _from_pil(image: Image.Image, name: str, max_pixels: int, owned: bool = False) -> np.ndarray:
+    """``owned``: the image is ours (decoded here), so it may be turned in place; otherwise even a
+    photo that needs no turning would be copied whole."""
     _check_pixels(image.size, name, max_pixels)
     with contextlib.suppress(OSError, ValueError, SyntaxError):  # a broken EXIF block is no reason to fail
-        image = ImageOps.exif_transpose(image)
+        if owned:
+            ImageOps.exif_transpose(image, in_place=True)
+        else:
+            image = ImageOps.exif_transpose(image)
     mode = image.mode
     if mode == "RGB":
-        return np.asarray(image, dtype=np.uint8).copy()
+        return _rgb_array(image)
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         return _from_array(np.asarray(image), name, max_pixels)
     if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info):

@@ -113,3 +113,25 @@ def test_pnet_in_strips_equals_one_pass(height, width, backend):
     assert prob.shape == whole_prob.shape and reg.shape == whole_reg.shape
     np.testing.assert_allclose(prob, whole_prob, atol=1e-6, rtol=0)
     np.testing.assert_allclose(reg, whole_reg, atol=1e-5, rtol=0)
+
+
+def test_a_photo_over_the_detection_limit_is_searched_reduced_and_answered_at_full_size(detector, data):
+    """A 12 MP photo (over DETECT_MAX_PIXELS) is searched on an area-reduced copy; its faces come
+    back in the photo's own pixels: where the same scene, small enough to be searched whole,
+    puts them, scaled up."""
+    import cv2
+
+    from facerec.detection.mtcnn.area import DETECT_MAX_PIXELS, working_copy
+
+    small = load_image(data / "face_recognition/examples/two_people.jpg")
+    factor = 4000 / small.shape[1]
+    large = cv2.resize(small, (4000, round(small.shape[0] * factor)), interpolation=cv2.INTER_LINEAR)
+    assert large.shape[0] * large.shape[1] > DETECT_MAX_PIXELS >= small.shape[0] * small.shape[1]
+    copy, fx, fy = working_copy(large)
+    assert copy.shape[0] * copy.shape[1] <= DETECT_MAX_PIXELS and fx == pytest.approx(fy, rel=1e-3)
+    found, expected = detector.detect(large), detector.detect(small)
+    assert len(found) == len(expected) == 2
+    for got, want in zip(sorted(found, key=lambda f: f.box[0]), sorted(expected, key=lambda f: f.box[0]), strict=True):
+        width = want.width * factor
+        assert np.abs(np.subtract(got.box, np.multiply(want.box, factor))).max() < 0.08 * width
+        assert np.abs(np.subtract(got.landmarks, np.multiply(want.landmarks, factor))).max() < 0.08 * width

@@ -18,6 +18,11 @@ import numpy as np
 
 # Above this many pixels an int32 table could overflow (255 * pixels >= 2**31).
 _INT32_SAFE_PIXELS = (2**31 - 1) // 255
+# The detector looks at most this many pixels of an image (8.4 MP: 4K UHD, 3840 x 2160, fits): a
+# larger photo is searched on an area-reduced copy, its faces mapped back to full size. Its table
+# stays int32 (100 MB, not the 1.5 GB of float64 a 64 MP photo would need), and a face the
+# reduced copy is too coarse for is a face of 40+ pixels in a photo of more than 8.4 MP.
+DETECT_MAX_PIXELS = _INT32_SAFE_PIXELS
 
 
 def summed_area_table(image: np.ndarray) -> np.ndarray:
@@ -25,6 +30,18 @@ def summed_area_table(image: np.ndarray) -> np.ndarray:
     height, width = image.shape[:2]
     depth = cv2.CV_32S if height * width <= _INT32_SAFE_PIXELS else cv2.CV_64F
     return cv2.integral(np.ascontiguousarray(image), sdepth=depth)
+
+
+def working_copy(image: np.ndarray, max_pixels: int = DETECT_MAX_PIXELS) -> tuple[np.ndarray, float, float]:
+    """``image`` itself if it has at most ``max_pixels``, else an area-reduced copy that has;
+    with the factors (x, y) that map the copy's coordinates back to the image's."""
+    height, width = image.shape[:2]
+    if height * width <= max_pixels:
+        return image, 1.0, 1.0
+    scale = (max_pixels / (height * width)) ** 0.5
+    small_w, small_h = max(1, int(width * scale)), max(1, int(height * scale))
+    small = cv2.resize(np.ascontiguousarray(image), (small_w, small_h), interpolation=cv2.INTER_AREA)
+    return small, width / small_w, height / small_h
 
 
 def _bins(length: np.ndarray | int, size: int, origin: np.ndarray | int = 0) -> tuple[np.ndarray, np.ndarray]:

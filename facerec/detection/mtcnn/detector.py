@@ -302,13 +302,20 @@ class MTCNN:
     def detect_batch(self, images: Sequence[ImageSource]) -> list[list[Face]]:
         """Faces in each of several images. One image has its levels and crops shared among the
         workers; several images are shared out whole, one per worker at a time."""
-        prepared = []
+        prepared, factors = [], []
         for image in images:
-            pixels = load_image(image)
+            pixels, fx, fy = area.working_copy(load_image(image))
             prepared.append(_Image(pixels.shape[0], pixels.shape[1], area.summed_area_table(pixels)))
+            factors.append((fx, fy))
+            del pixels
         if self._workers.count == 1 or len(prepared) == 1:
-            return self._cascade(prepared, self._workers)
-        return [faces for (faces,) in self._workers.map(lambda image: self._cascade([image]), prepared)]
+            found = self._cascade(prepared, self._workers)
+        else:
+            found = [faces for (faces,) in self._workers.map(lambda image: self._cascade([image]), prepared)]
+        return [
+            faces if (fx, fy) == (1.0, 1.0) else [face.scaled(fx, fy) for face in faces]
+            for faces, (fx, fy) in zip(found, factors, strict=True)
+        ]
 
     def _cascade(self, images: Sequence[_Image], workers: Workers = SERIAL) -> list[list[Face]]:
         """The three stages over some images; stages 2 and 3 take all their candidates at once."""
