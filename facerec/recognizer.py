@@ -13,7 +13,9 @@ import hashlib
 import io
 import logging
 import math
-from collections.abc import Callable, Sequence
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +25,14 @@ from PIL import Image
 
 from facerec.detection import choose
 from facerec.detection.mtcnn import MTCNN, DetectorConfig
+from facerec.detection.mtcnn.area import DETECT_MAX_PIXELS
 from facerec.embedding import evaluate, space
 from facerec.embedding.cache import EmbeddingCache
 from facerec.embedding.embedder import Embedder, Precision, Preprocessing
 from facerec.errors import FacerecError, StoreError
 from facerec.identity import matching, quality
 from facerec.identity.enrollment import EnrollReport, Identified, Skipped
-from facerec.images import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image, read_image_file
+from facerec.images import DEFAULT_MAX_PIXELS, ImageSource, describe, image_size, load_image, read_image_file
 from facerec.liveness import LivenessChecker
 from facerec.runtime import weights
 from facerec.runtime.settings import Backend, available_cpus, resolve, single_threaded_blas
@@ -38,8 +41,16 @@ from facerec.types import Face, Liveness, Verification
 log = logging.getLogger(__name__)
 
 # Photos an enrolment decodes and then detects together: the detector shares a batch among its
-# workers, one photo each (enrol 17 -> 21 photos/s on 2 cores); a few decoded photos at a time.
+# workers, one photo each (enrol 17 -> 21 photos/s on 2 cores); a few decoded photos at a time,
+# and no more pixels than one photo at the pixel limit (a batch of large photos is smaller).
 ENROL_DETECT_BATCH = 8
+ENROL_BATCH_PIXELS = DEFAULT_MAX_PIXELS
+# A decode above this many pixels holds hundreds of MB while it runs: one at a time per
+# recognizer, so a burst of large uploads queues for memory instead of multiplying it.
+LARGE_DECODE_PIXELS = DETECT_MAX_PIXELS
+# People whose samples an enrolment photo is compared with (the nearest centroids), to find a
+# face that is someone else's already.
+DUPLICATE_SUSPECTS = 5
 
 
 @dataclass
@@ -61,6 +72,36 @@ class _Photo:
     data: bytes
     pixels: np.ndarray
     error: FacerecError | None = None
+
+
+def _pixels(item: str | Path | tuple[str, bytes]) -> int:
+    """A photo's pixel count from its header (0 if it has none: it fails later, with a reason)."""
+    try:
+        if isinstance(item, tuple):
+            size = image_size(item[1])
+        elif not Path(item).is_file():  # a FIFO would block here: _read says what it is
+            return 0
+        else:
+            with Image.open(item) as image:
+                size = image.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return 0
+    return size[0] * size[1] if size else 0
+
+
+def _batches(images: list) -> Iterator[list]:
+    """Enrolment photos in batches of at most ENROL_DETECT_BATCH photos and ENROL_BATCH_PIXELS."""
+    batch: list = []
+    pixels = 0
+    for item in images:
+        count = _pixels(item)
+        if batch and (len(batch) == ENROL_DETECT_BATCH or pixels + count > ENROL_BATCH_PIXELS):
+            yield batch
+            batch, pixels = [], 0
+        batch.append(item)
+        pixels += count
+    if batch:
+        yield batch
 
 
 class FaceRecognizer:
@@ -112,6 +153,7 @@ class FaceRecognizer:
         self._model_checked_at: int | None = None
         self._calibration: tuple[int | None, dict | None] | None = None  # (revision, setting)
         self.max_pixels = max_pixels
+        self._large_decodes = threading.Lock()
         self.model_name = model
         self.precision = precision
         self._overrides = {"margin": margin, "align": align, "flip": flip}
@@ -224,6 +266,7 @@ class FaceRecognizer:
         *,
         largest: bool = False,
         liveness: bool = False,
+        allow_duplicate: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> EnrollReport:
         """Add every usable photo to a person, in one transaction (all or nothing).
@@ -236,20 +279,23 @@ class FaceRecognizer:
         for the person (same sha256) are not added twice. An image is a path, or (label, bytes)
         for one that never was a file (an HTTP upload). With ``liveness``, a face that is not a
         live one (a print or a screen) is not used; off by default, as enrolment photos are often
-        scans and press photos, which the liveness networks often call attacks.
+        scans and press photos, which the liveness networks often call attacks. A face already
+        enrolled as someone else (matching.DUPLICATE_SIMILARITY: the same photo, or the same
+        person, under another name) is refused and the report says who, unless ``allow_duplicate``
+        (twins): otherwise whoever may enrol could take over another person's identity.
         """
         from facerec.store.records import StoredSample
         from facerec.store.repository import check_name
 
         name = check_name(name)
-        self._check_model()
+        revision = self._check_model()
         report = EnrollReport(name)
         images = list(images)
         pending: list[_Enrolment] = []
         uploads = {item[0] for item in images if isinstance(item, tuple)}
         done = 0
-        for start in range(0, len(images), ENROL_DETECT_BATCH):
-            photos = list(self._files.map(self._read, images[start : start + ENROL_DETECT_BATCH]))
+        for batch in _batches(images):
+            photos = list(self._files.map(self._read, batch))
             found = iter(self.detector.detect_batch([p.pixels for p in photos if p.error is None]))
             for photo in photos:
                 try:
@@ -266,6 +312,8 @@ class FaceRecognizer:
         for item in pending:
             item.vectors = np.stack([next(vectors) for _ in item.candidates])
         chosen = self._choose(name, pending, report)
+        if not allow_duplicate:
+            chosen = self._not_someone_else(name, chosen, report, revision)
         encoded = self._files.map(png, [item.candidates[k][1] for item, k in chosen])  # beside the samples, below
         samples = [
             StoredSample(
@@ -343,6 +391,40 @@ class FaceRecognizer:
                     )
                 )
         return chosen
+
+    def _not_someone_else(
+        self, name: str, chosen: list[tuple[_Enrolment, int]], report: EnrollReport, revision: int
+    ) -> list[tuple[_Enrolment, int]]:
+        """The chosen faces that are not already someone else's (see :meth:`enroll`); the others
+        are reported with who they are. The nearest centroids name the suspects, their samples
+        decide (the same photo scores about 1 against its sample, less against a centroid)."""
+        index = self._person_index().current(revision)
+        if not chosen or not len(index):
+            return chosen
+        vectors = np.stack([item.vectors[k] for item, k in chosen])
+        with single_threaded_blas():
+            ranked = index.search(vectors, DUPLICATE_SUSPECTS)
+        suspects = {other for row in ranked for other, _ in row if other != name}
+        best: list[tuple[float, str]] = [(-1.0, "")] * len(chosen)
+        for other in sorted(suspects):
+            held = self.store.embeddings(self.embedder.model, person=other)[2]
+            if len(held):
+                scores = (vectors @ held.T).max(axis=1)
+                best = [max(b, (float(score), other)) for b, score in zip(best, scores, strict=True)]
+        kept = []
+        for (item, k), (similarity, other) in zip(chosen, best, strict=True):
+            if similarity < matching.DUPLICATE_SIMILARITY:
+                kept.append((item, k))
+                continue
+            report.skipped.append(
+                Skipped(
+                    item.source,
+                    f"this face is enrolled already as {other!r} (similarity {similarity:.2f} >= "
+                    f"{matching.DUPLICATE_SIMILARITY}): the same person under another name? "
+                    "(allow it for twins with --allow-duplicate)",
+                )
+            )
+        return kept
 
     def _read(self, item: str | Path | tuple[str, bytes]) -> _Photo:
         """A photo to enrol, read once (it is hashed and decoded) and decoded, or why it cannot be."""
@@ -480,7 +562,15 @@ class FaceRecognizer:
         return self.embedder.preprocessing
 
     def load(self, image: ImageSource, name: str | None = None) -> np.ndarray:
-        """Decode any supported input with this recognizer's pixel limit (``name`` for messages)."""
+        """Decode any supported input with this recognizer's pixel limit (``name`` for messages);
+        large images one at a time (see LARGE_DECODE_PIXELS)."""
+        if isinstance(image, (str, os.PathLike)):
+            name, image = name or describe(image), read_image_file(image)
+        if isinstance(image, (bytes, bytearray)):
+            size = image_size(bytes(image))
+            if size and size[0] * size[1] > LARGE_DECODE_PIXELS:
+                with self._large_decodes:
+                    return load_image(image, max_pixels=self.max_pixels, name=name)
         return load_image(image, max_pixels=self.max_pixels, name=name)
 
     def detect(self, image: ImageSource) -> list[Face]:

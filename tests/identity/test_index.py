@@ -157,8 +157,11 @@ def test_two_stores_in_one_folder_keep_their_own_index_files(tmp_path, data):
         assert first.identify(probe)[0].match.name == "obama"
         assert second.identify(probe)[0].match.candidates[0].name == "biden"
         first._index = second._index = None
-    names = sorted(p.name for p in tmp_path.iterdir() if ".index-" in p.name and p.suffix in (".json", ".faiss"))
-    assert len(names) == 4 and {n.split(".index-")[0] for n in names} == {"first.db", "second.db"}
+    # (an enrolment's duplicate check opens the index: small ones are saved again only every
+    # SAVE_AFTER changes, and catch up from the change log meanwhile, so a .faiss may not exist yet)
+    files = [p.name for p in tmp_path.iterdir() if ".index-" in p.name and p.suffix in (".json", ".faiss")]
+    assert sorted(n.split(".index-")[0] for n in files if n.endswith(".json")) == ["first.db", "second.db"]
+    assert {n.split(".index-")[0] for n in files} == {"first.db", "second.db"}
 
 
 def test_an_approximate_index_follows_the_store_and_is_retrained_when_outgrown(tmp_path, monkeypatch):
