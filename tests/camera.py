@@ -118,3 +118,61 @@ class MjpegServer:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class FlakyMjpegServer:
+    """An MJPEG camera that misbehaves as real ones do. Connection i plays ``plans[i]`` (the last
+    plan again for any later one): a list of (photo or None, seconds) scenes at ``fps``, then
+    ``"drop"`` (the connection closed) or ``("stall", seconds)`` (connected, nothing sent). The
+    wall-clock time each connection's scenes began is kept in ``started`` (for latency checks)."""
+
+    def __init__(self, plans: list[tuple[list[tuple[Path | None, float]], object]], fps: float = FPS) -> None:
+        self.started: list[float] = []
+        self.connections = 0
+        server = self
+        encoded: dict[Path | None, bytes] = {}
+
+        def jpeg(photo: Path | None) -> bytes:
+            if photo not in encoded:
+                encoded[photo] = cv2.imencode(".jpg", cv2.cvtColor(_canvas(photo), cv2.COLOR_RGB2BGR))[1].tobytes()
+            return encoded[photo]
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                scenes, after = plans[min(server.connections, len(plans) - 1)]
+                server.connections += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                start = time.monotonic()
+                server.started.append(time.time())
+                sent = 0
+                try:
+                    for photo, seconds in scenes:
+                        for _ in range(round(seconds * fps)):
+                            time.sleep(max(0.0, start + sent / fps - time.monotonic()))
+                            data = jpeg(photo)
+                            self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n")
+                            self.wfile.write(f"Content-Length: {len(data)}\r\n\r\n".encode() + data + b"\r\n")
+                            self.wfile.flush()
+                            sent += 1
+                    if isinstance(after, tuple) and after[0] == "stall":
+                        time.sleep(after[1])
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stream.mjpg"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FlakyMjpegServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()

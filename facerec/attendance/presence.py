@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from facerec.errors import FacerecError
 
@@ -27,6 +27,13 @@ def parse_duration(text: str, default_unit: str = "s") -> timedelta:
     return timedelta(seconds=float(match[1]) * _UNITS[match[2] or default_unit])
 
 
+# Times a person may type (reports, check-ins): far enough from datetime's ends that a day or a
+# time zone added to them never overflows.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+SIGHTINGS_FROM = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def parse_time(text: str, zone: tzinfo | None = None, what: str = "time") -> datetime:
     """An ISO 8601 date or time; one without an offset is taken in ``zone`` (None: the machine's)."""
     try:
@@ -35,9 +42,25 @@ def parse_time(text: str, zone: tzinfo | None = None, what: str = "time") -> dat
         raise FacerecError(
             f"{what} takes an ISO 8601 date or time such as 2026-11-24T08:30:00+01:00, not {text!r}"
         ) from None
-    if moment.tzinfo:
-        return moment
-    return moment.astimezone() if zone is None else moment.replace(tzinfo=zone)
+    try:
+        if not moment.tzinfo:
+            moment = moment.astimezone() if zone is None else moment.replace(tzinfo=zone)
+        inside = EARLIEST <= moment <= LATEST
+    except (OverflowError, ValueError):  # year 1 or 9999 moved by an offset
+        inside = False
+    if not inside:
+        raise FacerecError(f"{what} must lie between {EARLIEST.year} and {LATEST.year}, not {text!r}")
+    return moment
+
+
+def check_sighting_time(moment: datetime, what: str = "time") -> datetime:
+    """A time a face was seen: not in the future (a day's clock skew allowed) nor before 1970."""
+    now = datetime.now(UTC)
+    if moment > now + timedelta(days=1):
+        raise FacerecError(f"{what} {moment.isoformat()} is in the future (now is {now.isoformat(timespec='seconds')})")
+    if moment < SIGHTINGS_FROM:
+        raise FacerecError(f"{what} {moment.isoformat()} is before {SIGHTINGS_FROM.year}: no camera saw that")
+    return moment
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,21 @@ clock, folders ``start`` + i / fps (or each file's modification time without ``s
 
 A ``stop`` event ends any source between two frames (and wakes a watched folder's wait), so a
 caller stopping on a signal never has it land inside the work on a frame.
+
+A camera or a stream is read by a thread of its own that keeps only the newest frame: however
+slow the recogniser, the frame it gets next is the one in front of the door now, not one from a
+backlog (the frames it had no time for are counted: :class:`SourceStats`). A stream that drops
+or stalls is reopened with back-off (0.5 s doubling to 30 s) until ``stop``: a door camera that
+reboots never ends ``attend``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +33,25 @@ from facerec.images import load_image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 WATCH_POLL_SECONDS = 0.5
+
+
+RECONNECT_FIRST = 0.5  # seconds before the first reopening of a dropped stream; doubling
+RECONNECT_MAX = 30.0
+STALL_SECONDS = 5.0  # a stream that sends nothing for this long is dropped and reopened
+
+
+@dataclass
+class SourceStats:
+    """What a live source did: frames read from it, processed, skipped (read while the
+    recogniser was busy: only the newest is kept), and times it was reopened."""
+
+    read: int = 0
+    processed: int = 0
+    reconnects: int = 0
+
+    @property
+    def skipped(self) -> int:
+        return max(0, self.read - self.processed)
 
 
 @dataclass(frozen=True)
@@ -55,9 +82,13 @@ def frames(
     start: datetime | None = None,
     watch: bool = False,
     stop: threading.Event | None = None,
+    reconnect: bool = True,
+    stats: SourceStats | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> Iterator[Frame]:
     """Frames of a source at ``fps`` frames per second of source time, until it ends or ``stop``
-    is set."""
+    is set. A live source (camera, stream) ends only with ``stop``, unless ``reconnect`` is
+    False: then when it drops. ``stats`` is filled as frames go; ``notice`` hears of drops."""
     if fps <= 0:
         raise FacerecError(f"--fps must be positive, got {fps}")
     stop = stop or threading.Event()
@@ -68,7 +99,9 @@ def frames(
         raise FacerecError("--watch applies to a folder of images only")
     if kind == "video":
         return _capture(spec, fps, start or datetime.now(UTC), False, stop)
-    return _capture(int(spec) if kind == "camera" else spec, fps, None, True, stop)
+    target = int(spec) if kind == "camera" else spec
+    reader = LiveReader(target, stop, reconnect, stats or SourceStats(), notice or (lambda _message: None))
+    return reader.frames(fps)
 
 
 def _capture(target, fps: float, start: datetime | None, live: bool, stop: threading.Event) -> Iterator[Frame]:
@@ -104,6 +137,103 @@ def _read(capture, fps: float, start: datetime | None, live: bool, stop: threadi
         capture.release()
 
 
+def _open_live(target: int | str):
+    import cv2
+
+    if isinstance(target, int):
+        return cv2.VideoCapture(target)
+    timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(STALL_SECONDS * 1000), cv2.CAP_PROP_READ_TIMEOUT_MSEC]
+    return cv2.VideoCapture(target, cv2.CAP_FFMPEG, [*timeouts, int(STALL_SECONDS * 1000)])
+
+
+class LiveReader:
+    """A camera or stream read by its own thread; :meth:`frames` hands out the newest frame.
+
+    The thread reads every frame the source sends and keeps the last; the consumer takes one
+    when it is due and ready, so it never works through a backlog. Dropped or stalled, the
+    source is reopened with back-off; the first open failing is an error (a wrong URL says so)."""
+
+    def __init__(self, target: int | str, stop: threading.Event, reconnect: bool, stats: SourceStats, notice) -> None:
+        self.target, self.stop, self.reconnect, self.stats, self.notice = target, stop, reconnect, stats, notice
+        capture = _open_live(target)
+        if not capture.isOpened():
+            raise FacerecError(f"{target}: cannot open it as a video, camera or stream")
+        self._quit = threading.Event()  # the consumer is done
+        self._changed = threading.Condition()
+        self._newest: np.ndarray | None = None  # BGR, read and not yet taken
+        self._ended = False
+        self._thread = threading.Thread(target=self._run, args=(capture,), name=f"source {target}", daemon=True)
+        self._thread.start()
+
+    def _stopped(self) -> bool:
+        return self.stop.is_set() or self._quit.is_set()
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stopped() and time.monotonic() < deadline:
+            self._quit.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+
+    def _run(self, capture) -> None:
+        backoff = RECONNECT_FIRST
+        try:
+            while not self._stopped():
+                ok, bgr = capture.read() if capture is not None else (False, None)
+                if ok:
+                    backoff = RECONNECT_FIRST
+                    with self._changed:
+                        self.stats.read += 1
+                        self._newest = bgr
+                        self._changed.notify_all()
+                    continue
+                if not self.reconnect or self._stopped():
+                    break
+                if capture is not None:
+                    capture.release()
+                    capture = None
+                    self.notice(f"{self.target}: the stream dropped or stalled; reopening in {backoff:g} s")
+                self._sleep(backoff)
+                backoff = min(backoff * 2, RECONNECT_MAX)
+                reopened = _open_live(self.target)
+                if reopened.isOpened():
+                    capture = reopened
+                    self.stats.reconnects += 1
+                    self.notice(f"{self.target}: reopened")
+                else:
+                    reopened.release()
+        finally:
+            if capture is not None:
+                capture.release()
+            with self._changed:
+                self._ended = True
+                self._changed.notify_all()
+
+    def frames(self, fps: float) -> Iterator[Frame]:
+        import cv2
+
+        step, due = 1.0 / fps, time.monotonic()
+        try:
+            while not self._stopped():
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self._sleep(wait)
+                    continue
+                with self._changed:
+                    ready = lambda: self._newest is not None or self._ended or self._stopped()  # noqa: E731
+                    self._changed.wait_for(ready, WATCH_POLL_SECONDS)
+                    bgr, self._newest = self._newest, None
+                    if bgr is None:
+                        if self._ended:
+                            return
+                        continue
+                due = max(due + step, time.monotonic())
+                self.stats.processed += 1
+                yield Frame(datetime.now(UTC), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), f"frame {self.stats.read}")
+        finally:
+            self._quit.set()
+            if threading.current_thread() is not self._thread:
+                self._thread.join(timeout=STALL_SECONDS + 1)
+
+
 def _folder(folder: Path, fps: float, start: datetime | None, watch: bool, stop: threading.Event) -> Iterator[Frame]:
     seen: set[Path] = set()
     count = 0
@@ -125,3 +255,51 @@ def _folder(folder: Path, fps: float, start: datetime | None, watch: bool, stop:
             yield Frame(moment, pixels, path.name)
         if not watch or stop.wait(WATCH_POLL_SECONDS):
             return
+
+
+def merged(feeds: list[Iterator[Frame]], stop: threading.Event) -> Iterator[tuple[int, Frame]]:
+    """Frames of several sources as they come, as (which source, frame): each source is read on a
+    thread of its own, and hands over its next frame when the consumer takes the last one (a
+    live source's newest, a video's next). One source is read in the caller's thread."""
+    if len(feeds) == 1:
+        yield from ((0, frame) for frame in feeds[0])
+        return
+    handed: queue.Queue = queue.Queue(maxsize=len(feeds))
+    done = object()
+    quit_ = threading.Event()
+    failures: list[BaseException] = []
+
+    def pump(i: int, feed: Iterator[Frame]) -> None:
+        try:
+            for frame in feed:
+                while not (stop.is_set() or quit_.is_set()):
+                    try:
+                        handed.put((i, frame), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set() or quit_.is_set():
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            failures.append(exc)
+        finally:
+            handed.put((i, done))
+
+    threads = [threading.Thread(target=pump, args=(i, f), name=f"feed {i}", daemon=True) for i, f in enumerate(feeds)]
+    for thread in threads:
+        thread.start()
+    running = len(feeds)
+    try:
+        while running:
+            i, frame = handed.get()
+            if failures:
+                raise failures[0]
+            if frame is done:
+                running -= 1
+                continue
+            yield i, frame
+    finally:
+        quit_.set()
+        while any(t.is_alive() for t in threads):
+            with contextlib.suppress(queue.Empty):
+                handed.get(timeout=0.1)

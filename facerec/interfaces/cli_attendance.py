@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from facerec.attendance.presence import ConfirmRule, parse_duration, parse_time
+from facerec.attendance.presence import ConfirmRule, check_sighting_time, parse_duration, parse_time
 from facerec.errors import FacerecError
 from facerec.interfaces.cli_support import (
     DbOption,
@@ -25,13 +25,19 @@ from facerec.interfaces.cli_support import (
     stderr,
     stop_on_signals,
 )
+from facerec.types import MAX_ID
 
 
 @app.command()
 def attend(
     ctx: typer.Context,
     source: Annotated[
-        str, typer.Argument(help="Video file, camera index, rtsp:// or http:// (MJPEG) URL, or folder of images.")
+        list[str],
+        typer.Argument(
+            help="Video files, camera indexes, rtsp:// or http:// (MJPEG) URLs, or folders of images: one or more, "
+            "watched together.",
+            show_default=False,
+        ),
     ],
     fps: Annotated[float, typer.Option("--fps", help="Frames processed per second of source time.")] = 5.0,
     confirm: Annotated[
@@ -44,9 +50,17 @@ def attend(
         str | None, typer.Option("--start-time", help="Time of a video's first frame, ISO 8601 (default: now).")
     ] = None,
     name: Annotated[
-        str | None, typer.Option("--source-name", help="Name events by this source (default SOURCE).")
+        list[str] | None,
+        typer.Option("--source-name", help="Name events by this source (default SOURCE); once per SOURCE, in order."),
     ] = None,
     watch: Annotated[bool, typer.Option("--watch", help="Folder: keep waiting for new images.")] = False,
+    reconnect: Annotated[
+        bool,
+        typer.Option(
+            "--reconnect/--no-reconnect",
+            help="Reopen a camera or stream that drops, with back-off, until stopped (--no-reconnect: end with it).",
+        ),
+    ] = True,
     unknowns: Annotated[bool, typer.Option("--unknowns", help="Keep unknown faces as sightings for review.")] = False,
     threshold: ThresholdOption = None,
     liveness: Annotated[
@@ -64,29 +78,51 @@ def attend(
     model: ModelOption = None,
     db: DbOption = None,
 ) -> None:
-    """Check people in from a camera, stream, video or folder; one line per event as it happens."""
+    """Check people in from cameras, streams, videos or folders; one line per event as it happens.
+    A camera or stream is read by its own thread keeping the newest frame, and reopened when it
+    drops; at the end each live source says how many frames it read, processed and skipped."""
     from facerec.attendance import sources
     from facerec.attendance.checkins import Attendance
 
+    names = list(name or [])
+    if names and len(names) != len(source):
+        fail(f"give --source-name once per SOURCE ({len(source)}), or not at all; got {len(names)}")
     recognizer = recognizer_for(ctx, threads, device, model, db, liveness_threshold=liveness_threshold)
     events = 0
+    counts = [sources.SourceStats() for _ in source]
     with stop_on_signals() as stop:  # Ctrl-C or SIGTERM: stop after the frame in hand
         try:
             rule = ConfirmRule.parse(confirm)
             window = parse_duration(dedupe, "h") if dedupe else None
             start = parse_time(start_time, what="--start-time") if start_time else None
-            frames = sources.frames(source, fps=fps, start=start, watch=watch, stop=stop)
-            tracker = Attendance(
-                recognizer,
-                name or source,
-                rule=rule,
-                dedupe=window,
-                keep_unknowns=unknowns,
-                threshold=threshold,
-                liveness=liveness,
-            )
-            for frame in frames:
-                for event in tracker.process(frame.pixels, frame.time):
+            start = check_sighting_time(start, "--start-time") if start else None
+            feeds = [
+                sources.frames(
+                    spec,
+                    fps=fps,
+                    start=start,
+                    watch=watch,
+                    stop=stop,
+                    reconnect=reconnect,
+                    stats=stats,
+                    notice=lambda message: stderr.print(message, highlight=False),
+                )
+                for spec, stats in zip(source, counts, strict=True)
+            ]
+            trackers = [
+                Attendance(
+                    recognizer,
+                    label,
+                    rule=rule,
+                    dedupe=window,
+                    keep_unknowns=unknowns,
+                    threshold=threshold,
+                    liveness=liveness,
+                )
+                for label in names or source
+            ]
+            for which, frame in sources.merged(feeds, stop):
+                for event in trackers[which].process(frame.pixels, frame.time):
                     events += 1
                     if json_out:
                         typer.echo(json.dumps(event.to_dict(), ensure_ascii=False))
@@ -100,6 +136,13 @@ def attend(
             fail(str(exc))
         except KeyboardInterrupt:  # a second Ctrl-C; each event is its own transaction, so still whole
             stop.set()
+    for spec, stats in zip(names or source, counts, strict=True):
+        if stats.read:
+            stderr.print(
+                f"{spec}: {stats.read} frames read, {stats.processed} processed, {stats.skipped} skipped "
+                f"(the newest kept while busy), {stats.reconnects} reconnects",
+                highlight=False,
+            )
     if stop.is_set():
         stderr.print(f"stopped; {events} events written", highlight=False)
 
@@ -173,7 +216,7 @@ def list_unknowns(
 @app.command()
 def assign(
     ctx: typer.Context,
-    sighting: Annotated[int, typer.Argument(help="Unknown sighting id (see facerec unknowns).")],
+    sighting: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Unknown sighting id (see facerec unknowns).")],
     name: Annotated[str, typer.Argument(help="Who it is (enrolled if new).")],
     db: DbOption = None,
     model: ModelOption = None,
@@ -426,17 +469,38 @@ def serve(
         typer.Option("--require-liveness", help="Every check-in checks liveness (a check-in terminal at a door)."),
     ] = False,
     liveness_threshold: LivenessThresholdOption = None,
+    max_pending: Annotated[
+        int, typer.Option("--max-pending", min=1, help="Requests that may wait for the models; beyond, 503.")
+    ] = 256,
+    request_timeout: Annotated[
+        float, typer.Option("--request-timeout", min=1, help="Seconds a request may wait and run (503/504 after).")
+    ] = 60.0,
+    body_timeout: Annotated[
+        float, typer.Option("--body-timeout", min=0.1, help="Seconds a client may take to send a request (408 after).")
+    ] = 30.0,
     threads: ThreadsOption = None,
     model: ModelOption = None,
     db: DbOption = None,
 ) -> None:
-    """The HTTP API (see /docs): detect, verify, identify, liveness, enrol, people, check-in, attendance."""
+    """The HTTP API (see /docs) and the desk's web page (/): detect, verify, identify, liveness, enrol,
+    people, check-in, attendance."""
+    import ipaddress
     import os
 
     import uvicorn
 
     from facerec.interfaces.server import CONFIG_ENV
 
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        typer.echo(
+            f"warning: listening on {host}, beyond this machine, over plain HTTP: keys and faces cross the "
+            "network unencrypted. Put a TLS proxy (nginx, Caddy) in front, or keep the default 127.0.0.1.",
+            err=True,
+        )
     settings = (ctx.obj or Settings()).merged(threads, None, model, db)
     os.environ[CONFIG_ENV] = json.dumps(
         {
@@ -448,6 +512,9 @@ def serve(
             "require_liveness": require_liveness,
             "index": settings.index,
             "liveness_threshold": liveness_threshold,
+            "max_pending": max_pending,
+            "request_timeout": request_timeout,
+            "body_timeout": body_timeout,
         }
     )
     uvicorn.run("facerec.interfaces.server:app_from_environment", factory=True, host=host, port=port, workers=workers)

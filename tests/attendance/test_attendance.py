@@ -109,7 +109,7 @@ def test_threshold_overrides_the_operating_point_for_check_ins(store, video):
 
 def test_the_same_frames_as_an_mjpeg_stream_give_the_same_result(store, data):
     with camera.MjpegServer(data) as server:
-        events = attend(store, server.url, "--fps", "5")
+        events = attend(store, server.url, "--fps", "5", "--no-reconnect")
     assert [(e["event"], e["name"]) for e in events] == [
         ("check_in", "obama"),
         ("check_in", "kit_harington"),
