@@ -48,6 +48,7 @@ from facerec.interfaces.cli_support import (
     recognizer_for,
     stderr,
 )
+from facerec.types import MAX_ID
 
 
 def _version(value: bool) -> None:
@@ -344,12 +345,17 @@ def enroll(
     liveness: Annotated[
         bool, typer.Option("--liveness", help="Skip photos whose face is not a live one (a print or a screen).")
     ] = False,
+    allow_duplicate: Annotated[
+        bool,
+        typer.Option("--allow-duplicate", help="Enrol a face even if it is enrolled already as someone else (twins)."),
+    ] = False,
     threads: ThreadsOption = None,
     device: DeviceOption = None,
     model: ModelOption = None,
     db: DbOption = None,
 ) -> None:
-    """Enrol a person from photos: one transaction; photos without exactly one good face are skipped."""
+    """Enrol a person from photos: one transaction; photos without exactly one good face, and faces
+    enrolled already as someone else, are skipped."""
     recognizer = recognizer_for(ctx, threads, device, model, db)
     files = _image_files(paths)
     if not files:
@@ -362,6 +368,7 @@ def enroll(
                 files,
                 largest=largest,
                 liveness=liveness,
+                allow_duplicate=allow_duplicate,
                 progress=lambda done, total: progress.update(task, completed=done),
             )
     except FacerecError as exc:
@@ -487,7 +494,11 @@ def remove(
 
 
 @app.command("remove-sample")
-def remove_sample(ctx: typer.Context, sample_id: int, db: DbOption = None) -> None:
+def remove_sample(
+    ctx: typer.Context,
+    sample_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The sample's id (facerec show NAME).")],
+    db: DbOption = None,
+) -> None:
     """Delete one face sample by its id (see `facerec show NAME`)."""
     recognizer = recognizer_for(ctx, None, None, db=db)
     try:
@@ -576,6 +587,50 @@ def import_store(
     except FacerecError as exc:
         fail(str(exc))
     typer.echo(f"imported {added} samples of {touched} people from {file}")
+
+
+@app.command()
+def backup(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Where to write the copy (a SQLite file).")],
+    db: DbOption = None,
+) -> None:
+    """A consistent copy of the live store (SQLite), taken while it is in use; PostgreSQL: pg_dump."""
+    from facerec.store import backup as backups
+
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    try:
+        info = backups.backup(recognizer.store, file)
+    except FacerecError as exc:
+        fail(str(exc))
+    typer.echo(
+        f"backed up {info.people} people, {info.samples} samples (revision {info.revision}) "
+        f"to {file} ({info.size / 2**20:.1f} MB)"
+    )
+
+
+@app.command()
+def restore(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A copy made by facerec backup.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Replace the store without asking.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Replace the whole store with a backup (one step: on failure the store is as it was)."""
+    from facerec.store import backup as backups
+
+    recognizer = recognizer_for(ctx, None, None, db=db)
+    try:
+        info = backups.describe(file) if file.is_file() else fail(f"{file}: no such file")
+        current = len(recognizer.store.people())
+        if not yes and not typer.confirm(
+            f"replace the store ({current} people) with {file} ({info.people} people, {info.samples} samples)?"
+        ):
+            fail("nothing restored")
+        info = backups.restore(recognizer.store, file)
+    except FacerecError as exc:
+        fail(str(exc))
+    typer.echo(f"restored {info.people} people, {info.samples} samples from {file}")
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -20,13 +21,14 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, db: str, *extra: str, log: Path | None = None) -> None:
+    def __init__(self, db: str, *extra: str, log: Path | None = None, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         command = [sys.executable, str(CLI), "--db", db, "serve", "--port", str(self.port), *extra]
         output = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        environment = {**os.environ, **(env or {})}
+        self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=environment)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -38,6 +40,21 @@ class ServerProcess:
                 time.sleep(0.3)
         self.stop()
         raise RuntimeError(f"facerec serve did not answer on {self.url}: {self._log()}")
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def memory(self) -> tuple[int, int]:
+        """(resident, peak resident) bytes of the server process now (Linux /proc)."""
+        fields = dict(
+            line.split(":", 1) for line in Path(f"/proc/{self.pid}/status").read_text().splitlines() if ":" in line
+        )
+        return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
+
+    def reset_peak(self) -> None:
+        """Start the peak-memory count afresh (Linux: clear_refs 5 resets VmHWM)."""
+        Path(f"/proc/{self.pid}/clear_refs").write_text("5")
 
     def _log(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log and self.log.exists() else ""

@@ -7,7 +7,7 @@ request body of every endpoint that takes images (:func:`image_body`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -205,7 +205,9 @@ class Assigned(BaseModel):
 
 class AssignBody(BaseModel):
     name: str = Field(min_length=1, max_length=255, description="who it is (enrolled if new)")
-    sightings: list[int] = Field(min_length=1, max_length=1000, description="sighting ids (a cluster's)")
+    sightings: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+        min_length=1, max_length=1000, description="sighting ids (a cluster's)"
+    )
 
 
 class Groups(BaseModel):
@@ -253,8 +255,18 @@ class Me(BaseModel):
     allows: list[str] = Field(description="the roles whose rights this key has")
 
 
+class ModelQueue(BaseModel):
+    pending: int = Field(description="requests waiting for the models now")
+    max_pending: int
+    done: int
+    shed: int = Field(description="answered 503: the queue was full or the wait too long")
+    abandoned: int = Field(description="dropped before computing: their clients had gone")
+    timed_out: int = Field(description="answered 504: the work took too long")
+
+
 class Health(BaseModel):
     status: str
+    model_queue: ModelQueue
 
 
 class Version(BaseModel):

@@ -1,15 +1,19 @@
 """The HTTP API (FastAPI): ``facerec serve``. A thin layer over FaceRecognizer, like the CLI, and the
 attendance desk's web page (``/``) over it.
 
-- One FaceRecognizer per server process, models loaded at start-up. Work runs in the thread pool
-  (the event loop never waits on a network or the database); model work is serialised by a
-  lock, because two inferences at once on the same cores only slow each other down.
+- One FaceRecognizer per server process, models loaded at start-up. Model work runs one request
+  at a time on a thread of its own, behind a bounded queue that answers 503 with Retry-After
+  when full (facerec.interfaces.admission); light work (the store) runs in the thread pool, so a
+  burst of identifications never holds up a key check, a list of people or /health.
+- Bodies are read bounded in bytes and time and parsed in memory (facerec.interfaces.uploads):
+  nothing a client sends is written to disk; large images are decoded one at a time.
 - Several processes may share one PostgreSQL store: with pgvector PostgreSQL answers who is who;
   with faiss each process catches up from the store's change log on every request.
 - Images arrive as multipart uploads or as base64 in JSON (both described in /openapi.json).
   Errors are JSON ``{"detail": "..."}``: 401 missing or revoked key, 403 a role that does not
-  allow the request, 404 unknown, 409 duplicate, 413 too large, 415 not an image, 422 a request
-  that cannot be done.
+  allow the request, 404 unknown, 408 a body that did not arrive in time, 409 duplicate, 413 too
+  large, 415 not an image, 422 a request that cannot be done, 429 too many wrong keys, 503 busy
+  or the store unavailable (with Retry-After), 504 a request that took too long.
 - Keys have roles (facerec.store.api_keys): checkin < read < enrol < admin. Every change made
   through the API is audited with the key's name, in the change's own transaction.
 """
@@ -21,14 +25,14 @@ import contextlib
 import functools
 import json
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Security
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -40,22 +44,30 @@ from facerec import errors
 from facerec.attendance import report as reports
 from facerec.attendance.checkins import Attendance
 from facerec.attendance.clusters import unknown_people
-from facerec.attendance.presence import ConfirmRule, parse_time
+from facerec.attendance.presence import ConfirmRule, check_sighting_time, parse_time
 from facerec.interfaces import api_models as models
+from facerec.interfaces.admission import ModelQueue
+from facerec.interfaces.keyguard import KeyGuard
+from facerec.interfaces.uploads import parse_form, read_body
 from facerec.recognizer import FaceRecognizer, check_threshold
 from facerec.store.api_keys import ROLES, ApiKeys, allows
 from facerec.store.attendance_log import AttendanceLog
+from facerec.store.repository import check_name
+from facerec.types import MAX_ID
 
 CONFIG_ENV = "FACEREC_SERVER_CONFIG"
 INDEX_NAMES = {"PersonIndex": "faiss", "PgVectorIndex": "pgvector"}
 MAX_ENROL_IMAGES = 50
 WEB = Path(__file__).resolve().parent / "web"
 FEED_POLL_SECONDS = 1.0  # the live feed looks for new check-ins this often (from any process)
+STORE_RETRY_SECONDS = 5  # Retry-After when the store is unreachable or read-only
 
 # Leading bytes of the formats images.load_image decodes; anything else is "not an image" (415).
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+RecordId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 # Pictures of people and their data are never kept by a browser or a proxy beyond the response.
 PRIVATE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+PRIVATE_RAW = {name.lower().encode(): value.encode() for name, value in PRIVATE.items()}
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,11 @@ class ServerConfig:
     require_liveness: bool = False
     liveness_threshold: float | None = None
     index: str = "auto"
+    # Back-pressure (facerec.interfaces.admission): requests waiting for the models at most, and
+    # the longest a request may wait and run before it is answered 503 / 504.
+    max_pending: int = 256
+    request_timeout: float = 60.0
+    body_timeout: float = 30.0  # the longest a client may take to send its body (408 after)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -84,12 +101,36 @@ class Caller:
     role: str
 
 
+class PrivateAnswers:
+    """Every /v1/ answer carries PRIVATE's headers. Plain ASGI rather than @app.middleware: that
+    one wraps the request's receive channel, and a client that hangs up is then never seen."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def private(message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name in PRIVATE_RAW}
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": [*kept, *PRIVATE_RAW.items()]}
+            await send(message)
+
+        await self.app(scope, receive, private)
+
+
 def app_from_environment() -> FastAPI:
     """The app ``facerec serve`` runs in each worker process (settings passed in the environment)."""
     return create_app(ServerConfig(**json.loads(os.environ.get(CONFIG_ENV) or "{}")))
 
 
 def _status(exc: errors.FacerecError) -> int:
+    if isinstance(exc, errors.StoreUnavailableError):
+        return 503
     if isinstance(exc, errors.UnknownPersonError):
         return 404
     if isinstance(exc, errors.DuplicateNameError):
@@ -113,7 +154,8 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         liveness_threshold=config.liveness_threshold,
         index=config.index,
     )
-    compute = threading.Lock()
+    queue = ModelQueue(config.max_pending, config.request_timeout)
+    guard = KeyGuard()
     keys = ApiKeys(recognizer.store)
     log = AttendanceLog(recognizer.store)
 
@@ -127,6 +169,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     async def lifespan(_app: FastAPI):
         await run_in_threadpool(warm)
         yield
+        queue.close()
         recognizer.store.close()
 
     app = FastAPI(
@@ -142,7 +185,9 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
 
     @app.exception_handler(errors.FacerecError)
     async def _facerec_error(_request: Request, exc: errors.FacerecError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=_status(exc), headers=PRIVATE)
+        status = _status(exc)
+        headers = PRIVATE | ({"Retry-After": str(STORE_RETRY_SECONDS)} if status == 503 else {})
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -153,21 +198,19 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
             parts.append(f"{where}: {problem.get('msg', 'invalid')}" if where else problem.get("msg", "invalid"))
         return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422, headers=PRIVATE)
 
-    @app.middleware("http")
-    async def _private(request: Request, call_next):
-        response = await call_next(request)
-        if request.url.path.startswith("/v1/"):
-            response.headers.update(PRIVATE)
-        return response
+    app.add_middleware(PrivateAnswers)
 
     header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
     def role(needed: str) -> Any:
         """A dependency: the caller, if their key is live and its role allows ``needed``."""
 
-        async def check(key: Annotated[str | None, Security(header)]) -> Caller:
+        async def check(request: Request, key: Annotated[str | None, Security(header)]) -> Caller:
+            client = request.client.host if request.client else "?"
+            guard.check(client)  # 429 while this address is locked out for wrong keys
             found = await run_in_threadpool(keys.valid, key)
             if found is None:
+                guard.failed(client)
                 raise HTTPException(401, "a valid X-API-Key header is needed (facerec apikey create NAME)")
             caller = Caller(*found)
             if not allows(caller.role, needed):
@@ -183,45 +226,62 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     Enroller = Annotated[Caller, role("enrol")]
     Admin = Annotated[Caller, role("admin")]
 
-    async def run(work: Callable[[], Any], *, model: bool = True, caller: Caller | None = None) -> Any:
-        """Blocking work in the thread pool; model work one request at a time; changes audited as
-        ``caller``'s."""
+    def audited(work: Callable[[], Any], caller: Caller | None) -> Callable[[], Any]:
+        """``work``, its changes audited as ``caller``'s."""
+        if caller is None:
+            return work
 
-        def audited() -> Any:
-            if caller is None:
-                return work()
+        def as_caller() -> Any:
             with recognizer.store.acting(caller.name):
                 return work()
 
-        def locked() -> Any:
-            if not model:
-                return audited()
-            with compute:
-                return audited()
+        return as_caller
 
-        return await run_in_threadpool(locked)
+    async def run(work: Callable[[], Any], *, caller: Caller | None = None) -> Any:
+        """Light blocking work (the store, no model) in the thread pool."""
+        return await run_in_threadpool(audited(work, caller))
+
+    async def compute(request: Request, work: Callable[[], Any], caller: Caller | None = None) -> Any:
+        """Model work: on the model thread, in turn (the request holds a place: ``Admitted``)."""
+        return await queue.run(audited(work, caller), request.is_disconnected)
+
+    async def admitted() -> Any:
+        """A dependency: a place in the model queue for the request's lifetime, or 503 if full."""
+        queue.admit()
+        try:
+            yield
+        finally:
+            queue.leave()
+
+    Admitted = Annotated[None, Depends(admitted)]
 
     async def uploads(request: Request, fields: tuple[str, ...], many: bool = False) -> dict[str, Any]:
         """Image bytes (checked) and other fields from a multipart form or a JSON body."""
-        # Refuse an oversized body before reading it: each image may use the limit, plus room for
-        # the form's other fields and base64's third (enrolment may carry up to MAX_ENROL_IMAGES).
-        images = MAX_ENROL_IMAGES if many else len(fields)
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > images * config.max_upload_bytes * 4 // 3 + 2**20:
-            raise HTTPException(413, f"upload larger than {config.max_upload_mb:g} MB per image")
         kind = request.headers.get("content-type", "")
+        if not kind.startswith(("multipart/form-data", "application/json")):
+            raise HTTPException(415, "send images as multipart/form-data or base64 in application/json")
+        # Each image may use the limit, plus room for the form's other fields and base64's third
+        # (enrolment may carry up to MAX_ENROL_IMAGES); refused as soon as the body passes it.
+        images = MAX_ENROL_IMAGES if many else len(fields)
+        body = await read_body(
+            request,
+            images * config.max_upload_bytes * 4 // 3 + 2**20,
+            config.body_timeout,
+            f"upload larger than {config.max_upload_mb:g} MB per image",
+        )
         values: dict[str, Any] = {}
         if kind.startswith("multipart/form-data"):
-            form = await request.form()
-            for key, value in form.multi_items():
-                data = await value.read() if hasattr(value, "read") else value
-                if many and key in fields:
-                    values.setdefault(key, []).append(data)
+            for part in parse_form(body, kind):
+                data = part.data if part.filename is not None else part.data.decode("utf-8", "replace")
+                if many and part.name in fields:
+                    values.setdefault(part.name, []).append(part.data)
+                elif part.name in fields:
+                    values[part.name] = part.data
                 else:
-                    values[key] = data
-        elif kind.startswith("application/json"):
+                    values[part.name] = data
+        else:
             try:
-                body = await request.json()
+                body = json.loads(body)
             except ValueError:
                 raise HTTPException(422, "the body is not valid JSON") from None
             if not isinstance(body, dict):
@@ -235,8 +295,6 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
                     values[key] = decoded if many else decoded[0]
                 else:
                     values[key] = value
-        else:
-            raise HTTPException(415, "send images as multipart/form-data or base64 in application/json")
         for key in fields:
             if key not in values:
                 raise HTTPException(422, f"missing image field {key!r}")
@@ -273,11 +331,12 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
 
     @app.get("/health", response_model=models.Health)
     async def health() -> dict:
-        return {"status": "ok"}
+        """Answered by the event loop itself: fast however busy the models are."""
+        return {"status": "ok", "model_queue": {**vars(queue.figures), "max_pending": queue.max_pending}}
 
     @app.get("/version", response_model=models.Version)
     async def version() -> dict:
-        index = await run(lambda: type(recognizer.person_index).__name__, model=False)
+        index = await run(lambda: type(recognizer.person_index).__name__)
         return {"version": facerec.__version__, "model": recognizer.embedder.model, "index": INDEX_NAMES[index]}
 
     @app.get("/", include_in_schema=False)
@@ -299,10 +358,10 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         openapi_extra=image,
         responses=models.errors(401, 403, 413, 415, 422),
     )
-    async def detect(request: Request, _caller: Reader) -> dict:
+    async def detect(request: Request, _caller: Reader, _queued: Admitted) -> dict:
         """Every face of an uploaded image (field ``image``)."""
         values = await uploads(request, ("image",))
-        faces = await run(lambda: recognizer.detect(values["image"]))
+        faces = await compute(request, lambda: recognizer.detect(values["image"]))
         return {"faces": [face.to_dict() for face in faces]}
 
     @app.post(
@@ -311,10 +370,10 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         openapi_extra=models.image_body({"image1": "a photo of one face", "image2": "another"}),
         responses=models.errors(401, 403, 413, 415, 422),
     )
-    async def verify(request: Request, _caller: Reader, largest: bool = False) -> dict:
+    async def verify(request: Request, _caller: Reader, _queued: Admitted, largest: bool = False) -> dict:
         """Are the faces of ``image1`` and ``image2`` the same person?"""
         values = await uploads(request, ("image1", "image2"))
-        result = await run(lambda: recognizer.verify(values["image1"], values["image2"], largest=largest))
+        result = await compute(request, lambda: recognizer.verify(values["image1"], values["image2"], largest=largest))
         return result.to_dict()
 
     @app.post(
@@ -324,14 +383,19 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         responses=models.errors(401, 403, 413, 415, 422),
     )
     async def identify(
-        request: Request, _caller: Checkin, top_k: int = 1, threshold: float | None = None, liveness: bool = False
+        request: Request,
+        _caller: Checkin,
+        _queued: Admitted,
+        top_k: Annotated[int, Query(ge=1, le=100)] = 1,
+        threshold: float | None = None,
+        liveness: bool = False,
     ) -> dict:
         """Name every face of ``image``, or null for unknown; with ``liveness``, each face also
         says whether it is a live one (``live``, ``score``)."""
         values = await uploads(request, ("image",))
         limit = None if threshold is None else check_threshold(threshold)
-        found = await run(
-            lambda: recognizer.identify(values["image"], top_k=max(top_k, 1), threshold=limit, liveness=liveness)
+        found = await compute(
+            request, lambda: recognizer.identify(values["image"], top_k=top_k, threshold=limit, liveness=liveness)
         )
         return {"faces": [item.to_dict() for item in found]}
 
@@ -341,10 +405,10 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         openapi_extra=image,
         responses=models.errors(401, 403, 413, 415, 422),
     )
-    async def liveness(request: Request, _caller: Reader) -> dict:
+    async def liveness(request: Request, _caller: Reader, _queued: Admitted) -> dict:
         """Whether each face of ``image`` is a live one, or a print or a screen."""
         values = await uploads(request, ("image",))
-        found = await run(lambda: recognizer.liveness(values["image"]))
+        found = await compute(request, lambda: recognizer.liveness(values["image"]))
         faces = [
             {k: v for k, v in face.to_dict().items() if k != "keypoints"} | verdict.to_dict() for face, verdict in found
         ]
@@ -366,7 +430,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     @app.get("/v1/persons", response_model=list[models.Person], responses=models.errors(401, 403))
     async def people(_caller: Reader) -> list[dict]:
         """Everyone enrolled: samples held, groups, when last seen at any check-in."""
-        return await run(_people, model=False)
+        return await run(_people)
 
     def _person(name: str) -> dict:
         record = recognizer.store.person(name)
@@ -384,12 +448,29 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         },
     )
     async def enroll(
-        name: str, request: Request, caller: Enroller, largest: bool = False, liveness: bool = False
+        name: str,
+        request: Request,
+        caller: Enroller,
+        _queued: Admitted,
+        largest: bool = False,
+        liveness: bool = False,
+        allow_duplicate: Annotated[
+            bool, Query(description="enrol a face enrolled already as someone else (twins); admin keys only")
+        ] = False,
     ) -> JSONResponse:
-        """Enrol one or more photos (field ``images``, repeated) for a person, created if new."""
+        """Enrol one or more photos (field ``images``, repeated) for a person, created if new. A
+        face enrolled already as someone else is skipped, saying who."""
+        if allow_duplicate and not allows(caller.role, "admin"):
+            raise HTTPException(403, "allow_duplicate needs a key with the 'admin' role")
         values = await uploads(request, ("images",), many=True)
         labelled = [(f"upload:{i}", data) for i, data in enumerate(values["images"])]
-        report = await run(lambda: recognizer.enroll(name, labelled, largest=largest, liveness=liveness), caller=caller)
+        report = await compute(
+            request,
+            lambda: recognizer.enroll(
+                name, labelled, largest=largest, liveness=liveness, allow_duplicate=allow_duplicate
+            ),
+            caller,
+        )
         status = 201 if report.added else 422
         return JSONResponse(report.to_dict(), status_code=status)
 
@@ -397,45 +478,45 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         "/v1/persons/{name:path}/samples", response_model=list[models.Sample], responses=models.errors(401, 403, 404)
     )
     async def samples(name: str, _caller: Reader) -> list[dict]:
-        return await run(lambda: [s.to_dict() for s in recognizer.store.samples(name)], model=False)
+        return await run(lambda: [s.to_dict() for s in recognizer.store.samples(name)])
 
     @app.get("/v1/persons/{name:path}", response_model=models.PersonDetail, responses=models.errors(401, 403, 404))
     async def person(name: str, _caller: Reader) -> dict:
-        return await run(lambda: _person(name), model=False)
+        return await run(lambda: _person(name))
 
     @app.patch(
         "/v1/persons/{name:path}", response_model=models.Person, responses=models.errors(401, 403, 404, 409, 422)
     )
     async def rename(name: str, body: models.Rename, caller: Enroller) -> dict:
         """Give a person another name."""
-        return (await run(lambda: recognizer.store.rename(name, body.name), model=False, caller=caller)).to_dict()
+        return (await run(lambda: recognizer.store.rename(name, body.name), caller=caller)).to_dict()
 
     @app.delete("/v1/persons/{name:path}", response_model=models.Removed, responses=models.errors(401, 403, 404))
     async def remove(name: str, caller: Enroller) -> dict:
         """The person with every sample, embedding, crop, attendance event and snapshot."""
-        count = await run(lambda: recognizer.store.remove(name), model=False, caller=caller)
-        return {"removed": name, "samples": count}
+        count = await run(lambda: recognizer.store.remove(name), caller=caller)
+        return {"removed": check_name(name), "samples": count}  # the name as stored (NFC)
 
     @app.get(
         "/v1/samples/{sample_id}/crop",
         response_class=Response,
         responses={**private_png, **models.errors(401, 403, 404)},
     )
-    async def sample_crop(sample_id: int, _caller: Reader) -> Response:
+    async def sample_crop(sample_id: RecordId, _caller: Reader) -> Response:
         """A sample's aligned face crop."""
-        data = await run(lambda: recognizer.store.crop(sample_id), model=False)
+        data = await run(lambda: recognizer.store.crop(sample_id))
         return Response(data, media_type="image/png", headers=PRIVATE)
 
     @app.delete("/v1/samples/{sample_id}", response_model=models.SampleRemoved, responses=models.errors(401, 403, 404))
-    async def remove_sample(sample_id: int, caller: Enroller) -> dict:
-        record = await run(lambda: recognizer.store.remove_sample(sample_id), model=False, caller=caller)
+    async def remove_sample(sample_id: RecordId, caller: Enroller) -> dict:
+        record = await run(lambda: recognizer.store.remove_sample(sample_id), caller=caller)
         return {"removed": record.id, "person": record.person}
 
     # --- groups ----------------------------------------------------------------------------------
 
     @app.get("/v1/groups", response_model=models.Groups, responses=models.errors(401, 403))
     async def groups(_caller: Reader) -> dict:
-        return {"groups": await run(recognizer.store.groups, model=False)}
+        return {"groups": await run(recognizer.store.groups)}
 
     @app.patch("/v1/groups/{group:path}", response_model=models.Members, responses=models.errors(401, 403, 404, 422))
     async def change_group(group: str, body: models.GroupChange, caller: Enroller) -> dict:
@@ -447,7 +528,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
                 members = recognizer.store.group_remove(group, body.remove)
             return members if (body.add or body.remove) else recognizer.store.group_members(group)
 
-        return {"group": group, "members": await run(work, model=False, caller=caller)}
+        return {"group": group, "members": await run(work, caller=caller)}
 
     # --- attendance ------------------------------------------------------------------------------
 
@@ -467,7 +548,11 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         responses=models.errors(401, 403, 413, 415, 422),
     )
     async def checkin(
-        request: Request, caller: Checkin, threshold: float | None = None, liveness: bool | None = None
+        request: Request,
+        caller: Checkin,
+        _queued: Admitted,
+        threshold: float | None = None,
+        liveness: bool | None = None,
     ) -> dict:
         """An image from a check-in point (fields ``image``, ``source``, optional ISO ``time``):
         each recognised person is checked in, or their event of the dedupe window updated. Faces
@@ -478,7 +563,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         source = values.get("source")
         if not isinstance(source, str) or not source.strip():
             raise HTTPException(422, "say where the image comes from: field 'source'")
-        moment = _time(values.get("time"))
+        moment = check_sighting_time(_time(values.get("time")))
         keep = _flag(values.get("unknowns"))
         check = True if config.require_liveness else liveness
         limit = None if threshold is None else check_threshold(threshold)
@@ -495,7 +580,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
             pixels = recognizer.load(values["image"])
             return [event.to_dict() for event in tracker.process(pixels, moment)]
 
-        return {"events": await run(work, caller=caller)}
+        return {"events": await compute(request, work, caller)}
 
     def _report(start: str, end: str, tz: str, group: str | None) -> tuple[reports.Report, list]:
         """The report of [start, end) in ``tz`` (of ``group``'s members only, if given), and its events."""
@@ -517,7 +602,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
             built, events = _report(start, end, tz, group)
             return built.to_dict() | {"events": [e.to_dict(built.start.tzinfo) for e in events], "group": group}
 
-        return await run(work, model=False)
+        return await run(work)
 
     @app.get(
         "/v1/attendance.csv",
@@ -528,7 +613,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         _caller: Reader, start: str, end: str, tz: str = "UTC", group: str | None = None
     ) -> Response:
         """The same report as `facerec report --format csv`."""
-        text = await run(lambda: reports.render(_report(start, end, tz, group)[0], "csv"), model=False)
+        text = await run(lambda: reports.render(_report(start, end, tz, group)[0], "csv"))
         return Response(
             text + "\n", media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="attendance.csv"'}
         )
@@ -538,17 +623,17 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         response_class=StreamingResponse,
         responses={200: {"content": {"text/event-stream": {}}}, **models.errors(401, 403)},
     )
-    async def stream(_caller: Reader, since: int | None = None) -> StreamingResponse:
+    async def stream(_caller: Reader, since: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None) -> StreamingResponse:
         """Check-ins as they happen, from every source (any process writing to the store), as
         server-sent events (``event: check_in``, data: the event as JSON). Read it with fetch()
         so the key goes in the header: EventSource cannot send one."""
-        last = since if since is not None else await run(log.last_event_id, model=False)
+        last = since if since is not None else await run(log.last_event_id)
 
         async def events():
             nonlocal last
             yield ": facerec check-ins\n\n"
             while True:
-                fresh = await run(functools.partial(log.events_after, last), model=False)
+                fresh = await run(functools.partial(log.events_after, last))
                 for record in fresh:
                     last = max(last, record.id)
                     yield f"event: check_in\nid: {record.id}\ndata: {json.dumps(record.to_dict())}\n\n"
@@ -561,16 +646,16 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         response_class=Response,
         responses={**private_png, **models.errors(401, 403, 404)},
     )
-    async def event_snapshot(event_id: int, _caller: Reader) -> Response:
+    async def event_snapshot(event_id: RecordId, _caller: Reader) -> Response:
         """The best face crop of an attendance event."""
-        data = await run(lambda: log.snapshot(event_id), model=False)
+        data = await run(lambda: log.snapshot(event_id))
         return Response(data, media_type="image/png", headers=PRIVATE)
 
     @app.get("/v1/spoofs", response_model=list[models.Spoof], responses=models.errors(401, 403, 422))
     async def spoofs(_caller: Reader, start: str | None = None, end: str | None = None) -> list[dict]:
         """Spoof events (prints and screens held up to a check-in camera), oldest first."""
         lo, hi = (_time(start, "start") if start else None), (_time(end, "end") if end else None)
-        rows = await run(lambda: log.spoofs(lo, hi), model=False)
+        rows = await run(lambda: log.spoofs(lo, hi))
         return [r.to_dict() for r in rows]
 
     @app.get(
@@ -578,8 +663,8 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         response_class=Response,
         responses={**private_png, **models.errors(401, 403, 404)},
     )
-    async def spoof_snapshot(spoof_id: int, _caller: Reader) -> Response:
-        data = await run(lambda: log.spoof_snapshot(spoof_id), model=False)
+    async def spoof_snapshot(spoof_id: RecordId, _caller: Reader) -> Response:
+        data = await run(lambda: log.spoof_snapshot(spoof_id))
         return Response(data, media_type="image/png", headers=PRIVATE)
 
     def _unknowns(clusters: bool) -> list[dict]:
@@ -593,22 +678,22 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     async def unknowns(_caller: Reader, clusters: bool = False) -> list[dict]:
         """Unknown sightings kept for review; with ``clusters``, each numbered by the unknown person
         it is (sightings alike at the identification operating point)."""
-        return await run(lambda: _unknowns(clusters), model=False)
+        return await run(lambda: _unknowns(clusters))
 
     @app.get(
         "/v1/unknowns/{sighting_id}/snapshot",
         response_class=Response,
         responses={**private_png, **models.errors(401, 403, 404)},
     )
-    async def unknown_snapshot(sighting_id: int, _caller: Reader) -> Response:
-        row = await run(lambda: log.unknown(sighting_id), model=False)
+    async def unknown_snapshot(sighting_id: RecordId, _caller: Reader) -> Response:
+        row = await run(lambda: log.unknown(sighting_id))
         return Response(row.snapshot, media_type="image/png", headers=PRIVATE)
 
     @app.post("/v1/unknowns/assign", response_model=models.Assigned, responses=models.errors(401, 403, 404, 422))
     async def assign(body: models.AssignBody, caller: Enroller) -> dict:
         """ "This is ...": enrol unknown sightings (one, or a whole cluster's) as the person named,
         in one transaction; they leave the unknowns."""
-        held = await run(lambda: log.assign_all(body.sightings, body.name), model=False, caller=caller)
+        held = await run(lambda: log.assign_all(body.sightings, body.name), caller=caller)
         return {"name": body.name, "sightings": body.sightings, "samples": held}
 
     # --- settings and audit ----------------------------------------------------------------------
@@ -626,7 +711,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
 
     @app.get("/v1/settings", response_model=models.Settings, responses=models.errors(401, 403))
     async def settings(_caller: Reader) -> dict:
-        return await run(_settings, model=False)
+        return await run(_settings)
 
     @app.patch("/v1/settings", response_model=models.Settings, responses=models.errors(401, 403, 422))
     async def change_settings(body: models.SettingsChange, caller: Admin) -> dict:
@@ -654,12 +739,12 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
                 recognizer.store.put_setting(key, value)
             return _settings()
 
-        return await run(work, model=False, caller=caller)
+        return await run(work, caller=caller)
 
     @app.get("/v1/audit", response_model=list[models.AuditEntry], responses=models.errors(401, 403))
-    async def audit(_caller: Admin, limit: int = 200) -> list[dict]:
+    async def audit(_caller: Admin, limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[dict]:
         """The latest changes made through the API: when, by which key, what."""
-        return await run(lambda: recognizer.store.audit(max(1, min(limit, 5000))), model=False)
+        return await run(lambda: recognizer.store.audit(limit))
 
     def openapi() -> dict:
         """FastAPI's schema, with its own 422 (a list of objects) replaced by ours: every error is

@@ -59,7 +59,7 @@ def photo(data, name: str) -> bytes:
 def test_health_version_and_docs_need_no_key(api):
     client, url, server = api
     bare = httpx.Client(base_url=server.url)
-    assert bare.get("/health").json() == {"status": "ok"}
+    assert bare.get("/health").json()["status"] == "ok"
     version = bare.get("/version").json()
     assert version["model"] == "casia-webface"
     assert version["index"] == ("faiss" if url.startswith("sqlite") else "pgvector")  # the default of each
@@ -229,3 +229,21 @@ def test_two_server_processes_share_one_postgresql_store(postgres, data, tmp_pat
     finally:
         first.stop()
         second.stop()
+
+
+def test_the_key_guard_locks_an_address_out_for_its_window_only():
+    from fastapi import HTTPException
+
+    from facerec.interfaces.keyguard import KeyGuard
+
+    now = [100.0]
+    guard = KeyGuard(failures=3, window=60, clock=lambda: now[0])
+    for _ in range(3):
+        guard.check("10.0.0.1")
+        guard.failed("10.0.0.1")
+    with pytest.raises(HTTPException) as refused:
+        guard.check("10.0.0.1")
+    assert refused.value.status_code == 429 and refused.value.headers["Retry-After"] == "60"
+    guard.check("10.0.0.2")  # another address is not affected
+    now[0] += 61
+    guard.check("10.0.0.1")  # the window has passed

@@ -1,0 +1,352 @@
+"""A hostile or broken client against a real `facerec serve` on 127.0.0.1: every answer a clear 4xx
+(never a 500 or a reset), memory bounded per request, nothing taken over, nothing leaked."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import socket
+import time
+import unicodedata
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+from server_process import ServerProcess
+from typer.testing import CliRunner
+
+import cli
+
+runner = CliRunner()
+EXAMPLES = "face_recognition/examples"
+TRAIN = f"{EXAMPLES}/knn_examples/train"
+SECRET = "frk_this-is-not-a-key-and-must-never-be-logged"
+
+
+def run(*args):
+    return runner.invoke(cli.app, [str(a) for a in args])
+
+
+def new_key(url: str, name: str, role: str) -> str:
+    result = run("--db", url, "apikey", "create", name, "--role", role)
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("hostile")
+    url = f"sqlite:///{folder / 'store.db'}"
+    for name in ("obama", "biden"):
+        assert run("--db", url, "enroll", name, data / TRAIN / name).exit_code == 0
+    admin, enrol = new_key(url, "admin", "admin"), new_key(url, "enrol", "enrol")
+    log = folder / "server.log"
+    server = ServerProcess(url, "--body-timeout", "2", log=log)
+    clients = {
+        role: httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=120)
+        for role, key in (("admin", admin), ("enrol", enrol))
+    }
+    yield clients, url, server, log
+    for client in clients.values():
+        client.close()
+    server.stop()
+
+
+def photo(data, path: str) -> bytes:
+    return (data / EXAMPLES / path).read_bytes()
+
+
+def blank_png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (120, 80, 60)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_an_image_at_the_pixel_limit_costs_at_most_a_gigabyte_and_a_burst_of_them_is_shed(data, tmp_path):
+    """A 200 KB one-colour 7999 x 7999 PNG (64 MP, just under the limit) used to take the server
+    from 0.5 to 3.4 GB. Bound: the decoded image (192 MB), the reduced copy the detector looks at
+    and its tables, and the decoder's own copies: under 1 GB above idle, for one or for a burst."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    assert run("--db", url, "enroll", "obama", data / TRAIN / "obama").exit_code == 0
+    key = new_key(url, "mem", "read")
+    server = ServerProcess(url, "--max-pending", "3", log=tmp_path / "server.log")
+    try:
+        client = httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=300)
+        assert client.post("/v1/detect", files={"image": photo(data, "obama-480p.jpg")}).status_code == 200  # warm
+        idle = server.memory()[0]
+        server.reset_peak()
+        bomb = blank_png(7999, 7999)
+        assert len(bomb) < 300_000
+        answer = client.post("/v1/detect", files={"image": bomb})
+        assert answer.status_code == 200 and answer.json()["faces"] == []
+        one = server.memory()[1] - idle
+        with ThreadPoolExecutor(8) as pool:
+            burst = list(pool.map(lambda _: client.post("/v1/detect", files={"image": bomb}), range(8)))
+        statuses = sorted(r.status_code for r in burst)
+        assert set(statuses) <= {200, 503} and 503 in statuses, statuses  # the excess shed, nothing killed
+        peak = server.memory()[1] - idle
+        assert one < 2**30 and peak < 2**30, (one >> 20, peak >> 20)
+        assert client.get("/health").json()["status"] == "ok"
+    finally:
+        server.stop()
+
+
+def _raw(server, head: bytes, body_parts, pause: float = 0.0) -> tuple[bytes, int]:
+    """Send a request by hand (to stream a body no client library would); the answer's first
+    bytes and how many body bytes went out before the server answered or hung up."""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head)
+        try:
+            for part in body_parts:
+                sock.sendall(part)
+                sent += len(part)
+                sock.settimeout(pause or 0.001)
+                try:
+                    early = sock.recv(4096)
+                    if early:
+                        return _rest(sock, early), sent
+                except TimeoutError:
+                    pass
+                sock.settimeout(30)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        sock.settimeout(30)
+        return _rest(sock, sock.recv(4096)), sent
+
+
+def _rest(sock: socket.socket, answer: bytes) -> bytes:
+    """The rest of an answer that has begun (until the server closes, or a second of quiet)."""
+    sock.settimeout(1)
+    try:
+        while chunk := sock.recv(4096):
+            answer += chunk
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return answer
+
+
+def test_an_endless_chunked_upload_is_refused_while_it_streams(hostile):
+    clients, _url, server, _log = hostile
+    key = clients["admin"].headers["X-API-Key"]
+    head = (
+        "POST /v1/identify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Transfer-Encoding: chunked\r\nX-API-Key: {key}\r\n\r\n"
+    ).encode()
+    chunk = b"A" * 2**20
+    endless = (f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n" for _ in range(2048))  # 2 GB if all read
+    answer, sent = _raw(server, head, endless)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert sent < 64 * 2**20  # refused after about the limit (14 MB for one image), not 2 GB
+
+
+def test_a_body_that_never_ends_is_dropped_after_the_body_timeout(hostile):
+    clients, _url, server, _log = hostile
+    key = clients["admin"].headers["X-API-Key"]
+    head = (
+        "POST /v1/identify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: 100000\r\nX-API-Key: {key}\r\n\r\n"
+    ).encode()
+    started = time.monotonic()
+    answer, _sent = _raw(server, head, [b'{"image": "'], pause=0.1)
+    assert answer.startswith(b"HTTP/1.1 408") and b"did not arrive within 2 s" in answer, answer[:300]
+    assert time.monotonic() - started < 10
+
+
+def test_malformed_forms_and_bodies_get_clear_4xx(hostile, data):
+    client = hostile[0]["admin"]
+    image = photo(data, "obama-480p.jpg")
+    cases = [
+        (client.post("/v1/identify", data={"source": "x"}, files={"other": b"x"}), 422, "missing image field"),
+        (client.post("/v1/identify", data={"source": "x"}), 415, "multipart"),  # urlencoded: no file at all
+        (client.post("/v1/identify", data={f"f{i}": "v" for i in range(300)}, files={"image": image}), 413, "at most"),
+        (client.post("/v1/identify", content=image, headers={"Content-Type": "image/jpeg"}), 415, "multipart"),
+        (
+            client.post("/v1/identify", content=b"--x\r\nbroken", headers={"Content-Type": "multipart/form-data"}),
+            422,
+            "boundary",
+        ),
+        (client.post("/v1/identify", json={"image": []}), 422, "one base64 string"),
+        (client.post("/v1/verify", json={"image1": [], "image2": []}), 422, "one base64 string"),
+        (client.post("/v1/checkin", json={"image": [], "source": "door"}), 422, "one base64 string"),
+        (client.post("/v1/identify", json={"image": {"nested": 1}}), 422, "base64"),
+        (client.post("/v1/identify", json=[1, 2]), 422, "object"),
+        (client.post("/v1/identify", content=b"{not json", headers={"Content-Type": "application/json"}), 422, "JSON"),
+        (client.post("/v1/identify", files={"image": image}, params={"threshold": "nan"}), 422, "threshold"),
+        (client.post("/v1/identify", files={"image": image}, params={"top_k": 10**6}), 422, "top_k"),
+    ]
+    for response, status, words in cases:
+        assert response.status_code == status, (response.status_code, response.text[:200])
+        assert words in response.json()["detail"], response.text[:200]
+
+
+@pytest.mark.parametrize(
+    "moment", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "9999-12-31T23:59:59-05:00", "2999-01-01T00:00:00Z"]
+)
+def test_check_ins_and_reports_out_of_any_calendar_are_refused(hostile, data, moment):
+    client = hostile[0]["admin"]
+    answer = client.post(
+        "/v1/checkin", files={"image": photo(data, "obama-480p.jpg")}, data={"source": "door", "time": moment}
+    )
+    assert answer.status_code == 422 and "time" in answer.json()["detail"]
+    report = client.get("/v1/attendance", params={"start": moment, "end": "2026-12-01"})
+    assert report.status_code in (200, 422) and report.status_code != 500  # 2999 is a valid report bound
+    if not moment.startswith("2999"):
+        assert report.status_code == 422 and "between 1900 and 9000" in report.json()["detail"]
+
+
+def test_ids_beyond_64_bits_are_bad_values_not_errors(hostile):
+    client = hostile[0]["admin"]
+    for path in ("/v1/samples/9223372036854775808", "/v1/samples/-1", "/v1/samples/0"):
+        assert client.delete(path).status_code == 422
+    for path in ("/v1/unknowns/9223372036854775808/snapshot", "/v1/events/99999999999999999999/snapshot"):
+        assert client.get(path).status_code == 422
+    assert client.post("/v1/unknowns/assign", json={"name": "x", "sightings": [2**63]}).status_code == 422
+    assert client.get("/v1/samples/9223372036854775807/crop").status_code == 404  # the largest id: no such sample
+    result = run("--db", hostile[1], "remove-sample", "9223372036854775808")
+    assert result.exit_code == 2 and "less than or equal to" in result.output
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../etc/passwd", "a/b", 'say "cheese"', "Robert'); DROP TABLE person;--", "Zoë 李 😀", "100% sure?#&"],
+)
+def test_hostile_names_are_stored_safely_and_reachable(hostile, data, name):
+    client = hostile[0]["enrol"]
+    path = "/v1/persons/" + urllib.parse.quote(name, safe="")
+
+    def at(method: str, where: str, **kwargs) -> httpx.Response:
+        """Sent with the path exactly as encoded (httpx would turn %3F back into ?)."""
+        return client.request(method, client.base_url.copy_with(raw_path=where.encode()), **kwargs)
+
+    kit = {"images": photo(data, "knn_examples/train/kit_harington/john1.jpeg")}
+    created = at("POST", f"{path}/images", files=kit)
+    assert created.status_code == 201, created.text
+    assert at("GET", path).json()["name"] == name
+    assert name in [p["name"] for p in client.get("/v1/persons").json()]
+    assert at("DELETE", path).json()["removed"] == name  # erasable through the API, whatever the name
+
+
+def test_names_that_cannot_be_names_are_refused(hostile, data):
+    client = hostile[0]["enrol"]
+    kit = {"images": photo(data, "knn_examples/train/kit_harington/john1.jpeg")}
+    for name, words in (("x" * 10_000, "at most 255"), ("bell\x07", "control characters"), ("  ", "empty")):
+        answer = client.post(f"/v1/persons/{urllib.parse.quote(name, safe='')}/images", files=kit)
+        assert answer.status_code == 422 and words in answer.json()["detail"], answer.text[:200]
+    assert run("--db", hostile[1], "enroll", "x" * 10_000, data / TRAIN / "kit_harington").exit_code == 1
+    # a name that normalises to one enrolled already is that person, never a second
+    composed, decomposed = "Zoë", unicodedata.normalize("NFD", "Zoë")
+    assert composed != decomposed
+    assert client.post(f"/v1/persons/{composed}/images", files=kit).status_code == 201
+    more = {"images": photo(data, "knn_examples/train/kit_harington/john2.jpeg")}
+    again = client.post(f"/v1/persons/{decomposed}/images", files=more)
+    assert again.status_code == 201 and again.json()["name"] == composed and again.json()["samples"] == 2
+    assert client.patch("/v1/persons/obama", json={"name": decomposed}).status_code == 409
+    assert [p["name"] for p in client.get("/v1/persons").json()].count("Zoë") == 1
+    assert client.delete(f"/v1/persons/{decomposed}").json() == {"removed": "Zoë", "samples": 2}
+
+
+def test_a_face_enrolled_as_someone_else_is_refused_and_says_who(hostile, data):
+    enrol, admin = hostile[0]["enrol"], hostile[0]["admin"]
+    same_photo = {"images": photo(data, "knn_examples/train/obama/obama.jpg")}
+    taken = enrol.post("/v1/persons/mallory/images", files=same_photo)
+    assert taken.status_code == 422
+    assert "enrolled already as 'obama'" in taken.json()["skipped"][0]["reason"]
+    assert "mallory" not in [p["name"] for p in admin.get("/v1/persons").json()]
+    identify = admin.post("/v1/identify", files={"image": photo(data, "obama-480p.jpg")}).json()["faces"]
+    assert identify[0]["name"] == "obama"
+    # another photo of the same person under another name: refused too, far above the threshold
+    other_photo = {"images": photo(data, "obama2.jpg")}
+    assert "enrolled already as 'obama'" in enrol.post("/v1/persons/barack/images", files=other_photo).text
+    override = enrol.post("/v1/persons/twin/images", files=same_photo, params={"allow_duplicate": True})
+    assert override.status_code == 403 and "'admin'" in override.json()["detail"]
+    allowed = admin.post("/v1/persons/twin/images", files=same_photo, params={"allow_duplicate": True})
+    assert allowed.status_code == 201
+    assert admin.delete("/v1/persons/twin").status_code == 200
+    cli_result = run("--db", hostile[1], "enroll", "mallory", data / TRAIN / "biden/biden.jpg")
+    assert cli_result.exit_code == 1 and "enrolled already as 'biden'" in cli_result.stderr
+
+
+def test_wrong_keys_are_rate_limited_and_never_echoed(hostile):
+    _clients, url, server, log = hostile
+    bare = httpx.Client(base_url=server.url, timeout=30)
+    answers = [bare.get("/v1/persons", headers={"X-API-Key": SECRET}) for _ in range(12)]
+    statuses = [a.status_code for a in answers]
+    assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429], statuses
+    assert int(answers[-1].headers["Retry-After"]) >= 1
+    assert all(SECRET not in a.text for a in answers)
+    assert bare.get("/health").status_code == 200  # no key needed, not locked out
+    time.sleep(0.5)
+    assert SECRET not in log.read_text(errors="replace")
+    key = new_key(url, "revocable", "read")
+    assert run("--db", url, "apikey", "revoke", "revocable").exit_code == 0
+    again = new_key(url, "revocable", "read")  # a revoked key's name may be used again
+    assert again != key
+    listed = {k["name"]: k["revoked"] for k in json.loads(run("--db", url, "apikey", "list", "--json").stdout)}
+    assert listed["revocable"] is None and any(n.startswith("revocable (revoked") and listed[n] for n in listed)
+    assert key not in log.read_text(errors="replace") and again not in log.read_text(errors="replace")
+
+
+def test_serving_beyond_this_machine_warns_about_plain_http(tmp_path):
+    server = ServerProcess(f"sqlite:///{tmp_path / 'store.db'}", "--host", "0.0.0.0", log=tmp_path / "log")
+    try:
+        assert "beyond this machine, over plain HTTP" in (tmp_path / "log").read_text()
+    finally:
+        server.stop()
+    quiet = ServerProcess(f"sqlite:///{tmp_path / 'store.db'}", log=tmp_path / "quiet")
+    try:
+        assert "plain HTTP" not in (tmp_path / "quiet").read_text()
+    finally:
+        quiet.stop()
+
+
+def test_uploads_never_touch_the_disk(monkeypatch, tmp_path, data):
+    """Multipart bodies are parsed in memory: with every way of making a temporary file made to
+    fail, photos of several MB (over Starlette's 1 MB spooling point) are enrolled and identified."""
+    import asyncio
+    import tempfile
+
+    from facerec.interfaces.server import ServerConfig, create_app
+
+    def no_disk(*_args, **_kwargs):
+        raise AssertionError("an upload was about to be written to a temporary file")
+
+    beside_the_store = tempfile.mkstemp
+
+    def only_the_store(*args, dir=None, **kwargs):  # noqa: A002 - tempfile's own name
+        if dir is None or tmp_path not in Path(dir).resolve().parents and Path(dir).resolve() != tmp_path:
+            no_disk()
+        return beside_the_store(*args, dir=dir, **kwargs)  # the index files, written beside the store
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    key = new_key(url, "disk", "admin")
+    big = Image.open(data / EXAMPLES / "obama-1080p.jpg").convert("RGB").resize((2880, 1620))
+    out = io.BytesIO()
+    big.save(out, "PNG")  # about 4 MB
+    assert out.tell() > 2 * 2**20
+    app = create_app(ServerConfig(db=url))
+    transport = httpx.ASGITransport(app=app)
+
+    async def warm() -> int:  # the models loaded (and exported once) before the guard goes up
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", headers={"X-API-Key": key}) as c:
+            return (await c.post("/v1/detect", files={"image": photo(data, "obama-480p.jpg")})).status_code
+
+    assert asyncio.run(warm()) == 200
+    for name in ("SpooledTemporaryFile", "TemporaryFile", "NamedTemporaryFile", "mkdtemp"):
+        monkeypatch.setattr(tempfile, name, no_disk)
+    monkeypatch.setattr(tempfile, "mkstemp", only_the_store)
+
+    async def exercise() -> tuple[int, list]:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", headers={"X-API-Key": key}) as c:
+            enrolled = await c.post("/v1/persons/obama/images", files={"images": ("big.png", out.getvalue())})
+            found = await c.post("/v1/identify", files={"image": ("big.png", out.getvalue())})
+            encoded = base64.b64encode(out.getvalue()).decode()
+            again = await c.post("/v1/identify", json={"image": encoded})
+            assert again.status_code == 200
+            return enrolled.status_code, [f["name"] for f in found.json()["faces"]]
+
+    assert asyncio.run(exercise()) == (201, ["obama"])
