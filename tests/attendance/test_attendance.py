@@ -15,20 +15,15 @@ from datetime import UTC, datetime, timedelta
 import camera
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from cli_run import run
 
 import cli
 from facerec.store import Store, StoredSample
 from facerec.store.attendance_log import AttendanceLog
 
-runner = CliRunner()
 START = "2026-11-24T08:00:00+00:00"
 T0 = datetime.fromisoformat(START)
 PEOPLE = ["obama", "biden", "kit_harington", "rose_leslie"]
-
-
-def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

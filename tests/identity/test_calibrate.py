@@ -5,19 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from alembic import command
+from cli_run import run
 from sqlalchemy import create_engine, inspect
-from typer.testing import CliRunner
 
-import cli
 from facerec import FaceRecognizer
 from facerec.identity.matching import Gallery, open_set_threshold
 from facerec.store import Store, migrations
-
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
 
 
 def test_open_set_threshold_lets_through_the_asked_share_of_strangers():

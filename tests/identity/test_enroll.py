@@ -11,17 +11,10 @@ import textwrap
 import time
 
 import pytest
-from typer.testing import CliRunner
+from cli_run import run
 
-import cli
 from facerec.identity.index import PersonIndex
 from facerec.store import Store
-
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
 
 
 @pytest.fixture

@@ -7,16 +7,8 @@ import json
 import numpy as np
 import pytest
 import torch
+from cli_run import run
 from PIL import Image
-from typer.testing import CliRunner
-
-import cli
-
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(cli.app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

@@ -17,23 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cli_run import new_key, run
 from server_process import ServerProcess
-from typer.testing import CliRunner
 
-import cli
-
-runner = CliRunner()
 CLI = Path(__file__).resolve().parents[2] / "cli.py"
 EXAMPLES = "face_recognition/examples"
 TRAIN = f"{EXAMPLES}/knn_examples/train"
-
-
-def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
-
-
-def new_key(url: str) -> str:
-    return run("--db", url, "apikey", "create", "faults", "--role", "admin").stdout.strip()
 
 
 def lfw_people(data: Path, count: int) -> list[tuple[str, list[bytes], bytes]]:
@@ -51,7 +40,7 @@ def lfw_people(data: Path, count: int) -> list[tuple[str, list[bytes], bytes]]:
 def test_sigkill_with_enrolments_in_flight_leaves_each_whole_or_absent(tmp_path, data):
     url = f"sqlite:///{tmp_path / 'store.db'}"
     assert run("--db", url, "enroll", "obama", data / TRAIN / "obama").exit_code == 0
-    key = new_key(url)
+    key = new_key(url, "faults")
     people = lfw_people(data, 20)
     server = ServerProcess(url, log=tmp_path / "first.log")
     client = httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=60)
@@ -95,7 +84,7 @@ def test_sigkill_with_enrolments_in_flight_leaves_each_whole_or_absent(tmp_path,
 def test_postgresql_restarted_under_a_running_server(postgres, data, tmp_path):
     url = postgres.new_database()
     assert run("--db", url, "enroll", "obama", data / TRAIN / "obama").exit_code == 0
-    key = new_key(url)
+    key = new_key(url, "faults")
     server = ServerProcess(url, log=tmp_path / "server.log")
     client = httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=60)
     obama = {"image": (data / EXAMPLES / "obama-480p.jpg").read_bytes()}
@@ -188,7 +177,7 @@ def test_a_full_disk_refuses_changes_and_corrupts_nothing(small_disk, data, tmp_
     folder, _remount = small_disk
     url = f"sqlite:///{folder / 'store.db'}"
     assert run("--db", url, "enroll", "obama", data / TRAIN / "obama").exit_code == 0
-    key = new_key(url)
+    key = new_key(url, "faults")
     server = ServerProcess(url, log=tmp_path / "server.log")
     client = httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=60)
     biden = [("images", p.read_bytes()) for p in sorted((data / TRAIN / "biden").iterdir())]

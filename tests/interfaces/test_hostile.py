@@ -15,26 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cli_run import new_key, run
 from PIL import Image
 from server_process import ServerProcess
-from typer.testing import CliRunner
 
-import cli
-
-runner = CliRunner()
 EXAMPLES = "face_recognition/examples"
 TRAIN = f"{EXAMPLES}/knn_examples/train"
 SECRET = "frk_this-is-not-a-key-and-must-never-be-logged"
-
-
-def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
-
-
-def new_key(url: str, name: str, role: str) -> str:
-    result = run("--db", url, "apikey", "create", name, "--role", role)
-    assert result.exit_code == 0, result.output
-    return result.stdout.strip()
 
 
 @pytest.fixture(scope="module")

@@ -6,16 +6,8 @@ import csv
 import json
 
 import pytest
+from cli_run import run
 from PIL import Image
-from typer.testing import CliRunner
-
-import cli
-
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -13,17 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from cli_run import new_key, run
 from server_process import ServerProcess
-from typer.testing import CliRunner
 
-import cli
-
-runner = CliRunner()
 TRAIN = "face_recognition/examples/knn_examples/train"
-
-
-def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +25,7 @@ def gallery(tmp_path_factory, data):
     url = f"sqlite:///{folder / 'store.db'}"
     for name in ("obama", "biden", "kit_harington"):
         assert run("--db", url, "enroll", name, data / TRAIN / name).exit_code == 0
-    key = run("--db", url, "apikey", "create", "load", "--role", "admin").stdout.strip()
+    key = new_key(url, "load")
     photos = {
         "obama": (data / "face_recognition/examples/obama-480p.jpg").read_bytes(),
         "biden": (data / "face_recognition/examples/biden.jpg").read_bytes(),

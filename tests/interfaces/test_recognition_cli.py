@@ -6,15 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
-import cli
-
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
+from cli_run import run
 
 
 @pytest.fixture(scope="module")

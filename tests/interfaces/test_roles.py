@@ -9,28 +9,16 @@ import json
 import httpx
 import pytest
 from alembic import command
+from cli_run import new_key, run
 from server_process import ServerProcess
 from sqlalchemy import create_engine, text
-from typer.testing import CliRunner
 
-import cli
 from facerec.store import migrations
 from facerec.store.api_keys import ApiKeys
 from facerec.store.repository import Store
 
-runner = CliRunner()
 EXAMPLES = "face_recognition/examples"
 TRAIN = f"{EXAMPLES}/knn_examples/train"
-
-
-def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
-
-
-def new_key(url: str, name: str, *role: str) -> str:
-    result = run("--db", url, "apikey", "create", name, *(("--role", role[0]) if role else ()))
-    assert result.exit_code == 0, result.stderr
-    return result.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +45,7 @@ def photo(data, path: str) -> bytes:
 
 def test_a_key_made_without_a_role_is_the_narrowest(tmp_path):
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    new_key(url, "door")
+    new_key(url, "door", None)
     listed = json.loads(run("--db", url, "apikey", "list", "--json").stdout)
     assert [(k["name"], k["role"]) for k in listed] == [("door", "checkin")]
     refused = run("--db", url, "apikey", "create", "boss", "--role", "owner")

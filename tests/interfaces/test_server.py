@@ -10,29 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from cli_run import new_key, run
 from PIL import Image
 from server_process import ServerProcess
-from typer.testing import CliRunner
-
-import cli
-
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
 
 
 def enrol_people(url: str, data, names=("obama", "biden", "kit_harington")) -> None:
     train = data / "face_recognition/examples/knn_examples/train"
     for name in names:
         assert run("--db", url, "enroll", name, train / name).exit_code == 0
-
-
-def new_key(url: str, name: str, role: str = "admin") -> str:
-    result = run("--db", url, "apikey", "create", name, "--role", role)
-    assert result.exit_code == 0, result.stderr
-    return result.stdout.strip()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -14,11 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cli_run import new_key, run
 from playwright.sync_api import expect, sync_playwright
 from server_process import ServerProcess
-from typer.testing import CliRunner
-
-import cli
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "out" / "web-screenshots"
@@ -29,11 +27,6 @@ CHROMIUM = "/usr/bin/chromium"  # Debian's (apt-get install chromium); Playwrigh
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                   "--disable-background-networking", "--disable-component-update",
                   "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]  # fmt: skip
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +37,7 @@ def desk(tmp_path_factory, data):
     url = f"sqlite:///{folder / 'store.db'}"
     train = data / "face_recognition/examples/knn_examples/train"
     assert run("--db", url, "enroll", "biden", train / "biden").exit_code == 0  # enrolled, never comes
-    keys = {
-        role: run("--db", url, "apikey", "create", f"{role}-key", "--role", role).stdout.strip()
-        for role in ("admin", "checkin")
-    }
+    keys = {role: new_key(url, f"{role}-key", role) for role in ("admin", "checkin")}
     server = ServerProcess(url, log=folder / "server.log")
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True)

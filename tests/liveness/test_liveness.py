@@ -11,21 +11,15 @@ import httpx
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
+from cli_run import new_key, run
 
-import cli
 from facerec import FaceRecognizer
 from facerec.errors import WeightsError
 from facerec.images import load_image
 from facerec.liveness import LivenessChecker, crops, nets
 from facerec.runtime import weights
 
-runner = CliRunner()
 START = "2026-12-01T09:00:00+00:00"
-
-
-def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +218,7 @@ def test_the_http_api_checks_liveness_and_a_terminal_can_require_it(door, tmp_pa
     url, _video = door
     store = f"sqlite:///{tmp_path / 'copy.db'}"
     _copy(url, store)
-    key = run("--db", store, "apikey", "create", "door", "--role", "read").stdout.strip()
+    key = new_key(store, "door", "read")
     samples = {name: (data / "antispoof" / f"{name}.jpg").read_bytes() for name in ("image_F1", "image_F2", "image_T1")}
     server = ServerProcess(store, "--require-liveness", log=tmp_path / "server.log")
     try:

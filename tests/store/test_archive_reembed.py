@@ -5,18 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from typer.testing import CliRunner
+from cli_run import run
 
-import cli
 from facerec.embedding import space
 from facerec.runtime import weights
 from facerec.store import Store
-
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
 
 
 def test_export_then_import_into_another_store(store_url, tmp_path, data):

@@ -10,20 +10,14 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from typer.testing import CliRunner
+from cli_run import run
 
-import cli
 from facerec.identity.index import PersonIndex
 from facerec.store import backup as backups
 from facerec.store.records import StoredSample
 from facerec.store.repository import Store
 
-runner = CliRunner()
 CLI = Path(__file__).resolve().parents[2] / "cli.py"
-
-
-def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
 
 
 def _samples(person: int, count: int = 2) -> list[StoredSample]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
+from cli_run import run
 
 import cli
 from facerec import FaceRecognizer
@@ -22,7 +22,6 @@ from facerec.training import crops as training_crops
 from facerec.training import triplets
 from facerec.training.trainer import TrainConfig, Trainer, resume_path
 
-runner = CliRunner()
 SMALL = ["--people-per-batch", "4", "--images-per-person", "3", "--validation", "0.25", "--margin", "0.5"]
 
 
@@ -33,10 +32,6 @@ from facerec.embedding.embedder import Embedder
 vectors = Embedder(sys.argv[1]).embed_crops(np.zeros((1, 160, 160, 3), np.uint8))
 print(json.dumps({"dimension": vectors.shape[1], "torch": "torch" in sys.modules}))
 """
-
-
-def run(*args):
-    return runner.invoke(cli.app, [str(a) for a in args])
 
 
 @pytest.fixture(autouse=True)
