@@ -64,9 +64,11 @@ def lfw_fold1_photos() -> list[Path]:
 
 def embed(recognizer: FaceRecognizer, paths: list[Path], label: str) -> Photos:
     """The faces of ``paths`` (a person's photos are in a folder named after them)."""
-    raw = Embedder(recognizer.embedder.spec, preprocessing=recognizer.preprocessing, centre=False)
+    precision = recognizer.embedder.precision
+    raw = Embedder(recognizer.embedder.spec, preprocessing=recognizer.preprocessing, centre=False, precision=precision)
     settings = {
         "sha256": raw.spec.files["weights"].sha256,
+        "precision": raw.precision,
         "preprocessing": repr(raw.preprocessing),
         "detector": repr(recognizer.detector.config),
         "gate": repr(recognizer.quality_gate),

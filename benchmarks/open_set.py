@@ -1,6 +1,6 @@
 """The open-set operating point: enrolled people named right against strangers named, per gallery size.
 
-    python benchmarks/open_set.py [--model casia-webface] [--draws 50]
+    python benchmarks/open_set.py [--model casia-webface] [--draws 50] [--precision auto]
 
 On lfw_train (139 people) and, held out, on LFW fold 1's people (163 of them with two photos or
 more; the 272 with one photo only ever play strangers): for each gallery size N (5 to 100), draws
@@ -113,15 +113,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=None)
     parser.add_argument("--draws", type=int, default=50)
+    parser.add_argument("--precision", default="auto", help="the embedder's (auto: as facerec runs by default)")
     args = parser.parse_args()
-    recognizer = FaceRecognizer(model=args.model)
+    recognizer = FaceRecognizer(model=args.model, precision=args.precision)
     embedder = recognizer.embedder
     train = embed(recognizer, lfw_train_photos(), "lfw_train")
     fold1 = embed(recognizer, lfw_fold1_photos(), "lfw_fold1")
     default = embedder.spec.open_set_far
     fars = sorted({0.002, 0.004, default, 0.016, 0.05})
     print(
-        f"model {embedder.model}: threshold for N people from the impostor table at open_set_far / N "
+        f"model {embedder.model} ({embedder.precision}): threshold for N people from the impostor table "
+        "at open_set_far / N "
         f"(default open_set_far {default:g}); {args.draws} galleries per size, pooled"
     )
     quantiles = embedder.spec.impostor_quantiles

@@ -130,7 +130,7 @@ class FaceRecognizer:
         device: str = "cpu",
         backend: Backend = "auto",
         threads: int | None = None,
-        precision: Precision = "fp32",
+        precision: Precision = "auto",
         detector: DetectorConfig | None = None,
         margin: float | None = None,
         align: str | None = None,
@@ -620,7 +620,7 @@ class FaceRecognizer:
         """
         files = sorted({path for pair in pairs for path in (pair.first, pair.second)})
         settings = {"model": self.embedder.model, "sha256": self.embedder.spec.files["weights"].sha256}
-        settings["centre"] = self.embedder.centre_id
+        settings |= {"centre": self.embedder.centre_id, "precision": self.embedder.precision}
         settings |= {"preprocessing": repr(self.preprocessing), "detector": repr(self._detector_config)}
         vectors: dict = {}
         missed: list[str] = []

@@ -62,7 +62,14 @@ DbOption = Annotated[
     str | None,
     typer.Option("--db", help="Store URL (sqlite:///path or postgresql+psycopg://...); default in $FACEREC_HOME."),
 ]
-PrecisionOption = Annotated[str, typer.Option("--precision", help="fp32 (reference) or bf16 (faster, approximate).")]
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="auto (int8 on the CPU where the model ships int8 ranges, else fp32), fp32 (the reference), "
+        "int8 (ONNX Runtime) or bf16 (torch).",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 MinFaceOption = Annotated[
     float,

@@ -97,6 +97,24 @@ class OnnxNetwork:
         return tuple(self.session.run(None, {self._input: np.ascontiguousarray(batch, dtype=np.float32)}))
 
 
+def parsed_model(name: str, export: Export):
+    """The cached model ``name`` as an ``onnx.ModelProto``, to derive another graph from (int8); a
+    cached file that does not parse (damaged on disk) is exported again."""
+    import onnx
+
+    model = cached_model(name, export)
+    for attempt in (1, 2):
+        try:
+            return onnx.load(str(model)) if isinstance(model, Path) else onnx.load_from_string(model)
+        except Exception as exc:  # protobuf's DecodeError and friends
+            if not isinstance(model, Path) or attempt == 2:
+                raise
+            log.warning("cannot read the cached %s (%s); exporting it again", model, exc)
+            model.unlink(missing_ok=True)
+            model = cached_model(name, export)
+    raise AssertionError("unreachable")
+
+
 def open_network(name: str, export: Export, threads: int | None = None) -> OnnxNetwork:
     """:class:`OnnxNetwork` of a cached model; a cached file ONNX Runtime cannot read (damaged on
     disk) is exported again rather than failing every later start."""
