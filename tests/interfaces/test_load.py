@@ -110,11 +110,12 @@ def test_light_requests_and_health_do_not_wait_behind_model_work(gallery):
 
 def test_a_request_whose_client_went_away_is_not_computed(gallery):
     url, key, photos, folder = gallery
-    server = ServerProcess(url, log=folder / "gone.log")
+    # A backlog longer than the impatient clients wait in all (5 x 0.2 s): 80 identifications.
+    server = ServerProcess(url, "--max-pending", "128", log=folder / "gone.log")
     try:
         client = httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=120)
-        with ThreadPoolExecutor(45) as pool:
-            kept = [pool.submit(client.post, "/v1/identify", files={"image": photos["obama"]}) for _ in range(40)]
+        with ThreadPoolExecutor(85) as pool:
+            kept = [pool.submit(client.post, "/v1/identify", files={"image": photos["obama"]}) for _ in range(80)]
             time.sleep(0.3)
             impatient = httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=0.2)
             for _ in range(5):
@@ -124,7 +125,7 @@ def test_a_request_whose_client_went_away_is_not_computed(gallery):
         deadline = time.monotonic() + 30
         while (queue := client.get("/health").json()["model_queue"])["pending"] and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert queue["abandoned"] == 5 and queue["done"] == 40, queue
+        assert queue["abandoned"] == 5 and queue["done"] == 80, queue
     finally:
         server.stop()
 
