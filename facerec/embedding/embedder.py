@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, get_args
 
 import numpy as np
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 Align = Literal["crop", "similarity"]
 Border = Literal["clip", "pad"]
 Precision = Literal["auto", "fp32", "bf16", "int8"]
-PRECISIONS = ("auto", "fp32", "bf16", "int8")
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 BATCH = 32
 
 
