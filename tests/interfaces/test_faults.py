@@ -73,10 +73,12 @@ def test_sigkill_with_enrolments_in_flight_leaves_each_whole_or_absent(tmp_path,
     restarted = ServerProcess(url, log=tmp_path / "second.log")
     try:
         again = httpx.Client(base_url=restarted.url, headers={"X-API-Key": key}, timeout=60)
-        for name, _photos, probe in people:  # the index agrees with the store
-            found = again.post("/v1/identify", files={"image": probe}).json()["faces"]
-            named = {f["name"] for f in found}
-            assert (name in named) == (name in held), (name, named)
+        for name, _photos, probe in people:  # the index agrees with the store: nobody lost, no ghost
+            # Ranked candidates, not the thresholded name: whether a two-photo probe clears the
+            # operating point is accuracy (measured elsewhere), not what a kill may break.
+            answer = again.post("/v1/identify", params={"top_k": 3}, files={"image": probe})
+            ranked = {c["name"] for f in answer.json()["faces"] for c in f["candidates"]}
+            assert (name in ranked) == (name in held), (name, ranked)
     finally:
         restarted.stop()
 
