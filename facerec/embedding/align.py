@@ -43,8 +43,14 @@ def margin_crop(
     left, top, right, bottom = margin_box(face.box, margin, size, image.shape[1], image.shape[0], clip=border == "clip")
     if right <= left or bottom <= top:
         return np.zeros((size, size, 3), np.uint8)
-    crop = Image.fromarray(image).crop((left, top, right, bottom))
-    return np.asarray(crop.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    # Only the box goes to Pillow, cut out here as Pillow's crop would cut it (black outside the
+    # image): a whole photo made into an Image is a copy of all of it for each face.
+    height, width = image.shape[:2]
+    y0, x0 = min(max(top, 0), height), min(max(left, 0), width)
+    y1, x1 = max(min(bottom, height), y0), max(min(right, width), x0)
+    crop = np.zeros((bottom - top, right - left, 3), np.uint8)
+    crop[y0 - top : y1 - top, x0 - left : x1 - left] = image[y0:y1, x0:x1]
+    return np.asarray(Image.fromarray(crop).resize((size, size), Image.BILINEAR), dtype=np.uint8)
 
 
 def template(size: int = 160, margin: float = 0.0) -> np.ndarray:

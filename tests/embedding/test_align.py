@@ -5,6 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
 
 from facerec.embedding import align
 from facerec.embedding.embedder import Embedder
@@ -17,6 +20,31 @@ def test_margin_box_grows_by_the_margin_in_output_pixels_and_clips():
     # 32 * 100 / 128 = 25 px in each dimension, 12.5 on each side.
     assert align.margin_box((50, 60, 150, 160), 32, 160, 1000, 1000) == (37, 47, 162, 172)
     assert align.margin_box((-10, 5, 90, 105), 32, 160, 80, 1000) == (0, 0, 80, 117)
+
+
+_PHOTO = np.random.default_rng(0).integers(0, 256, (48, 64, 3), np.uint8)
+_POINTS = tuple((0.0, 0.0) for _ in range(5))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.floats(-80, 120),
+    st.floats(-80, 100),
+    st.floats(0.5, 150),
+    st.floats(0.5, 150),
+    st.sampled_from([0.0, 20.0, 44.0]),
+    st.sampled_from(["clip", "pad"]),
+)
+def test_margin_crop_is_pillows_crop_of_the_whole_photo(x, y, w, h, margin, border):
+    """The box is cut out before it reaches Pillow; the pixels are those of Pillow's own crop of
+    the whole photo (black outside it), for boxes inside, across and wholly outside the photo."""
+    face = Face(box=(x, y, x + w, y + h), confidence=1.0, landmarks=_POINTS)
+    left, top, right, bottom = align.margin_box(face.box, margin, 32, 64, 48, clip=border == "clip")
+    expected = np.zeros((32, 32, 3), np.uint8)
+    if right > left and bottom > top:
+        crop = Image.fromarray(_PHOTO).crop((left, top, right, bottom))
+        expected = np.asarray(crop.resize((32, 32), Image.BILINEAR))
+    np.testing.assert_array_equal(align.margin_crop(_PHOTO, face, 32, margin, border), expected)
 
 
 def test_margin_crop_matches_facenet_pytorch_crops_loosely(data, detector):
