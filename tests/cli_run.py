@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 import cli
 
 runner = CliRunner()
+TRAIN = "face_recognition/examples/knn_examples/train"  # under ../shared/data: two photos each of obama, biden, ...
 
 
 def run(*args):
@@ -18,3 +21,11 @@ def new_key(url: str, name: str, role: str | None = "admin") -> str:
     result = run("--db", url, "apikey", "create", name, *(("--role", role) if role else ()))
     assert result.exit_code == 0, result.output
     return result.stdout.strip()
+
+
+def enrol_obama_and_biden(url: str, data: Path, *options) -> None:
+    """Enrol obama and biden from their example photos into the store at ``url`` (``options``
+    go before the command, as ``--model``)."""
+    for name in ("obama", "biden"):
+        result = run("--db", url, *options, "enroll", name, data / TRAIN / name)
+        assert result.exit_code == 0, result.output

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 
 import schemathesis
+from cli_run import enrol_obama_and_biden, new_key
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -19,22 +20,16 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from server_process import ServerProcess
-from typer.testing import CliRunner
-
-import cli
 
 EXAMPLES = 12  # per operation: about 400 cases over the operations, a minute or two on 2 cores
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 STREAMS = {"/v1/events/stream"}  # endless: test_web.py and test_server.py read it
-runner = CliRunner()
 
 
 def test_every_operation_answers_as_its_schema_says(tmp_path, data):
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    train = data / "face_recognition/examples/knn_examples/train"
-    for name in ("obama", "biden"):
-        assert runner.invoke(cli.app, ["--db", url, "enroll", name, str(train / name)]).exit_code == 0
-    key = runner.invoke(cli.app, ["--db", url, "apikey", "create", "fuzzer", "--role", "admin"]).stdout.strip()
+    enrol_obama_and_biden(url, data)
+    key = new_key(url, "fuzzer")
     server = ServerProcess(url, log=tmp_path / "server.log")
     seen: collections.Counter = collections.Counter()
     failures: list[str] = []

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_run import new_key, run
+from cli_run import TRAIN, enrol_obama_and_biden, new_key, run
 from PIL import Image
 from server_process import ServerProcess
 
 EXAMPLES = "face_recognition/examples"
-TRAIN = f"{EXAMPLES}/knn_examples/train"
 SECRET = "frk_this-is-not-a-key-and-must-never-be-logged"
 
 
@@ -28,8 +27,7 @@ SECRET = "frk_this-is-not-a-key-and-must-never-be-logged"
 def hostile(tmp_path_factory, data):
     folder = tmp_path_factory.mktemp("hostile")
     url = f"sqlite:///{folder / 'store.db'}"
-    for name in ("obama", "biden"):
-        assert run("--db", url, "enroll", name, data / TRAIN / name).exit_code == 0
+    enrol_obama_and_biden(url, data)
     admin, enrol = new_key(url, "admin", "admin"), new_key(url, "enrol", "enrol")
     log = folder / "server.log"
     server = ServerProcess(url, "--body-timeout", "2", log=log)
@@ -117,13 +115,18 @@ def _rest(sock: socket.socket, answer: bytes) -> bytes:
     return answer
 
 
+def _identify_head(key: str, framing: str) -> bytes:
+    """The head of a raw JSON identify request whose body is framed by ``framing``."""
+    return (
+        "POST /v1/identify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"{framing}\r\nX-API-Key: {key}\r\n\r\n"
+    ).encode()
+
+
 def test_an_endless_chunked_upload_is_refused_while_it_streams(hostile):
     clients, _url, server, _log = hostile
     key = clients["admin"].headers["X-API-Key"]
-    head = (
-        "POST /v1/identify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        f"Transfer-Encoding: chunked\r\nX-API-Key: {key}\r\n\r\n"
-    ).encode()
+    head = _identify_head(key, "Transfer-Encoding: chunked")
     chunk = b"A" * 2**20
     endless = (f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n" for _ in range(2048))  # 2 GB if all read
     answer, sent = _raw(server, head, endless)
@@ -134,10 +137,7 @@ def test_an_endless_chunked_upload_is_refused_while_it_streams(hostile):
 def test_a_body_that_never_ends_is_dropped_after_the_body_timeout(hostile):
     clients, _url, server, _log = hostile
     key = clients["admin"].headers["X-API-Key"]
-    head = (
-        "POST /v1/identify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        f"Content-Length: 100000\r\nX-API-Key: {key}\r\n\r\n"
-    ).encode()
+    head = _identify_head(key, "Content-Length: 100000")
     started = time.monotonic()
     answer, _sent = _raw(server, head, [b'{"image": "'], pause=0.1)
     assert answer.startswith(b"HTTP/1.1 408") and b"did not arrive within 2 s" in answer, answer[:300]

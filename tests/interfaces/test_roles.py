@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 from alembic import command
-from cli_run import new_key, run
+from cli_run import enrol_obama_and_biden, new_key, run
 from server_process import ServerProcess
 from sqlalchemy import create_engine, text
 
@@ -18,7 +18,6 @@ from facerec.store.api_keys import ApiKeys
 from facerec.store.repository import Store
 
 EXAMPLES = "face_recognition/examples"
-TRAIN = f"{EXAMPLES}/knn_examples/train"
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +25,7 @@ def desk(tmp_path_factory, data):
     """A server over a store with obama and biden, and a key of every role."""
     folder = tmp_path_factory.mktemp("roles")
     url = f"sqlite:///{folder / 'store.db'}"
-    for name in ("obama", "biden"):
-        assert run("--db", url, "enroll", name, data / TRAIN / name).exit_code == 0
+    enrol_obama_and_biden(url, data)
     keys = {role: new_key(url, f"{role} key", role) for role in ("checkin", "read", "enrol", "admin")}
     server = ServerProcess(url, log=folder / "server.log")
     clients = {

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cli_run import run
+from cli_run import TRAIN, enrol_obama_and_biden, run
 
 import cli
 from facerec import FaceRecognizer
@@ -177,14 +177,12 @@ def test_a_128d_model_enrols_and_identifies_through_the_cli(people, data, tmp_pa
     result = run("train", people, "--out", model, "--dim", "128", "--epochs", "1", "--steps", "3", *SMALL)
     assert result.exit_code == 0, result.stderr
     db = f"sqlite:///{tmp_path / 'store.db'}"
-    train = data / "face_recognition/examples/knn_examples/train"
-    for name in ("obama", "biden"):
-        assert run("--db", db, "--model", model, "enroll", name, train / name).exit_code == 0
+    enrol_obama_and_biden(db, data, "--model", model)
     found = run("--db", db, "--model", model, "identify", "--json", data / "face_recognition/examples/two_people.jpg")
     assert found.exit_code == 0, found.stderr
     faces = sorted(json.loads(found.stdout)[0]["faces"], key=lambda f: f["box"][0])
     assert [f["name"] for f in faces] == ["obama", "biden"]
-    embedded = json.loads(run("--model", model, "embed", "--json", train / "obama/obama.jpg").stdout)
+    embedded = json.loads(run("--model", model, "embed", "--json", data / TRAIN / "obama/obama.jpg").stdout)
     assert len(embedded[0]["faces"][0]["embedding"]) == 128
     mixed = run("--db", db, "identify", data / "face_recognition/examples/two_people.jpg")
     assert mixed.exit_code == 1 and "reembed" in mixed.stderr  # the store will not mix models
