@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -23,9 +24,9 @@ def new_key(url: str, name: str, role: str | None = "admin") -> str:
     return result.stdout.strip()
 
 
-def enrol_obama_and_biden(url: str, data: Path, *options) -> None:
-    """Enrol obama and biden from their example photos into the store at ``url`` (``options``
-    go before the command, as ``--model``)."""
-    for name in ("obama", "biden"):
+def enrol_people(url: str, data: Path, names: Sequence[str] = ("obama", "biden"), options: Sequence = ()) -> None:
+    """Enrol each of ``names`` from its example photos (TRAIN) into the store at ``url``;
+    ``options`` go before the command (as ``--model``)."""
+    for name in names:
         result = run("--db", url, *options, "enroll", name, data / TRAIN / name)
         assert result.exit_code == 0, result.output

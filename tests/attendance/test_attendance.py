@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import camera
 import numpy as np
 import pytest
-from cli_run import run
+from cli_run import enrol_people, run
 
 import cli
 from facerec.store import Store, StoredSample
@@ -31,9 +31,7 @@ def enrolled(tmp_path_factory, data):
     """A store with four people enrolled; tests copy it so each starts from the same state."""
     folder = tmp_path_factory.mktemp("attendance")
     url = f"sqlite:///{folder / 'store.db'}"
-    train = data / "face_recognition/examples/knn_examples/train"
-    for name in PEOPLE:
-        assert run("--db", url, "enroll", name, train / name).exit_code == 0
+    enrol_people(url, data, PEOPLE)
     return folder / "store.db"
 
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import camera
 import pytest
+from cli_run import TRAIN
 from typer.testing import CliRunner
 
 import cli
 
 runner = CliRunner()
 CLI = Path(__file__).resolve().parents[2] / "cli.py"
-TRAIN = "face_recognition/examples/knn_examples/train"
 
 
 @pytest.fixture(scope="module")

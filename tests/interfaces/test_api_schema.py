@@ -11,7 +11,7 @@ from __future__ import annotations
 import collections
 
 import schemathesis
-from cli_run import enrol_obama_and_biden, new_key
+from cli_run import enrol_people, new_key
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -28,7 +28,7 @@ STREAMS = {"/v1/events/stream"}  # endless: test_web.py and test_server.py read 
 
 def test_every_operation_answers_as_its_schema_says(tmp_path, data):
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    enrol_obama_and_biden(url, data)
+    enrol_people(url, data)
     key = new_key(url, "fuzzer")
     server = ServerProcess(url, log=tmp_path / "server.log")
     seen: collections.Counter = collections.Counter()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_run import TRAIN, enrol_obama_and_biden, new_key, run
+from cli_run import TRAIN, enrol_people, new_key, run
 from PIL import Image
 from server_process import ServerProcess
 
@@ -27,7 +27,7 @@ SECRET = "frk_this-is-not-a-key-and-must-never-be-logged"
 def hostile(tmp_path_factory, data):
     folder = tmp_path_factory.mktemp("hostile")
     url = f"sqlite:///{folder / 'store.db'}"
-    enrol_obama_and_biden(url, data)
+    enrol_people(url, data)
     admin, enrol = new_key(url, "admin", "admin"), new_key(url, "enrol", "enrol")
     log = folder / "server.log"
     server = ServerProcess(url, "--body-timeout", "2", log=log)

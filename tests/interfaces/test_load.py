@@ -13,10 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from cli_run import new_key, run
+from cli_run import TRAIN, new_key, run
 from server_process import ServerProcess
-
-TRAIN = "face_recognition/examples/knn_examples/train"
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 from alembic import command
-from cli_run import enrol_obama_and_biden, new_key, run
+from cli_run import enrol_people, new_key, run
 from server_process import ServerProcess
 from sqlalchemy import create_engine, text
 
@@ -25,7 +25,7 @@ def desk(tmp_path_factory, data):
     """A server over a store with obama and biden, and a key of every role."""
     folder = tmp_path_factory.mktemp("roles")
     url = f"sqlite:///{folder / 'store.db'}"
-    enrol_obama_and_biden(url, data)
+    enrol_people(url, data)
     keys = {role: new_key(url, f"{role} key", role) for role in ("checkin", "read", "enrol", "admin")}
     server = ServerProcess(url, log=folder / "server.log")
     clients = {

@@ -10,15 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from cli_run import new_key, run
+from cli_run import enrol_people, new_key, run
 from PIL import Image
 from server_process import ServerProcess
-
-
-def enrol_people(url: str, data, names=("obama", "biden", "kit_harington")) -> None:
-    train = data / "face_recognition/examples/knn_examples/train"
-    for name in names:
-        assert run("--db", url, "enroll", name, train / name).exit_code == 0
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -29,7 +23,7 @@ def api(request, tmp_path_factory, data):
         url = f"sqlite:///{folder / 'store.db'}"
     else:
         url = request.getfixturevalue("postgres").new_database()
-    enrol_people(url, data)
+    enrol_people(url, data, ("obama", "biden", "kit_harington"))
     key = new_key(url, "tests")
     server = ServerProcess(url, log=folder / "server.log")
     client = httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=120)
@@ -191,7 +185,7 @@ def test_fifty_concurrent_identify_requests(api, data):
 
 def test_two_server_processes_share_one_postgresql_store(postgres, data, tmp_path):
     url = postgres.new_database()
-    enrol_people(url, data, ("obama", "biden"))
+    enrol_people(url, data)
     key = new_key(url, "cluster")
     first = ServerProcess(url, "--workers", "2", log=tmp_path / "first.log")  # itself two processes
     second = ServerProcess(url, log=tmp_path / "second.log")

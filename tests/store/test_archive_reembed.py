@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from cli_run import enrol_obama_and_biden, run
+from cli_run import enrol_people, run
 
 from facerec.embedding import space
 from facerec.runtime import weights
@@ -14,7 +14,7 @@ from facerec.store import Store
 
 def test_export_then_import_into_another_store(store_url, tmp_path, data):
     source = f"sqlite:///{tmp_path / 'source.db'}"
-    enrol_obama_and_biden(source, data)
+    enrol_people(source, data)
     archive = tmp_path / "out" / "gallery.zip"
     result = run("--db", source, "export", archive)
     assert result.exit_code == 0 and "exported 2 people, 4 samples" in result.stdout
@@ -80,7 +80,7 @@ def test_a_store_made_before_centring_is_refused_then_recentred_and_names_the_sa
     probe = data / "face_recognition/examples/knn_examples/test/obama_and_biden.jpg"
     with monkeypatch.context() as old:  # facerec before centring: the network's own vectors, schema 0003
         old.setattr(weights, "load_centre", lambda spec: None)
-        enrol_obama_and_biden(url, data)
+        enrol_people(url, data)
         before = {f["name"] for f in json.loads(run("--db", url, "identify", "--json", probe).stdout)[0]["faces"]}
         store = Store(url)
         raw = store.embeddings("casia-webface")[2]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cli_run import TRAIN, enrol_obama_and_biden, run
+from cli_run import TRAIN, enrol_people, run
 
 import cli
 from facerec import FaceRecognizer
@@ -177,7 +177,7 @@ def test_a_128d_model_enrols_and_identifies_through_the_cli(people, data, tmp_pa
     result = run("train", people, "--out", model, "--dim", "128", "--epochs", "1", "--steps", "3", *SMALL)
     assert result.exit_code == 0, result.stderr
     db = f"sqlite:///{tmp_path / 'store.db'}"
-    enrol_obama_and_biden(db, data, "--model", model)
+    enrol_people(db, data, options=("--model", model))
     found = run("--db", db, "--model", model, "identify", "--json", data / "face_recognition/examples/two_people.jpg")
     assert found.exit_code == 0, found.stderr
     faces = sorted(json.loads(found.stdout)[0]["faces"], key=lambda f: f["box"][0])
@@ -222,9 +222,7 @@ def test_bad_training_input_fails_clearly(people, tmp_path):
 
 def test_an_export_of_the_store_is_training_data_too(data, tmp_path):
     db = f"sqlite:///{tmp_path / 'store.db'}"
-    train = data / "face_recognition/examples/knn_examples/train"
-    for name in ("obama", "biden", "kit_harington", "rose_leslie"):
-        assert run("--db", db, "enroll", name, train / name).exit_code == 0
+    enrol_people(db, data, ("obama", "biden", "kit_harington", "rose_leslie"))
     assert run("--db", db, "export", tmp_path / "people.zip").exit_code == 0
     result = run(
         "train", tmp_path / "people.zip", "--out", tmp_path / "m.pt", "--epochs", "1", "--steps", "2",
