@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 import cli
 
 runner = CliRunner()
-TRAIN = "face_recognition/examples/knn_examples/train"  # under ../shared/data: two photos each of obama, biden, ...
+EXAMPLES = "face_recognition/examples"  # under ../shared/data
+TRAIN = f"{EXAMPLES}/knn_examples/train"  # two photos each of obama, biden, ...
 
 
 def run(*args):

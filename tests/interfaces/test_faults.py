@@ -17,11 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_run import TRAIN, new_key, run
+from cli_run import EXAMPLES, TRAIN, new_key, run
 from server_process import ServerProcess
 
 CLI = Path(__file__).resolve().parents[2] / "cli.py"
-EXAMPLES = "face_recognition/examples"
 
 
 def lfw_people(data: Path, count: int) -> list[tuple[str, list[bytes], bytes]]:

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_run import TRAIN, enrol_people, new_key, run
+from cli_run import EXAMPLES, TRAIN, enrol_people, new_key, run
 from PIL import Image
 from server_process import ServerProcess
 
-EXAMPLES = "face_recognition/examples"
 SECRET = "frk_this-is-not-a-key-and-must-never-be-logged"
 
 

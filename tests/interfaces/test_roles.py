@@ -9,15 +9,13 @@ import json
 import httpx
 import pytest
 from alembic import command
-from cli_run import enrol_people, new_key, run
+from cli_run import EXAMPLES, enrol_people, new_key, run
 from server_process import ServerProcess
 from sqlalchemy import create_engine, text
 
 from facerec.store import migrations
 from facerec.store.api_keys import ApiKeys
 from facerec.store.repository import Store
-
-EXAMPLES = "face_recognition/examples"
 
 
 @pytest.fixture(scope="module")
