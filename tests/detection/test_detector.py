@@ -115,6 +115,32 @@ def test_pnet_in_strips_equals_one_pass(height, width, backend):
     np.testing.assert_allclose(reg, whole_reg, atol=1e-5, rtol=0)
 
 
+def test_onet_a_few_crops_at_a_time_equals_whole_chunks(data):
+    """ONNX Runtime's O-Net batch (CPU_ONET_BATCH) changes no bit of what stage 3 keeps: same
+    boxes, scores and landmarks, including a last batch shorter than the rest (3 does not divide
+    the chunks)."""
+    from facerec.detection.mtcnn import area
+    from facerec.detection.mtcnn import detector as module
+
+    pixels = load_image(data / "detection_gt/bald_guys.jpg")
+    image = module._Image(pixels.shape[0], pixels.shape[1], area.summed_area_table(pixels))
+    pnet, rnet, onet = module.load_nets("onnx")
+    config = DetectorConfig()
+    found, scores = module.propose(pnet, image, config)
+    candidates = module._Candidates(found, scores, np.zeros(len(found), np.int64))
+    candidates = module.refine(rnet, [image], candidates, config.thresholds[1])
+    assert len(candidates.boxes) > 2 * module.CROP_CHUNK  # several chunks, each in many batches
+    whole, whole_landmarks = module.output(onet, [image], candidates, config.thresholds[2])
+    batched, batched_landmarks = module.output(onet, [image], candidates, config.thresholds[2], batch=3)
+    assert len(whole.boxes) >= 10
+    for got, want in (
+        (batched.boxes, whole.boxes),
+        (batched.scores, whole.scores),
+        (batched_landmarks, whole_landmarks),
+    ):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_a_photo_over_the_detection_limit_is_searched_reduced_and_answered_at_full_size(detector, data):
     """A 12 MP photo (over DETECT_MAX_PIXELS) is searched on an area-reduced copy; its faces come
     back in the photo's own pixels: where the same scene, small enough to be searched whole,
