@@ -44,7 +44,7 @@ def working_copy(image: np.ndarray, max_pixels: int = DETECT_MAX_PIXELS) -> tupl
     return small, width / small_w, height / small_h
 
 
-def _bins(length: np.ndarray | int, size: int, origin: np.ndarray | int = 0) -> tuple[np.ndarray, np.ndarray]:
+def bins(length: np.ndarray | int, size: int, origin: np.ndarray | int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Start and stop (exclusive) of each of ``size`` adaptive-pooling bins over ``length``."""
     i = np.arange(size, dtype=np.int64)
     if isinstance(length, np.ndarray):
@@ -65,8 +65,8 @@ def _averages(sums: np.ndarray, heights: np.ndarray, widths: np.ndarray) -> np.n
 
 def resize(table: np.ndarray, height: int, width: int) -> np.ndarray:
     """Area-resize the image behind ``table`` to 3 x height x width, float32 in 0..255."""
-    y0, y1 = _bins(table.shape[0] - 1, height)
-    x0, x1 = _bins(table.shape[1] - 1, width)
+    y0, y1 = bins(table.shape[0] - 1, height)
+    x0, x1 = bins(table.shape[1] - 1, width)
     # In place where possible: a 1080p photo's first level is megabytes per temporary.
     rows = table.take(y1, axis=0)
     rows -= table.take(y0, axis=0)
@@ -82,8 +82,8 @@ def crops(table: np.ndarray, windows: np.ndarray, size: int) -> np.ndarray:
         return np.zeros((0, channels, size, size), dtype=np.float32)
     w = np.asarray(windows, dtype=np.int64)
     x0, y0, x1, y1 = (w[:, k : k + 1] for k in range(4))
-    ys0, ys1 = _bins(y1 - y0, size, y0)
-    xs0, xs1 = _bins(x1 - x0, size, x0)
+    ys0, ys1 = bins(y1 - y0, size, y0)
+    xs0, xs1 = bins(x1 - x0, size, x0)
     stride = table.shape[1]
     flat = table.reshape(-1, channels)
 
