@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,17 @@ def test_installed_package_lives_outside_the_source_tree(tmp_path):
     )
     for shipped in shipped_files:
         assert (package / shipped).exists(), shipped
+    assert not list(package.rglob("*.c")), "the C kernel's sources are compiled, not shipped"
+    if sys.platform == "linux" and platform.machine() == "x86_64":  # the C P-Net kernel is in the wheel
+        kernel = subprocess.run(
+            [sys.executable, "-c", "import _facerec_mtcnn as k; print(k.__file__, k.INSTRUCTION_SET)"],
+            cwd=tmp_path,
+            env=_clean_env(tmp_path / "cache"),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert Path(kernel[0]).parent == package.parent, kernel
 
 
 def _run_installed(*args: str, cwd: Path) -> subprocess.CompletedProcess:

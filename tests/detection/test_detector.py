@@ -126,7 +126,7 @@ def test_onet_a_few_crops_at_a_time_equals_whole_chunks(data):
     image = module._Image(pixels.shape[0], pixels.shape[1], area.summed_area_table(pixels))
     pnet, rnet, onet = module.load_nets("onnx")
     config = DetectorConfig()
-    found, scores = module.propose(pnet, image, config)
+    found, scores = module.propose(module.NetworkPNet(pnet), image, config)
     candidates = module._Candidates(found, scores, np.zeros(len(found), np.int64))
     candidates = module.refine(rnet, [image], candidates, config.thresholds[1])
     assert len(candidates.boxes) > 2 * module.CROP_CHUNK  # several chunks, each in many batches

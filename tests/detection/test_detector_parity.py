@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facerec.detection.mtcnn import MTCNN
+from facerec.detection.mtcnn import MTCNN, native
 
 CONFIDENT = 0.9
 
@@ -34,9 +34,12 @@ def test_reference_lists_930_images(reference_faces):
     assert len(reference_faces) == 930
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnx"])
+# "native": ONNX Runtime with P-Net on facerec's C kernel, the default on the CPU where it is built.
+@pytest.mark.parametrize("backend", ["torch", "onnx", "native"])
 def test_every_reference_image_matches(backend, data, reference_faces):
-    detector = MTCNN(backend=backend)
+    if backend == "native" and native.kernel() is None:
+        pytest.skip("the C kernel is not built on this platform (test_native.py asserts it is on x86-64 Linux)")
+    detector = MTCNN(backend="torch" if backend == "torch" else "onnx", native_pnet=backend == "native")
     problems = []
     checked_faces = 0
     worst = {"iou": 1.0, "confidence": 0.0, "landmark_px": 0.0}

@@ -109,5 +109,5 @@ def test_nets_have_exactly_the_reference_state_dict_layout(role, module):
 def test_nets_are_loaded_once():
     path = str(weights.locate(weights.model_files("mtcnn")["pnet"]))
     assert nets.load("pnet", path) is nets.load("pnet", path)
-    first, second = detector.MTCNN(backend="onnx"), detector.MTCNN(backend="onnx")
-    assert first.pnet.session is second.pnet.session and first.onet.session is second.onet.session
+    first, second = (detector.MTCNN(backend="onnx", native_pnet=False) for _ in range(2))
+    assert first.pnet.network.session is second.pnet.network.session and first.onet.session is second.onet.session

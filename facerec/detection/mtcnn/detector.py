@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from facerec.detection.mtcnn import area, boxes
+from facerec.detection.mtcnn import area, boxes, native
 from facerec.errors import FacerecError
 from facerec.images import ImageSource, load_image
 from facerec.runtime import weights
@@ -108,27 +108,28 @@ ROLES = ("pnet", "rnet", "onet")
 
 
 def load_nets(
-    backend: str = "onnx", device: str = "cpu", threads: int | None = None
-) -> tuple[Network, Network, Network]:
-    """P-Net, R-Net and O-Net with the manifest's weights on a backend (each loaded once per process)."""
+    backend: str = "onnx", device: str = "cpu", threads: int | None = None, roles: Sequence[str] = ROLES
+) -> tuple[Network, ...]:
+    """The networks of ``roles`` (P-Net, R-Net and O-Net by default) with the manifest's weights on
+    a backend (each loaded once per process)."""
     files = weights.model_files("mtcnn")
-    paths = {role: str(weights.locate(files[role])) for role in ROLES}
+    paths = {role: str(weights.locate(files[role])) for role in roles}
     if backend == "torch":
         from facerec.detection.mtcnn import nets
         from facerec.runtime.torch_backend import TorchNetwork
 
-        modules = {role: nets.load(role, paths[role]) for role in ROLES}
+        modules = {role: nets.load(role, paths[role]) for role in roles}
         if device != "cpu":  # the cached CPU modules are shared; move copies
             modules = {role: copy.deepcopy(module).to(device) for role, module in modules.items()}
         # Channels-last: torch's kernels for these thin convolutions measured faster in that layout.
-        return tuple(TorchNetwork(modules[role], device, threads=threads, channels_last=True) for role in ROLES)
+        return tuple(TorchNetwork(modules[role], device, threads=threads, channels_last=True) for role in roles)
     from facerec.runtime import onnx_backend
 
     return tuple(
         onnx_backend.open_network(
             f"mtcnn-{role}-{files[role].sha256[:16]}", functools.partial(_export, role, paths[role]), threads
         )
-        for role in ROLES
+        for role in roles
     )
 
 
@@ -170,28 +171,44 @@ def _pnet_forward(pnet: Network, level: np.ndarray, strips: Strips | None) -> tu
     return np.concatenate(regs, axis=2), np.concatenate(probs, axis=1)
 
 
-def propose(
-    pnet: Network,
-    image: _Image,
-    config: DetectorConfig,
-    workers: Workers = SERIAL,
-    strips: Strips | None = CPU_STRIPS["onnx"],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stage 1: P-Net over every pyramid level (large ones in strips, see _pnet_forward);
-    squared candidate boxes and their scores."""
+class NetworkPNet:
+    """P-Net as a network on ONNX Runtime or torch, one pyramid level at a time: each level is
+    resampled (area.resize), normalised and run whole or in ``strips`` (see _pnet_forward).
+    :class:`facerec.detection.mtcnn.native.PNet` does the same in one C function."""
 
-    def level(scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        pixels = area.resize(image.table, *boxes.scaled_size(image.height, image.width, scale))
-        reg, prob = _pnet_forward(pnet, _normalise(pixels)[None], strips)
+    def __init__(self, network: Network, strips: Strips | None = None) -> None:
+        self.network = network
+        self.strips = strips
+
+    def maps(
+        self, table: np.ndarray, sizes: Sequence[tuple[int, int]], map: Callable = map, workers: int = 1
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        def level(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+            return _pnet_forward(self.network, _normalise(area.resize(table, *size))[None], self.strips)
+
+        return list(map(level, sizes))
+
+
+PNetRunner = NetworkPNet | native.PNet
+
+
+def propose(
+    pnet: PNetRunner, image: _Image, config: DetectorConfig, workers: Workers = SERIAL
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 1: P-Net over every pyramid level; squared candidate boxes and their scores."""
+    # Largest level first: with two workers, the first level alone is about half the work.
+    scales = boxes.pyramid_scales(image.height, image.width, config.min_face_size, config.scale_factor)
+    if not scales:
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+    sizes = [boxes.scaled_size(image.height, image.width, scale) for scale in scales]
+    maps = pnet.maps(image.table, sizes, workers.map, workers.count)
+
+    def level(scale: float, reg: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         found, scores, regs = boxes.pnet_candidates(reg[0], prob[0], scale, config.thresholds[0])
         keep = boxes.nms(found, scores, SCALE_NMS)
         return found[keep], scores[keep], regs[keep]
 
-    # Largest level first: with two workers, the first level alone is about half the work.
-    scales = boxes.pyramid_scales(image.height, image.width, config.min_face_size, config.scale_factor)
-    levels = list(workers.map(level, scales))
-    if not levels:
-        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+    levels = list(workers.map(level, scales, *zip(*maps, strict=True)))
     found, scores, regs = (np.concatenate(parts) for parts in zip(*levels, strict=True))
     keep = boxes.nms(found, scores, IMAGE_NMS)
     return boxes.square(boxes.regress_unit(found[keep], regs[keep])), scores[keep]
@@ -305,10 +322,16 @@ class MTCNN:
         *,
         backend: Backend = "auto",
         threads: int | None = None,
+        native_pnet: bool = True,
     ) -> None:
+        """``native_pnet=False`` keeps P-Net on ONNX Runtime even where facerec's C kernel is built
+        (see :mod:`facerec.detection.mtcnn.native`; it is used on the CPU with ONNX Runtime)."""
         self.config = config or DetectorConfig()
         self.device, self.backend = resolve(device, backend, threads)
         self._workers = SERIAL
+        on_cpu = self.device == "cpu"
+        kernel = native.PNet.load() if native_pnet and self.backend == "onnx" and on_cpu else None
+        roles = ROLES[1:] if kernel else ROLES
         if self.backend == "onnx":
             # Single-threaded networks, run side by side by a pool of workers: the cascade is many
             # small runs (ten pyramid levels, chunks of crops), which two intra-op threads split
@@ -316,9 +339,15 @@ class MTCNN:
             count = threads or available_cpus()
             if count > 1:
                 self._workers = Workers(ThreadPoolExecutor(count, "mtcnn").map, count)
-            self.pnet, self.rnet, self.onet = load_nets(self.backend, self.device, 1)
+            nets = load_nets(self.backend, self.device, 1, roles)
         else:
-            self.pnet, self.rnet, self.onet = load_nets(self.backend, self.device, threads)
+            nets = load_nets(self.backend, self.device, threads, roles)
+        if kernel:
+            self.pnet: PNetRunner = kernel
+            self.rnet, self.onet = nets
+        else:
+            pnet, self.rnet, self.onet = nets
+            self.pnet = NetworkPNet(pnet, CPU_STRIPS[self.backend] if on_cpu else None)
 
     def detect(self, image: ImageSource) -> list[Face]:
         """Faces in one image (any input :func:`facerec.images.load_image` takes)."""
@@ -344,16 +373,14 @@ class MTCNN:
 
     def _cascade(self, images: Sequence[_Image], workers: Workers = SERIAL) -> list[list[Face]]:
         """The three stages over some images; stages 2 and 3 take all their candidates at once."""
-        on_cpu = self.device == "cpu"
-        strips = CPU_STRIPS[self.backend] if on_cpu else None
-        parts = [propose(self.pnet, image, self.config, workers, strips) for image in images]
+        parts = [propose(self.pnet, image, self.config, workers) for image in images]
         candidates = _Candidates(
             np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 4), np.float32),
             np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.float32),
             np.concatenate([np.full(len(p[0]), i) for i, p in enumerate(parts)]) if parts else np.zeros(0, np.int64),
         )
         candidates = refine(self.rnet, images, candidates, self.config.thresholds[1], workers)
-        onet_batch = CPU_ONET_BATCH.get(self.backend) if on_cpu else None
+        onet_batch = CPU_ONET_BATCH.get(self.backend) if self.device == "cpu" else None
         candidates, landmarks = output(self.onet, images, candidates, self.config.thresholds[2], workers, onet_batch)
         results: list[list[Face]] = [[] for _ in images]
         for box, score, image_id, points in zip(
