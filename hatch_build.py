@@ -16,8 +16,9 @@ from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCE = Path("facerec/detection/mtcnn/pnet.c")
-HEADERS = [Path("facerec/detection/mtcnn/pnet_kernels.h")]
+KERNELS = Path("facerec/detection/mtcnn")
+SOURCES = [KERNELS / "pnet.c", KERNELS / "nms.c"]
+HEADERS = [KERNELS / "pnet_kernels.h", KERNELS / "kernels.h"]
 MODULE = "_facerec_mtcnn"
 
 
@@ -29,7 +30,7 @@ def compile_kernel(root: Path, build: Path) -> Path:
     unix = os.name != "nt"
     extension = Extension(
         MODULE,
-        sources=[str(root / SOURCE)],
+        sources=[str(root / source) for source in SOURCES],
         depends=[str(root / header) for header in HEADERS],
         # -ffp-contract=fast: a * b + c as one fused multiply-add where the target has them, on
         # every compiler alike (GCC's default, not clang's).

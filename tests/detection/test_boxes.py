@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from facerec.detection.mtcnn import boxes
+from facerec.detection.mtcnn import boxes, native
 
 
 def _overlap(a: np.ndarray, b: np.ndarray, mode: str, offset: float) -> float:
@@ -53,8 +53,31 @@ def test_nms_matches_greedy_definition(data, threshold, mode, offset, block):
     raw, raw_scores = data
     b = np.array([[x, y, x + w, y + h] for x, y, w, h in raw], dtype=np.float32).reshape(-1, 4)
     s = np.array(raw_scores, dtype=np.float32) / 1000
-    kept = boxes.nms(b, s, threshold, mode=mode, pixel_offset=offset, block=block).tolist()
-    assert kept == _reference_nms(b, s, threshold, mode, offset)
+    expected = _reference_nms(b, s, threshold, mode, offset)
+    assert boxes.nms(b, s, threshold, mode=mode, pixel_offset=offset).tolist() == expected  # C where built
+    order = sorted(range(len(b)), key=lambda i: (-s[i], i))
+    alive = boxes.greedy_blocks(np.ascontiguousarray(b[order]), threshold, mode, offset, block=block)
+    assert [order[i] for i in np.nonzero(alive)[0]] == expected
+
+
+@pytest.mark.skipif(native.kernel() is None, reason="the C kernel is not built on this platform")
+@pytest.mark.parametrize("threshold", [0.1, 0.5, 0.7])
+@pytest.mark.parametrize("mode", ["union", "min"])
+def test_the_kernel_keeps_numpy_s_boxes_bit_for_bit(threshold, mode):
+    """Float boxes crowded like P-Net's candidates, many overlaps within float32 rounding of the
+    threshold (0.1 is above its float32 rounding, 0.7 below): C and numpy keep the same boxes."""
+    rng = np.random.default_rng(int(threshold * 10) + len(mode))
+    for _ in range(20):
+        n = int(rng.integers(1, 1500))
+        corner = rng.uniform(0, 300, (n, 2))
+        side = rng.uniform(0, 60, (n, 1)) * rng.uniform(0.8, 1.25, (n, 2))
+        ordered = np.ascontiguousarray(np.concatenate([corner, corner + side], axis=1), dtype=np.float32)
+        whole = rng.random(n) < 0.3  # P-Net's boxes before regression are whole pixels
+        ordered[whole] = np.floor(ordered[whole])
+        for offset in (0.0, 1.0):
+            keep = np.empty(n, np.uint8)
+            native.kernel().nms_keep(ordered, threshold, mode == "min", offset, keep)
+            np.testing.assert_array_equal(keep.view(bool), boxes.greedy_blocks(ordered, threshold, mode, offset))
 
 
 def test_nms_keeps_best_of_overlapping_pair_and_distant_box():

@@ -11,6 +11,8 @@ from typing import Literal
 
 import numpy as np
 
+from facerec.detection.mtcnn import native
+
 # Where the five landmarks sit, on average, inside an MTCNN box (fractions of its width and
 # height): left eye, right eye, nose, mouth left, mouth right. Measured with facerec's detector on
 # the 1627 photos of ../shared/data/lfw_train (benchmarks/landmark_template.py), so that a
@@ -81,7 +83,6 @@ def nms(
     mode: NmsMode = "union",
     pixel_offset: float = 0.0,
     ties: Ties = "first",
-    block: int = 1024,
 ) -> np.ndarray:
     """Greedy non-maximum suppression; returns kept indices, best score first.
 
@@ -93,9 +94,8 @@ def nms(
     torchvision's stable sort does; ``"numpy"`` reverses numpy's default (unstable) argsort, as
     the reference's final, numpy-based NMS does.
 
-    Boxes are taken ``block`` at a time in score order: a block is first cut by every box kept
-    so far (one matrix), then resolved within itself, visiting only boxes that overlap a later
-    one. Hundreds of boxes cost a few matrix operations instead of a Python loop per kept box.
+    The greedy pass runs in facerec's C kernel where it is built (see nms.c), else in numpy
+    (greedy_blocks); both keep the same boxes.
     """
     if len(boxes) == 0:
         return np.empty(0, dtype=np.int64)
@@ -103,19 +103,37 @@ def nms(
         order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
     else:
         order = np.argsort(scores)[::-1]
-    ordered = np.asarray(boxes, dtype=np.float32)[order]
+    ordered = np.ascontiguousarray(np.asarray(boxes, dtype=np.float32)[order])
+    module = native.kernel()
+    if module is None:
+        keep = greedy_blocks(ordered, threshold, mode, pixel_offset)
+    else:
+        keep = np.empty(len(order), np.uint8)
+        module.nms_keep(ordered, threshold, mode == "min", pixel_offset, keep)
+    return order[keep.view(bool)].astype(np.int64)
+
+
+def greedy_blocks(
+    ordered: np.ndarray, threshold: float, mode: NmsMode, pixel_offset: float, block: int = 1024
+) -> np.ndarray:
+    """NMS's greedy pass in numpy over boxes in order of visit: which are kept (bool).
+
+    Boxes are taken ``block`` at a time: a block is first cut by every box kept so far (one
+    matrix), then resolved within itself, visiting only boxes that overlap a later one. Hundreds
+    of boxes cost a few matrix operations instead of a Python loop per kept box.
+    """
     kept: list[np.ndarray] = []
     kept_boxes = np.zeros((0, 4), np.float32)
-    for start in range(0, len(order), block):
+    for start in range(0, len(ordered), block):
         candidates = ordered[start : start + block]
         alive = ~(_overlaps(kept_boxes, candidates, mode, pixel_offset) > threshold).any(axis=0)
         clashes = np.triu(_overlaps(candidates, candidates, mode, pixel_offset) > threshold, k=1)
         for i in np.nonzero(clashes.any(axis=1))[0]:
             if alive[i]:
                 alive &= ~clashes[i]
-        kept.append(order[start : start + block][alive])
+        kept.append(alive)
         kept_boxes = np.concatenate([kept_boxes, candidates[alive]])
-    return np.concatenate(kept).astype(np.int64)
+    return np.concatenate(kept) if kept else np.zeros(0, bool)
 
 
 def batched_nms(

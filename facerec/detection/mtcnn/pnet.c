@@ -25,9 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
+
 /* Bump when the packed weights or the arguments change: native.py refuses a module whose version
  * is not its own (an installed build older than the source tree that imports it). */
-#define KERNEL_VERSION 1
+#define KERNEL_VERSION 2
 
 /* The packed weights (floats), written by native.pack: conv1 as scalars [c][ci][ky][kx] for
  * the planar first layer; conv2, conv3 and the two 1x1 heads as [ky][kx][ci][16 or 32 outputs],
@@ -257,11 +259,14 @@ static PyObject *pnet(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"pnet", pnet, METH_VARARGS, pnet_doc},
+    {"nms_keep", nms_keep, METH_VARARGS,
+     "nms_keep(boxes, threshold, by_smaller, pixel_offset, keep)\n\nGreedy NMS over n x 4 float32 boxes in order "
+     "of visit: keep (n bytes) gets 1 for each kept box. See nms.c."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_facerec_mtcnn", "MTCNN's P-Net in C; see facerec/detection/mtcnn/pnet.c.", -1, methods,
+    PyModuleDef_HEAD_INIT, "_facerec_mtcnn", "MTCNN's P-Net and NMS in C; see facerec/detection/mtcnn/pnet.c.", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__facerec_mtcnn(void) {
