@@ -17,7 +17,7 @@ from pathlib import Path
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 KERNELS = Path("facerec/detection/mtcnn")
-SOURCES = [KERNELS / "pnet.c", KERNELS / "nms.c"]
+SOURCES = [KERNELS / "pnet.c", KERNELS / "nms.c", KERNELS / "crops.c"]
 HEADERS = [KERNELS / "pnet_kernels.h", KERNELS / "kernels.h"]
 MODULE = "_facerec_mtcnn"
 

@@ -162,3 +162,23 @@ def test_the_detector_uses_the_kernel_on_the_cpu_with_onnx_runtime():
     assert isinstance(module.MTCNN(backend="onnx").pnet, native.PNet)
     assert isinstance(module.MTCNN(backend="onnx", native_pnet=False).pnet, module.NetworkPNet)
     assert isinstance(module.MTCNN(backend="torch").pnet, module.NetworkPNet)
+
+
+@needs_kernel
+@pytest.mark.parametrize("size", [24, 48])
+def test_crops_are_area_crops_normalised_bit_for_bit(size, table):
+    rng = np.random.default_rng(size)
+    rows, columns = table.shape[0] - 1, table.shape[1] - 1
+    x0, y0 = rng.integers(0, columns - 1, 500), rng.integers(0, rows - 1, 500)
+    # from one pixel (every bin the same) through fewer pixels than the crop's to hundreds
+    side = np.minimum(rng.choice([1, 2, 7, 23, 24, 25, 47, 90, 400], 500), np.minimum(columns - x0, rows - y0))
+    windows = np.stack([x0, y0, x0 + side, y0 + rng.integers(1, side + 1)], axis=1)
+    windows[:, 3] = np.minimum(windows[:, 3], rows)
+    got = np.empty((len(windows), 3, size, size), np.float32)
+    KERNEL.crops(table, table.shape[1], windows, size, got)
+    np.testing.assert_array_equal(got, module._normalise(area.crops(table, windows, size)))
+    for bad in ([0, 0, 0, 5], [0, 0, 5, 0], [-1, 0, 5, 5], [0, 0, columns + 1, 5], [0, 0, 5, rows + 1]):
+        with pytest.raises(ValueError, match="window 1 is empty or not inside"):
+            KERNEL.crops(table, table.shape[1], np.array([[0, 0, 5, 5], bad]), size, got[:2].copy())
+    with pytest.raises(ValueError, match="output"):
+        KERNEL.crops(table, table.shape[1], windows, size, got[:2].copy())

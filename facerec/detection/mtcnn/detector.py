@@ -219,6 +219,17 @@ def _joined(outputs: Iterable[Sequence[np.ndarray]]) -> list[np.ndarray]:
     return [np.concatenate(parts) for parts in zip(*outputs, strict=True)]
 
 
+def _crops(table: np.ndarray, windows: np.ndarray, size: int) -> np.ndarray:
+    """The networks' input for these windows: area.crops, normalised; in facerec's C kernel where
+    it is built (the same bits, a tenth of the time: see crops.c)."""
+    module = native.kernel()
+    if module is None:
+        return _normalise(area.crops(table, windows, size))
+    pixels = np.empty((len(windows), 3, size, size), np.float32)
+    module.crops(table, table.shape[1], np.ascontiguousarray(windows, dtype=np.int64), size, pixels)
+    return pixels
+
+
 def _on_crops(
     net: Network,
     images: Sequence[_Image],
@@ -251,8 +262,7 @@ def _on_crops(
         pixels = np.empty((len(part), 3, size, size), dtype=np.float32)
         for i in np.unique(ids):
             mine = ids == i
-            pixels[mine] = area.crops(images[int(i)].table, part[mine], size)
-        pixels = _normalise(pixels)
+            pixels[mine] = _crops(images[int(i)].table, part[mine], size)
         step = batch or len(pixels)
         return _joined(net(pixels[first : first + step]) for first in range(0, len(pixels), step))
 

@@ -7,4 +7,7 @@
 /* nms_keep(boxes, threshold, by_smaller, pixel_offset, keep): see nms.c. */
 PyObject *nms_keep(PyObject *self, PyObject *args);
 
+/* crops(table, table_width, windows, size, out): see crops.c. */
+PyObject *crops(PyObject *self, PyObject *args);
+
 #endif

@@ -29,7 +29,7 @@
 
 /* Bump when the packed weights or the arguments change: native.py refuses a module whose version
  * is not its own (an installed build older than the source tree that imports it). */
-#define KERNEL_VERSION 2
+#define KERNEL_VERSION 3
 
 /* The packed weights (floats), written by native.pack: conv1 as scalars [c][ci][ky][kx] for
  * the planar first layer; conv2, conv3 and the two 1x1 heads as [ky][kx][ci][16 or 32 outputs],
@@ -262,11 +262,15 @@ static PyMethodDef methods[] = {
     {"nms_keep", nms_keep, METH_VARARGS,
      "nms_keep(boxes, threshold, by_smaller, pixel_offset, keep)\n\nGreedy NMS over n x 4 float32 boxes in order "
      "of visit: keep (n bytes) gets 1 for each kept box. See nms.c."},
+    {"crops", crops, METH_VARARGS,
+     "crops(table, table_width, windows, size, out)\n\nThe n windows (x0, y0, x1, y1; int64, half-open) of the "
+     "image behind the int32 summed-area table, area-resized and normalised into out (n x 3 x size x size "
+     "float32), as area.crops and detector._normalise make them. See crops.c."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_facerec_mtcnn", "MTCNN's P-Net and NMS in C; see facerec/detection/mtcnn/pnet.c.", -1, methods,
+    PyModuleDef_HEAD_INIT, "_facerec_mtcnn", "MTCNN's P-Net, NMS and crops in C; see facerec/detection/mtcnn/pnet.c.", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__facerec_mtcnn(void) {
