@@ -144,7 +144,9 @@ def test_packed_weights_are_cached_once_per_machine(tmp_path, monkeypatch):
     assert len(made) == 2
 
 
-def test_an_older_kernel_is_not_used(monkeypatch, caplog):
+def test_an_older_kernel_is_not_used_and_detection_finds_the_same_faces_without_it(monkeypatch, caplog, data):
+    photo = load_image(data / "facenet_pytorch/multiface.jpg")
+    with_kernel = module.MTCNN(backend="onnx").detect(photo)
     fake = type(sys)("_facerec_mtcnn")
     fake.KERNEL_VERSION = native.KERNEL_VERSION - 1
     monkeypatch.setitem(sys.modules, "_facerec_mtcnn", fake)
@@ -152,9 +154,14 @@ def test_an_older_kernel_is_not_used(monkeypatch, caplog):
     try:
         assert native.kernel() is None and native.PNet.load() is None
         assert "reinstall facerec" in caplog.text
-        assert isinstance(module.MTCNN(backend="onnx").pnet, module.NetworkPNet)  # ONNX Runtime instead
+        detector = module.MTCNN(backend="onnx")
+        assert isinstance(detector.pnet, module.NetworkPNet)  # P-Net, NMS and crops on ONNX Runtime and numpy
+        without = detector.detect(photo)
     finally:
         native.kernel.cache_clear()
+    assert len(without) == len(with_kernel) == 6
+    for a, b in zip(without, with_kernel, strict=True):
+        assert np.abs(np.subtract(a.box, b.box)).max() < 0.01 and abs(a.confidence - b.confidence) < 1e-5
 
 
 @needs_kernel
