@@ -53,7 +53,16 @@ from facerec.types import MAX_ID
 
 def _version(value: bool) -> None:
     if value:
+        from facerec.detection.mtcnn import native
+
+        # Whether detection runs on facerec's C kernel is what a slow install most often hides.
+        kernel = native.kernel()
         typer.echo(f"facerec {facerec.__version__}")
+        typer.echo(
+            f"detection kernel: {kernel.INSTRUCTION_SET}"
+            if kernel
+            else "detection kernel: not built (P-Net, NMS and crops run on ONNX Runtime and numpy)"
+        )
         raise typer.Exit()
 
 

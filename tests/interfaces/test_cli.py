@@ -89,7 +89,14 @@ def test_annotate_writes_copies_with_drawings(two_people, tmp_path, data):
 
 def test_version_and_help():
     import facerec
+    from facerec.detection.mtcnn import native
 
-    assert run("--version").stdout.strip() == f"facerec {facerec.__version__}"
+    kernel = native.kernel()
+    assert run("--version").stdout.splitlines() == [
+        f"facerec {facerec.__version__}",
+        f"detection kernel: {kernel.INSTRUCTION_SET}"
+        if kernel
+        else "detection kernel: not built (P-Net, NMS and crops run on ONNX Runtime and numpy)",
+    ]
     help_text = run("--help").stdout
     assert "detect" in help_text and "--threads" in help_text and "--device" in help_text
