@@ -108,16 +108,20 @@ def test_bad_input_is_refused(table):
     reg, prob = np.empty((1, 4, 15, 15), np.float32), np.empty((1, 15, 15), np.float32)
     call = KERNEL.pnet
     call(table, table.shape[1], ys0, ys1, xs0, xs1, kernel.weights, 0, 15, reg, prob)  # the good call
+    unaligned = np.frombuffer(b"\0" + kernel.weights.tobytes(), np.float32, offset=1)
     outside = xs1.copy()
     outside[-1] = columns + 1
-    bad = {
-        "not inside the summed-area table": (table, table.shape[1], ys0, ys1, xs0, outside, kernel.weights, 0, 15),
-        "weights must be": (table, table.shape[1], ys0, ys1, xs0, xs1, kernel.weights[:-1], 0, 15),
-        "not inside the output": (table, table.shape[1], ys0, ys1, xs0, xs1, kernel.weights, 3, 16),
-        "at least 12": (table, table.shape[1], ys0[:11], ys1[:11], xs0, xs1, kernel.weights, 0, 15),
-        "rows x table_width": (table, table.shape[1] + 1, ys0, ys1, xs0, xs1, kernel.weights, 0, 15),
-    }
-    for message, arguments in bad.items():
+    bad = [
+        ("not inside the summed-area table", (table, table.shape[1], ys0, ys1, xs0, outside, kernel.weights, 0, 15)),
+        ("weights must be", (table, table.shape[1], ys0, ys1, xs0, xs1, kernel.weights[:-1], 0, 15)),
+        ("not inside the output", (table, table.shape[1], ys0, ys1, xs0, xs1, kernel.weights, 3, 16)),
+        ("12 to 2\\*\\*24 rows", (table, table.shape[1], ys0[:11], ys1[:11], xs0, xs1, kernel.weights, 0, 15)),
+        ("rows x table_width", (table, table.shape[1] + 1, ys0, ys1, xs0, xs1, kernel.weights, 0, 15)),
+        # a width whose product with 12 wraps around 2**64 to a plausible table size
+        ("rows x table_width", (table[:10, :1].copy(), 2**62 + 1, ys0, ys1, xs0, xs1, kernel.weights, 0, 15)),
+        ("aligned to 4 bytes", (table, table.shape[1], ys0, ys1, xs0, xs1, unaligned, 0, 15)),
+    ]
+    for message, arguments in bad:
         with pytest.raises(ValueError, match=message):
             call(*arguments, reg, prob)
     with pytest.raises(ValueError, match="outputs must be"):
@@ -189,3 +193,6 @@ def test_crops_are_area_crops_normalised_bit_for_bit(size, table):
             KERNEL.crops(table, table.shape[1], np.array([[0, 0, 5, 5], bad]), size, got[:2].copy())
     with pytest.raises(ValueError, match="output"):
         KERNEL.crops(table, table.shape[1], windows, size, got[:2].copy())
+    for width in (2**62, 2**62 + 1):  # 12 * width wraps around to 0 and to 12 bytes
+        with pytest.raises(ValueError, match="rows x table_width"):
+            KERNEL.crops(table[:10, :1].copy(), width, np.array([[0, 0, 10**12, 5]]), size, got[:1].copy())

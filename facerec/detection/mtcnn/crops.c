@@ -12,6 +12,7 @@
 #include <Python.h>
 
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "kernels.h"
 
@@ -39,7 +40,7 @@ static void crop(const int32_t *table, long stride, const int64_t *window, int s
         for (int j = 0; j < size; j++) {
             long a = xs0[j] * 3, b = xs1[j] * 3;
             for (int c = 0; c < 3; c++) {
-                int32_t sum = (bottom[b + c] - top[b + c]) - (bottom[a + c] - top[a + c]);
+                int32_t sum = wrapped_sum(top[a + c], top[b + c], bottom[a + c], bottom[b + c]);
                 float v = (float)sum / height;
                 v /= widths[j];
                 v -= 127.5f;
@@ -56,16 +57,16 @@ PyObject *crops(PyObject *self, PyObject *args) {
     int size;
     if (!PyArg_ParseTuple(args, "y*ny*iw*", &table, &stride, &windows, &size, &out)) return NULL;
     PyObject *result = NULL;
-    long n = (long)(windows.len / 32), rows = stride > 0 ? (long)(table.len / (12 * stride)) : 0;
-    const int64_t *w = windows.buf;
-    if (stride <= 0 || table.len != (Py_ssize_t)rows * 12 * stride) {
-        PyErr_SetString(PyExc_ValueError, "table must hold rows x table_width x 3 int32 values");
+    int64_t *w = NULL; /* the caller's windows, copied */
+    long n = (long)(windows.len / 32), rows = -1;
+    if ((rows = table_rows(&table, stride)) < 0) {
+        /* ValueError set */
     } else if (size < 1 || size > 64) {
         PyErr_SetString(PyExc_ValueError, "crops are 1 to 64 pixels wide");
     } else if (windows.len % 32 != 0 || out.len != (Py_ssize_t)(n * 3 * size * size * 4)) {
         PyErr_Format(PyExc_ValueError, "windows must be n x 4 int64 values and the output n x 3 x %d x %d float32",
                      size, size);
-    } else {
+    } else if (aligned_floats(&out, "the output") == 0 && (w = copy_int64(&windows, 4 * n)) != NULL) {
         for (long k = 0; k < n; k++) {
             const int64_t *v = w + 4 * k;
             if (v[0] < 0 || v[1] < 0 || v[0] >= v[2] || v[1] >= v[3] || v[2] >= stride || v[3] >= rows) {
@@ -75,11 +76,13 @@ PyObject *crops(PyObject *self, PyObject *args) {
         }
         if (!PyErr_Occurred()) {
             Py_BEGIN_ALLOW_THREADS
-            for (long k = 0; k < n; k++) crop(table.buf, (long)stride, w + 4 * k, size, (float *)out.buf + k * 3L * size * size);
+            for (long k = 0; k < n; k++)
+                crop(table.buf, (long)stride, w + 4 * k, size, (float *)out.buf + k * 3L * size * size);
             Py_END_ALLOW_THREADS
             result = Py_NewRef(Py_None);
         }
     }
+    free(w);
     PyBuffer_Release(&table), PyBuffer_Release(&windows), PyBuffer_Release(&out);
     return result;
 }

@@ -223,7 +223,7 @@ def _crops(table: np.ndarray, windows: np.ndarray, size: int) -> np.ndarray:
     """The networks' input for these windows: area.crops, normalised; in facerec's C kernel where
     it is built (the same bits, a tenth of the time: see crops.c)."""
     module = native.kernel()
-    if module is None:
+    if module is None or table.dtype != np.int32:  # a float64 table: a photo past int32's reach
         return _normalise(area.crops(table, windows, size))
     pixels = np.empty((len(windows), 3, size, size), np.float32)
     module.crops(table, table.shape[1], np.ascontiguousarray(windows, dtype=np.int64), size, pixels)

@@ -29,7 +29,7 @@ from facerec.runtime import weights
 log = logging.getLogger(__name__)
 
 # The interface this module speaks (argument order, weight layout): pnet.c's KERNEL_VERSION.
-KERNEL_VERSION = 3
+KERNEL_VERSION = 4
 # A band of a level's output rows is this tall at least: each band computes four pooled rows and
 # two conv2 rows more than it outputs, about 2% of its work at 32 rows.
 MIN_BAND_ROWS = 32

@@ -21,8 +21,9 @@
 #pragma GCC optimize("fp-contract=off") /* GCC ignores the standard pragma */
 #endif
 
-static float max_f(float a, float b) { return a > b ? a : b; }
-static float min_f(float a, float b) { return a < b ? a : b; }
+/* np.maximum and np.minimum: a NaN (a network's output gone wrong) wins, as there. */
+static float max_f(float a, float b) { return (a != a || a > b) ? a : b; }
+static float min_f(float a, float b) { return (a != a || a < b) ? a : b; }
 
 /* keep[i] = 1 for each box (x1, y1, x2, y2; in order of visit, best first) that the greedy pass
  * keeps, 0 for the rest. */
@@ -58,7 +59,7 @@ PyObject *nms_keep(PyObject *self, PyObject *args) {
     long n = (long)(boxes.len / 16);
     if (boxes.len % 16 != 0 || keep.len != n) {
         PyErr_SetString(PyExc_ValueError, "boxes must be n x 4 float32 values and keep n bytes");
-    } else {
+    } else if (aligned_floats(&boxes, "boxes") == 0) {
         float *areas = malloc(sizeof(float) * (n ? n : 1));
         if (!areas) {
             PyErr_NoMemory();

@@ -29,7 +29,7 @@
 
 /* Bump when the packed weights or the arguments change: native.py refuses a module whose version
  * is not its own (an installed build older than the source tree that imports it). */
-#define KERNEL_VERSION 3
+#define KERNEL_VERSION 4
 
 /* The packed weights (floats), written by native.pack: conv1 as scalars [c][ci][ky][kx] for
  * the planar first layer; conv2, conv3 and the two 1x1 heads as [ky][kx][ci][16 or 32 outputs],
@@ -198,6 +198,10 @@ PyDoc_STRVAR(pnet_doc,
              "weights: float32, as native.pack lays them out. instruction_set: one of INSTRUCTION_SETS (the builds\n"
              "this machine runs, best first). Releases the GIL.");
 
+/* Levels are at most this many rows and columns (a 2.1 gigapixel table is 16 bits short of it):
+ * the kernels index rows with int. */
+#define MAX_LEVEL_SIDE (1L << 24)
+
 static PyObject *pnet(PyObject *self, PyObject *args) {
     (void)self; /* a module function: no instance */
     Py_buffer table, ys0, ys1, xs0, xs1, weights, reg, prob;
@@ -212,17 +216,19 @@ static PyObject *pnet(PyObject *self, PyObject *args) {
         if (strcmp(builds[k].name, instruction_set) == 0) band = builds[k].band;
     PyObject *result = NULL;
     float *widths = NULL;
+    int64_t *windows = NULL; /* the caller's ys0, ys1, xs0 and xs1, copied */
     long height = (long)(ys0.len / 8), width = (long)(xs0.len / 8);
     long out_h = pnet_output_side(height), out_w = pnet_output_side(width);
-    long table_rows = table_width > 0 ? (long)(table.len / (12 * table_width)) : 0;
+    long rows = -1;
     if (!band) {
         PyErr_Format(PyExc_ValueError, "instruction set %s is not one this machine runs (INSTRUCTION_SETS)",
                      instruction_set);
-    } else if (table_width <= 0 || table.len != (Py_ssize_t)table_rows * 12 * table_width) {
-        PyErr_SetString(PyExc_ValueError, "table must hold rows x table_width x 3 int32 values");
-    } else if (ys1.len != ys0.len || xs1.len != xs0.len || height < 12 || width < 12 || height > INT32_MAX ||
-               width > INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "a level has at least 12 rows and columns, each with a start and a stop");
+    } else if ((rows = table_rows(&table, table_width)) < 0) {
+        /* ValueError set */
+    } else if (ys0.len % 8 || xs0.len % 8 || ys1.len != ys0.len || xs1.len != xs0.len || height < 12 ||
+               width < 12 || height > MAX_LEVEL_SIDE || width > MAX_LEVEL_SIDE) {
+        PyErr_SetString(PyExc_ValueError,
+                        "a level has 12 to 2**24 rows and columns, each with an int64 start and stop");
     } else if (weights.len != (Py_ssize_t)(PNET_WEIGHTS * sizeof(float))) {
         PyErr_Format(PyExc_ValueError, "weights must be %d float32 values", (int)PNET_WEIGHTS);
     } else if (reg.len != (Py_ssize_t)(4 * 4 * out_h * out_w) || prob.len != (Py_ssize_t)(4 * out_h * out_w)) {
@@ -230,28 +236,33 @@ static PyObject *pnet(PyObject *self, PyObject *args) {
                      out_h, out_w);
     } else if (row_start < 0 || row_start > row_stop || row_stop > out_h) {
         PyErr_Format(PyExc_ValueError, "rows [%d, %d) are not inside the output's %ld", row_start, row_stop, out_h);
-    } else if (check_windows(ys0.buf, ys1.buf, height, table_rows, "row") == 0 &&
-               check_windows(xs0.buf, xs1.buf, width, (long)table_width, "column") == 0) {
-        widths = aligned(width);
-        if (!widths) {
-            PyErr_NoMemory();
-        } else {
-            const int64_t *x0 = xs0.buf, *x1 = xs1.buf;
-            for (long k = 0; k < width; k++) widths[k] = (float)(x1[k] - x0[k]);
-            struct level lv = {table.buf, (long)table_width, ys0.buf, ys1.buf, xs0.buf, xs1.buf, widths,
-                               (int)height, (int)width, (int)out_h};
-            int status;
-            Py_BEGIN_ALLOW_THREADS
-            status = band(&lv, weights.buf, row_start, row_stop, reg.buf, prob.buf);
-            Py_END_ALLOW_THREADS
-            if (status == 0) {
-                result = Py_NewRef(Py_None);
-            } else {
+    } else if (aligned_floats(&weights, "weights") == 0 && aligned_floats(&reg, "regression") == 0 &&
+               aligned_floats(&prob, "probability") == 0 && (windows = malloc(16 * (height + width))) != NULL) {
+        int64_t *y0 = windows, *y1 = y0 + height, *x0 = y1 + height, *x1 = x0 + width;
+        memcpy(y0, ys0.buf, 8 * height), memcpy(y1, ys1.buf, 8 * height);
+        memcpy(x0, xs0.buf, 8 * width), memcpy(x1, xs1.buf, 8 * width);
+        if (check_windows(y0, y1, height, rows, "row") == 0 && check_windows(x0, x1, width, (long)table_width, "column") == 0) {
+            widths = aligned(width);
+            if (!widths) {
                 PyErr_NoMemory();
+            } else {
+                for (long k = 0; k < width; k++) widths[k] = (float)(x1[k] - x0[k]);
+                struct level lv = {table.buf, (long)table_width, y0, y1, x0, x1, widths, (int)height, (int)width, (int)out_h};
+                int status;
+                Py_BEGIN_ALLOW_THREADS
+                status = band(&lv, weights.buf, row_start, row_stop, reg.buf, prob.buf);
+                Py_END_ALLOW_THREADS
+                if (status == 0) {
+                    result = Py_NewRef(Py_None);
+                } else {
+                    PyErr_NoMemory();
+                }
             }
         }
+    } else if (!PyErr_Occurred()) {
+        PyErr_NoMemory();
     }
-    free(widths);
+    free(widths), free(windows);
     PyBuffer_Release(&table), PyBuffer_Release(&ys0), PyBuffer_Release(&ys1), PyBuffer_Release(&xs0);
     PyBuffer_Release(&xs1), PyBuffer_Release(&weights), PyBuffer_Release(&reg), PyBuffer_Release(&prob);
     return result;

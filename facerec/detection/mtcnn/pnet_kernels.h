@@ -136,7 +136,7 @@ static void NAME(level_row)(const struct level *lv, int i, int stride, int32_t *
     for (int x = 0; x < lv->width; x++) {
         long a = lv->xs0[x] * 3, b = lv->xs1[x] * 3;
         for (int c = 0; c < 3; c++)
-            sums[c * lv->width + x] = (bottom[b + c] - top[b + c]) - (bottom[a + c] - top[a + c]);
+            sums[c * lv->width + x] = wrapped_sum(top[a + c], top[b + c], bottom[a + c], bottom[b + c]);
     }
     for (int c = 0; c < 3; c++) {
         const int32_t *s = sums + c * lv->width;
