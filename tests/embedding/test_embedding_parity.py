@@ -25,15 +25,17 @@ from facerec.images import load_image
 # 2 photos may move, and by no more than a pixel's worth. torch's own kernels are chosen by the
 # CPU (oneDNN dispatches on AVX-512 / AMX): on a CPU with AMX the torch networks flip the same
 # near-tie on the same photo (cosine 0.99742), so torch gets the same allowance.
-# facerec's C P-Net ("native", the default on the CPU with ONNX Runtime) rounds differently again:
+# facerec's C P-Net (the default on the CPU with ONNX Runtime where it is built) rounds differently again:
 # its maps are as close to a float64 P-Net's as ONNX Runtime's are (about 1e-6), yet on
 # Howard_Stern_0001 its regression, 6e-7 from ONNX Runtime's, moves a candidate's crop window by a
 # whole pixel, and the box ends 1.3-1.8 px away (cosine 0.9830; the detection parity test's IoU
 # there 0.960, within its 0.95); the float64 P-Net keeps ONNX Runtime's box. Bertrand_Bonello_0001
-# moves as with the others. So the native P-Net is allowed the same 2 photos, one of them further.
+# moves as with the others. So the C P-Net is allowed the same 2 photos, one of them further.
+# (P-Net on ONNX Runtime, where the kernel is not built, is held to 0.995 by this test there, and
+# its detections to the reference's everywhere by test_detector_parity.py.)
 MEDIAN_AT_LEAST = 0.99999
-WORST_AT_LEAST = {"torch": 0.995, "onnx": 0.995, "native": 0.98}
-MOVED_AT_MOST = {"torch": 2, "onnx": 2, "native": 2}
+WORST_AT_LEAST = {"torch": 0.995, "onnx": 0.98 if native.kernel() else 0.995}
+MOVED_AT_MOST = {"torch": 2, "onnx": 2}
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +45,13 @@ def reference_lfw(reference):
     return list(data["lfw_files"]), data["lfw_embeddings"]
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnx", "native"])
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_pipeline_matches_facenet_pytorch_on_lfw_fold1(backend, data, reference_lfw):
     files, theirs = reference_lfw
-    if backend == "native" and native.kernel() is None:
-        pytest.skip("the C kernel is not built on this platform (test_native.py asserts it is on x86-64 Linux)")
-    detector = MTCNN(backend="torch" if backend == "torch" else "onnx", native_pnet=backend == "native")
+    detector = MTCNN(backend=backend)
     # facenet-pytorch does not centre: compare the network's own vectors, in fp32 (int8 has its own bounds)
     preprocessing = Preprocessing(margin=0, align="crop", flip=False)
-    embedder = Embedder(preprocessing=preprocessing, backend=detector.backend, centre=False, precision="fp32")
+    embedder = Embedder(preprocessing=preprocessing, backend=backend, centre=False, precision="fp32")
     ours = []
     for name in files:
         image = load_image(data / name)

@@ -1,4 +1,6 @@
-"""P-Net on facerec's C kernel (``_facerec_mtcnn``, built from pnet.c), where it was built.
+"""facerec's C kernel for detection (``_facerec_mtcnn``, built from pnet.c, nms.c and crops.c by
+hatch_build.py): finding it, and P-Net on it. boxes.nms and detector._crops call its other two
+functions directly.
 
 On photos with few faces P-Net is most of detection's time, and ONNX Runtime spends most of
 P-Net's on passes over thin feature maps (activations, layout changes) rather than on its
@@ -40,8 +42,9 @@ Map = Callable[[Callable, Iterable], Iterator]
 
 @functools.cache
 def kernel() -> ModuleType | None:
-    """The built kernel module, or None where it was not built (facerec then runs P-Net on ONNX
-    Runtime) or was built from another version of pnet.c than this module speaks to."""
+    """The built kernel module, or None where it was not built (facerec then runs P-Net, NMS and
+    crops on ONNX Runtime and numpy) or was built from another version of the C files than this
+    module speaks to."""
     try:
         import _facerec_mtcnn
     except ImportError:
