@@ -186,6 +186,8 @@ class NetworkPNet:
         def level(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
             return _pnet_forward(self.network, _normalise(area.resize(table, *size))[None], self.strips)
 
+        # In the pyramid's order, largest first: with two workers, the first level alone is about
+        # half the work, so it must not start last.
         return list(map(level, sizes))
 
 
@@ -196,7 +198,6 @@ def propose(
     pnet: PNetRunner, image: _Image, config: DetectorConfig, workers: Workers = SERIAL
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stage 1: P-Net over every pyramid level; squared candidate boxes and their scores."""
-    # Largest level first: with two workers, the first level alone is about half the work.
     scales = boxes.pyramid_scales(image.height, image.width, config.min_face_size, config.scale_factor)
     if not scales:
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
