@@ -1,9 +1,9 @@
-"""Hatchling build hook: compiles facerec's C kernel (MTCNN's P-Net) into the wheel.
+"""Hatchling build hook: compiles facerec's C kernel for detection (P-Net, NMS, crops) into the wheel.
 
 The kernel is the top-level module ``_facerec_mtcnn``, not a module inside ``facerec``: the tests
 and a source checkout import ``facerec`` from the working tree, and a module beside the package
 is found there too, once installed. Where no C compiler works, the wheel is built without it
-(P-Net then runs on ONNX Runtime) unless ``FACEREC_REQUIRE_KERNEL=1`` asks for it to fail, as CI
+(those then run on ONNX Runtime and numpy) unless ``FACEREC_REQUIRE_KERNEL=1`` asks for it to fail, as CI
 does.
 """
 
@@ -54,7 +54,7 @@ class KernelBuildHook(BuildHookInterface):
         except Exception as exc:  # a missing compiler or header: setuptools raises several kinds
             if os.environ.get("FACEREC_REQUIRE_KERNEL") == "1":
                 raise
-            self.app.display_warning(f"facerec: building without the C P-Net kernel ({exc}); P-Net runs on ONNX")
+            self.app.display_warning(f"facerec: building without the C detection kernel ({exc}): slower detection")
             return
         build_data["force_include"][str(built)] = built.name
         build_data["pure_python"] = False

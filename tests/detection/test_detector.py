@@ -94,11 +94,12 @@ def test_recognizer_accepts_every_input_kind(data):
 @pytest.mark.parametrize("backend", ["onnx", "torch"])
 @pytest.mark.parametrize("height", [12, 13, 40, 41, 250, 649])
 def test_pnet_output_rows_formula(height, backend):
-    from facerec.detection.mtcnn.detector import _pnet_output_rows, load_nets
+    from facerec.detection.mtcnn.detector import load_nets
+    from facerec.detection.mtcnn.native import output_side
 
     pnet = load_nets(backend)[0]
     _, prob = pnet(np.zeros((1, 3, height, 20), np.float32))
-    assert prob.shape[1] == _pnet_output_rows(height)
+    assert prob.shape[1] == output_side(height)
 
 
 @pytest.mark.parametrize("backend", ["onnx", "torch"])

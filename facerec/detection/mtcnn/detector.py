@@ -146,11 +146,6 @@ def _normalise(pixels: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _pnet_output_rows(height: int) -> int:
-    """P-Net output rows for an input of ``height`` rows (3x3 conv, 2x2 ceil pool, 3x3, 3x3)."""
-    return -(-(height - 4) // 2) - 3
-
-
 def _pnet_forward(pnet: Network, level: np.ndarray, strips: Strips | None) -> tuple[np.ndarray, np.ndarray]:
     """P-Net over one 1 x 3 x H x W level; with ``strips``, a large level goes in strips with
     the same result.
@@ -162,7 +157,7 @@ def _pnet_forward(pnet: Network, level: np.ndarray, strips: Strips | None) -> tu
     if strips is None or height * width <= strips.pixels:
         return pnet(level)
     regs, probs = [], []
-    rows = _pnet_output_rows(height)
+    rows = native.output_side(height)
     for start in range(0, rows, strips.rows):
         stop = min(rows, start + strips.rows)
         reg, prob = pnet(level[:, :, 2 * start : min(height, 2 * stop + 10)])

@@ -51,8 +51,8 @@ def kernel() -> ModuleType | None:
         return None
     if _facerec_mtcnn.KERNEL_VERSION != KERNEL_VERSION:
         log.warning(
-            "the installed P-Net kernel is version %s, this facerec speaks version %s; reinstall facerec "
-            "(pip install .) to use it. P-Net runs on ONNX Runtime meanwhile",
+            "the installed detection kernel is version %s, this facerec speaks version %s; reinstall facerec "
+            "(pip install .) to use it. P-Net, NMS and crops run on ONNX Runtime and numpy meanwhile",
             _facerec_mtcnn.KERNEL_VERSION,
             KERNEL_VERSION,
         )
@@ -61,7 +61,8 @@ def kernel() -> ModuleType | None:
 
 
 def output_side(side: int) -> int:
-    """P-Net output rows (or columns) for a level side (3x3 conv, 2x2 ceil pool, 3x3, 3x3)."""
+    """P-Net output rows (or columns) for a level side (3x3 conv, 2x2 ceil pool, 3x3, 3x3), on
+    any backend."""
     return -(-(side - 4) // 2) - 3
 
 

@@ -119,11 +119,6 @@ static float *aligned(long floats) {
 #define CONV2_PIXELS 8
 #define CONV3_PIXELS 4
 #include "pnet_kernels.h"
-#undef NAME
-#undef VP
-#undef VPI
-#undef CONV2_PIXELS
-#undef CONV3_PIXELS
 #pragma GCC pop_options
 
 #pragma GCC push_options
@@ -134,11 +129,6 @@ static float *aligned(long floats) {
 #define CONV2_PIXELS 4
 #define CONV3_PIXELS 2
 #include "pnet_kernels.h"
-#undef NAME
-#undef VP
-#undef VPI
-#undef CONV2_PIXELS
-#undef CONV3_PIXELS
 #pragma GCC pop_options
 #endif
 
@@ -148,11 +138,6 @@ static float *aligned(long floats) {
 #define CONV2_PIXELS 2
 #define CONV3_PIXELS 1
 #include "pnet_kernels.h"
-#undef NAME
-#undef VP
-#undef VPI
-#undef CONV2_PIXELS
-#undef CONV3_PIXELS
 
 typedef int (*band_function)(const struct level *, const float *, int, int, float *, float *);
 

@@ -1,7 +1,7 @@
 /* P-Net over one band of a pyramid level: the body of pnet.c, compiled once per instruction set.
  *
  * pnet.c includes this file several times, each time under another `#pragma GCC target` and
- * with these macros defined:
+ * with these macros defined (the end of this file undefines them for the next inclusion):
  *   NAME(x)        the name x with the instruction set's suffix (pnet_band_avx512, ...)
  *   VP             the vector type of the planar first layer: 16 pixels (v16) or 8 (v8), so that
  *                  its ten accumulators fit the register file (32 zmm with AVX-512, 16 ymm with AVX2)
@@ -210,3 +210,8 @@ static int NAME(pnet_band)(const struct level *lv, const float *w, int r0, int r
 }
 
 #undef LANES
+#undef NAME
+#undef VP
+#undef VPI
+#undef CONV2_PIXELS
+#undef CONV3_PIXELS
