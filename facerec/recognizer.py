@@ -447,17 +447,28 @@ class FaceRecognizer:
             return []
         verdicts = self.liveness_checker.check(pixels, faces) if liveness else [None] * len(faces)
         vectors = self.embedder.embed_faces(pixels, faces)
-        index = self._person_index().current(revision)
-        if not len(index):
-            raise StoreError("no one is enrolled yet: enrol people first (facerec enroll NAME PHOTOS...)")
-        with single_threaded_blas():
-            ranked = index.search(vectors, max(top_k, 2))
-        limit = self.identify_threshold(len(index), revision) if threshold is None else check_threshold(threshold)
-        matches = matching.decide_ranked(ranked, limit, top_k)
+        matches = self.match_vectors(vectors, top_k=top_k, threshold=threshold, revision=revision)
         return [
             Identified(face.with_embedding(vector), match, verdict)
             for face, vector, match, verdict in zip(faces, vectors, matches, verdicts, strict=True)
         ]
+
+    def match_vectors(
+        self, vectors: np.ndarray, *, top_k: int = 1, threshold: float | None = None, revision: int | None = None
+    ) -> list[matching.Match]:
+        """Who each of these vectors (this recognizer's embeddings, or a track's fused one) is,
+        at the store's operating point unless ``threshold``."""
+        if revision is None:
+            revision = self._check_model()
+        index = self._person_index().current(revision)
+        if not len(index):
+            raise StoreError("no one is enrolled yet: enrol people first (facerec enroll NAME PHOTOS...)")
+        if len(vectors) == 0:
+            return []
+        with single_threaded_blas():
+            ranked = index.search(np.asarray(vectors, np.float32), max(top_k, 2))
+        limit = self.identify_threshold(len(index), revision) if threshold is None else check_threshold(threshold)
+        return matching.decide_ranked(ranked, limit, top_k)
 
     def liveness(self, image: ImageSource) -> list[tuple[Face, Liveness]]:
         """Every confident face of an image and whether it is a live one (not a print or a screen)."""

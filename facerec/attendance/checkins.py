@@ -1,29 +1,41 @@
-"""Attendance: frames in, check-ins out. Joins recognition, confirmation and the attendance log.
+"""Attendance: frames in, check-ins out. Joins face tracks, their identity and the attendance log.
 
-``Attendance.process(pixels, moment)`` identifies the faces of one frame, feeds each name (or,
-for unknown faces, a short-lived track of similar embeddings) to :class:`facerec.attendance.presence.Presence`,
-and writes to the log only what confirmation allows: a check-in (new event), an update (a new
-visit folded into the person's event within the dedupe window), an unknown sighting (opt-in).
+A person at a door is a track, not a frame (see :mod:`facerec.attendance.following` and
+:mod:`facerec.attendance.tracker`). ``Attendance.process(pixels, moment)`` follows the faces of
+one frame and feeds each track's embedded faces to its :class:`~facerec.attendance.evidence.TrackEvidence`.
+A track is decided once it holds K faces (``--confirm K/T``; T is how long a track may go unseen
+before it ends), on the quality-weighted mean of its embeddings, at the same open-set operating
+point as ``identify``; undecided tracks are decided again as better faces arrive, and a named
+track is never renamed. What reaches the attendance log:
 
-With ``liveness``, only live faces count towards a check-in: a person is checked in once seen live
-in K frames within T, as recognition is confirmed, so one borderline frame neither lets a print
-through nor keeps a real person out. Faces called prints or screens are confirmed the same way,
-apart, and recorded as a spoof event (with the person they were recognised as, if anyone).
+- a **check-in** (a new event) or an **update** (a new visit folded into the person's event
+  within the dedupe window) when a track is named; the event carries the track's first and last
+  time, its frames, the best similarity, and its best snapshot (sharpest, most frontal), kept up
+  to date as the track goes on and when it ends;
+- an **unknown sighting** (opt-in) when a track of K faces or more ends without a name: one per
+  track, with its best crop and fused vector (a track of the same stranger close in time folds
+  into the same sighting);
+- a **spoof event** when, with liveness, the majority of a track's liveness verdicts call it a
+  print or a screen: that track never checks anyone in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
 
-from facerec.attendance.presence import ConfirmRule, Presence
-from facerec.identity.enrollment import Identified
+from facerec.attendance.evidence import EvidenceRule, TrackEvidence
+from facerec.attendance.following import FaceFollower, FollowConfig, FrameTracks, Sighting
+from facerec.attendance.presence import ConfirmRule
+from facerec.attendance.tracker import TrackerConfig
+from facerec.identity import quality
 from facerec.recognizer import FaceRecognizer, check_threshold, png
 from facerec.store.attendance_log import AttendanceLog
 
-UNKNOWN_TRACK_SIMILARITY = 0.5  # two unknown faces this alike, close in time, are one stranger
+UNKNOWN_TRACK_SIMILARITY = 0.5  # two unknown tracks this alike, close in time, are one stranger
+WRITE_EVERY = timedelta(seconds=2)  # a named track's event is brought up to date this often
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,9 @@ class AttendanceEvent:
     similarity: float
     event_id: int
     box: tuple[float, float, float, float] | None = None  # the face in the frame: x1, y1, x2, y2
+    track: int | None = None  # the face track that caused it (per source and run)
+    first_seen: datetime | None = None  # the track's first frame
+    frames: int = 0  # the track's frames so far
 
     def to_dict(self) -> dict:
         x1, y1, x2, y2 = self.box or (0.0, 0.0, 0.0, 0.0)
@@ -50,18 +65,33 @@ class AttendanceEvent:
             "similarity": round(self.similarity, 4),
             "event_id": self.event_id,
             "box": [x1, y1, x2 - x1, y2 - y1] if self.box else None,
+            "track": self.track,
+            "first_seen": (self.first_seen or self.time).isoformat(),
+            "frames": self.frames,
         }
 
 
 @dataclass
-class _UnknownTrack:
+class _Stranger:
+    """An unknown sighting written in this run, which later tracks of the same face fold into."""
+
     vector: np.ndarray
     last: datetime
-    sighting_id: int | None = None
+    sighting_id: int
+
+
+@dataclass
+class Summary:
+    """What a run did, for the closing line of ``facerec attend``."""
+
+    frames: int = 0
+    detections: int = 0  # whole detections run
+    tracks: int = 0
+    events: dict[str, int] = field(default_factory=dict)
 
 
 class Attendance:
-    """Attendance at one source (a camera, a video, a door's check-in terminal)."""
+    """Attendance at one source (a camera, a video, a door's check-in terminal, a kiosk session)."""
 
     def __init__(
         self,
@@ -73,6 +103,7 @@ class Attendance:
         keep_unknowns: bool = False,
         threshold: float | None = None,
         liveness: bool | None = None,
+        follow: FollowConfig | None = None,
     ) -> None:
         self.recognizer = recognizer
         # None: the recognizer's operating point, the same as identify's (a check-in is a name given)
@@ -84,102 +115,203 @@ class Attendance:
         self.dedupe = dedupe if dedupe is not None else timedelta(seconds=settings["dedupe_seconds"])
         self.keep_unknowns = keep_unknowns
         self.liveness = settings["liveness"] if liveness is None else liveness  # None: the store's setting
-        self.presence = Presence(rule)
-        self._open: dict[str, int] = {}  # name -> event id of the current visit
-        self._unknowns: list[_UnknownTrack] = []
-        self._spoofs: list[_UnknownTrack] = []  # attacks no enrolled person matched, by likeness
-        self._spoofed: dict[str, int] = {}  # claimed name -> spoof event id of the current run
+        self.evidence_rule = EvidenceRule(faces=rule.sightings, liveness_faces=min(3, rule.sightings))
+        self.follower = FaceFollower(
+            recognizer,
+            liveness=self.liveness,
+            config=follow,
+            tracker=TrackerConfig(max_gap=max(rule.window.total_seconds(), 0.0)),
+        )
+        self.summary = Summary()
+        self._tracks: dict[int, TrackEvidence] = {}
+        self._strangers: list[_Stranger] = []
         self.log.apply_retention(settings)
 
     def process(self, pixels: np.ndarray, moment: datetime) -> list[AttendanceEvent]:
         """One frame taken at ``moment`` (aware): the events it caused."""
-        identified = self.recognizer.identify(pixels, threshold=self.threshold, liveness=self.liveness)
+        frame = self.follower.step(pixels, moment)
+        self.summary.frames += 1
+        self.summary.detections += frame.detected
+        return self._apply(frame, moment)
+
+    def finish(self) -> list[AttendanceEvent]:
+        """The source ended (or the kiosk session did): every track ends and is written."""
+        events = []
+        for track in self.follower.finish():
+            events += self._close(track.id)
+        return self._counted(events)
+
+    # --- tracks ------------------------------------------------------------------------------------
+
+    def _apply(self, frame: FrameTracks, moment: datetime) -> list[AttendanceEvent]:
         events: list[AttendanceEvent] = []
-        for item in identified:
-            if item.liveness is not None and not item.liveness.live:
-                event = self._spoof(item, pixels, moment)
-            elif item.match.name is not None:
-                event = self._known(item, pixels, moment)
-            elif self.keep_unknowns:
-                event = self._unknown(item, pixels, moment)
-            else:
-                event = None
-            if event:
-                events.append(event)
+        for track in frame.ended:
+            events += self._close(track.id)
+        for sighting in frame.sightings:
+            evidence = self._tracks.get(sighting.track)
+            if evidence is None:
+                evidence = self._tracks[sighting.track] = TrackEvidence(sighting.track, moment, moment)
+                self.summary.tracks += 1
+            evidence.seen(moment)
+            if sighting.face.embedding is not None and not self._add(evidence, sighting):
+                events += self._close(sighting.track)  # two people: this half ends, the other starts anew
+                self.follower.split(sighting.track)
+                continue
+            events += self._decide(evidence, sighting, moment)
+        return self._counted(events)
+
+    def _counted(self, events: list[AttendanceEvent]) -> list[AttendanceEvent]:
+        for event in events:
+            self.summary.events[event.event] = self.summary.events.get(event.event, 0) + 1
         return events
 
-    def _snapshot(self, pixels: np.ndarray, item: Identified) -> bytes:
-        return png(self.recognizer.embedder.crops(pixels, [item.face])[0])
+    def _add(self, evidence: TrackEvidence, sighting: Sighting) -> bool:
+        if not evidence.add(sighting.face.embedding, sighting.weight, self.evidence_rule):
+            return False
+        evidence.keep_snapshot(sighting.crop, sighting.snapshot_score)
+        if sighting.figures is not None and not quality.problems(sighting.figures, self.recognizer.quality_gate):
+            evidence.usable = True
+        if sighting.liveness is not None:
+            evidence.liveness.append((sighting.liveness.live, sighting.liveness.score))
+        evidence.changed = True
+        return True
 
-    def _known(self, item: Identified, pixels: np.ndarray, moment: datetime) -> AttendanceEvent | None:
-        name, similarity = item.match.name, item.match.similarity
-        seen = self.presence.observe(name, moment)
-        if seen.state == "pending":
-            return None
-        if seen.state == "in_view" and name in self._open:
-            self.log.extend(self._open[name], moment, similarity, self._snapshot(pixels, item))
-            return None
+    def _decide(self, evidence: TrackEvidence, sighting: Sighting, moment: datetime) -> list[AttendanceEvent]:
+        if evidence.spoof_id is not None:
+            return []
+        if evidence.name is not None:
+            if evidence.written_at is None or moment - evidence.written_at >= WRITE_EVERY:
+                self._write_visit(evidence, moment)
+            return []
+        if not evidence.ready(self.evidence_rule) or not evidence.changed:
+            return []
+        evidence.changed = False
+        if self.liveness:
+            live = evidence.live(self.evidence_rule)
+            if live is None:
+                return []
+            if not live:
+                return [self._spoof(evidence, sighting, moment)]
+        match = self.recognizer.match_vectors(evidence.fused()[None], threshold=self.threshold)[0]
+        evidence.similarity = evidence.best_similarity = match.similarity
+        if match.name is None:
+            return []
+        evidence.name = match.name
         record, new = self.log.record(
-            name, self.source, seen.first, moment, similarity, self._snapshot(pixels, item), seen.count, self.dedupe
+            match.name,
+            self.source,
+            evidence.first,
+            evidence.last,
+            match.similarity,
+            png(evidence.snapshot),
+            evidence.frames,
+            self.dedupe,
         )
-        self._open[name] = record.id
+        evidence.event_id, evidence.written_at = record.id, moment
+        evidence.written_frames, evidence.written_snapshot = evidence.frames, evidence.snapshot_score
         kind = "check_in" if new else "update"
-        return AttendanceEvent(kind, name, record.person_id, self.source, moment, similarity, record.id, item.face.box)
+        return [self._event(kind, evidence, record.person_id, match.similarity, sighting, moment)]
 
-    def _track(self, tracks: list[_UnknownTrack], vector: np.ndarray, moment: datetime) -> _UnknownTrack:
-        """The track of recent faces this one is like (a new one if none), kept up to date."""
-        tracks[:] = [t for t in tracks if moment - t.last <= self.dedupe]
-        track = max(tracks, key=lambda t: float(t.vector @ vector), default=None)
-        if track is None or float(track.vector @ vector) < UNKNOWN_TRACK_SIMILARITY:
-            track = _UnknownTrack(vector, moment)
-            tracks.append(track)
-        track.last = moment
-        return track
+    def _event(
+        self,
+        kind: str,
+        evidence: TrackEvidence,
+        person_id: int | None,
+        similarity: float,
+        sighting: Sighting | None,
+        moment: datetime,
+        name: str | None = None,
+    ) -> AttendanceEvent:
+        return AttendanceEvent(
+            kind,
+            name if kind in ("spoof", "unknown") else evidence.name,
+            person_id,
+            self.source,
+            moment,
+            similarity,
+            int(evidence.event_id or 0),
+            sighting.face.box if sighting else None,
+            evidence.track,
+            evidence.first,
+            evidence.frames,
+        )
 
-    def _spoof(self, item: Identified, pixels: np.ndarray, moment: datetime) -> AttendanceEvent | None:
-        """A face called a print or a screen: never a check-in; a confirmed run is a spoof event."""
-        claimed, score = item.match.name, item.liveness.score
-        track = None if claimed else self._track(self._spoofs, item.face.embedding, moment)
-        key = ("spoof", claimed) if claimed else ("spoof", id(track))
-        seen = self.presence.observe(key, moment)
-        if seen.state == "pending":
-            return None
-        known = self._spoofed.get(claimed) if claimed else track.sighting_id
-        if seen.state == "in_view" and known is not None:
-            self.log.extend_spoof(known, moment, score)
-            return None
-        snapshot = self._snapshot(pixels, item)
-        similarity = item.match.similarity
-        record = self.log.add_spoof(self.source, seen.first, moment, claimed, similarity, score, snapshot, seen.count)
-        if claimed:
-            self._spoofed[claimed] = record.id
-        else:
-            track.sighting_id = record.id
-        return AttendanceEvent("spoof", record.claimed, None, self.source, moment, similarity, record.id, item.face.box)
+    def _write_visit(self, evidence: TrackEvidence, moment: datetime) -> None:
+        """Bring a named track's event up to date: last seen, frames, its best snapshot."""
+        if evidence.event_id is None:
+            return
+        fused = evidence.fused()
+        match = self.recognizer.match_vectors(fused[None], threshold=self.threshold)[0] if fused is not None else None
+        if match is not None and match.candidates and match.candidates[0].name == evidence.name:
+            evidence.best_similarity = max(evidence.best_similarity, match.similarity)
+        better = evidence.snapshot_score > evidence.written_snapshot
+        self.log.update_visit(
+            evidence.event_id,
+            evidence.last,
+            evidence.frames - evidence.written_frames,
+            evidence.best_similarity,
+            png(evidence.snapshot) if better else None,
+        )
+        evidence.written_at, evidence.written_frames = moment, evidence.frames
+        evidence.written_snapshot = max(evidence.written_snapshot, evidence.snapshot_score)
 
-    def _unknown(self, item: Identified, pixels: np.ndarray, moment: datetime) -> AttendanceEvent | None:
-        vector = item.face.embedding
-        track = self._track(self._unknowns, vector, moment)
-        seen = self.presence.observe(("unknown", id(track)), moment)
-        if seen.state == "pending":
-            return None
-        if track.sighting_id is not None:
-            self.log.extend_unknown(track.sighting_id, moment)
-            return None
+    def _close(self, track_id: int) -> list[AttendanceEvent]:
+        evidence = self._tracks.pop(track_id, None)
+        if evidence is None:
+            return []
+        if evidence.spoof_id is not None:
+            self.log.extend_spoof(evidence.spoof_id, evidence.last, evidence.liveness_score())
+            return []
+        if evidence.name is not None:
+            if evidence.frames > evidence.written_frames or evidence.snapshot_score > evidence.written_snapshot:
+                self._write_visit(evidence, evidence.last)
+            return []
+        # An unknown sighting is kept for review, and ``assign`` enrols it: it needs K faces, one
+        # of them good enough for enrolment (the back of a head, a face far off, are not kept).
+        if not self.keep_unknowns or not evidence.ready(self.evidence_rule) or not evidence.usable:
+            return []
+        if self.liveness and evidence.live(self.evidence_rule) is False:
+            return []
+        return self._unknown(evidence)
+
+    def _spoof(self, evidence: TrackEvidence, sighting: Sighting, moment: datetime) -> AttendanceEvent:
+        """A track the liveness networks call a print or a screen: never a check-in, one spoof event
+        (with the person it looks like, if anyone)."""
+        match = self.recognizer.match_vectors(evidence.fused()[None], threshold=self.threshold)[0]
+        record = self.log.add_spoof(
+            self.source,
+            evidence.first,
+            evidence.last,
+            match.name,
+            match.similarity,
+            evidence.liveness_score(),
+            png(evidence.snapshot),
+            evidence.frames,
+        )
+        evidence.spoof_id = evidence.event_id = record.id
+        return self._event("spoof", evidence, None, match.similarity, sighting, moment, name=record.claimed)
+
+    def _unknown(self, evidence: TrackEvidence) -> list[AttendanceEvent]:
+        vector = evidence.fused()
+        self._strangers = [s for s in self._strangers if evidence.first - s.last <= self.dedupe]
+        same = max(self._strangers, key=lambda s: float(s.vector @ vector), default=None)
+        if same is not None and float(same.vector @ vector) >= UNKNOWN_TRACK_SIMILARITY:
+            self.log.extend_unknown(same.sighting_id, evidence.last)
+            same.last = evidence.last
+            return []
         embedder = self.recognizer.embedder
         record = self.log.add_unknown(
             self.source,
-            seen.first,
-            moment,
-            item.match.similarity,
+            evidence.first,
+            evidence.last,
+            evidence.similarity,
             embedder.model,
             embedder.centre_id,
             vector,
             embedder.provenance,
-            self._snapshot(pixels, item),
-            seen.count,
+            png(evidence.snapshot),
+            evidence.frames,
         )
-        track.sighting_id = record.id
-        return AttendanceEvent(
-            "unknown", None, None, self.source, moment, item.match.similarity, record.id, item.face.box
-        )
+        self._strangers.append(_Stranger(vector, evidence.last, record.id))
+        evidence.event_id = record.id
+        return [self._event("unknown", evidence, None, evidence.similarity, None, evidence.last)]

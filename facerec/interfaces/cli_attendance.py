@@ -90,6 +90,7 @@ def attend(
     recognizer = recognizer_for(ctx, threads, device, model, db, liveness_threshold=liveness_threshold)
     events = 0
     counts = [sources.SourceStats() for _ in source]
+    trackers: list[Attendance] = []
     with stop_on_signals() as stop:  # Ctrl-C or SIGTERM: stop after the frame in hand
         try:
             rule = ConfirmRule.parse(confirm)
@@ -124,14 +125,11 @@ def attend(
             for which, frame in sources.merged(feeds, stop):
                 for event in trackers[which].process(frame.pixels, frame.time):
                     events += 1
-                    if json_out:
-                        typer.echo(json.dumps(event.to_dict(), ensure_ascii=False))
-                    else:
-                        who = (
-                            event.name
-                            or f"{'spoof' if event.event == 'spoof' else 'unknown sighting'} {event.event_id}"
-                        )
-                        typer.echo(f"{event.time.isoformat()}\t{event.event}\t{who}\tsimilarity {event.similarity:.4f}")
+                    _print_event(event, json_out)
+            for tracker in trackers:  # tracks still in view when the sources ended
+                for event in tracker.finish():
+                    events += 1
+                    _print_event(event, json_out)
         except FacerecError as exc:
             fail(str(exc))
         except KeyboardInterrupt:  # a second Ctrl-C; each event is its own transaction, so still whole
@@ -143,8 +141,27 @@ def attend(
                 f"(the newest kept while busy), {stats.reconnects} reconnects",
                 highlight=False,
             )
+    for label, tracker in zip(names or source, trackers, strict=False):
+        done = tracker.summary
+        happened = ", ".join(f"{count} {kind.replace('_', '-')}" for kind, count in sorted(done.events.items()))
+        stderr.print(
+            f"{label}: {done.frames} frames processed ({done.detections} whole detections), "
+            f"{done.tracks} face tracks; {happened or 'no events'}",
+            highlight=False,
+        )
     if stop.is_set():
         stderr.print(f"stopped; {events} events written", highlight=False)
+
+
+def _print_event(event, json_out: bool) -> None:
+    if json_out:
+        typer.echo(json.dumps(event.to_dict(), ensure_ascii=False))
+        return
+    who = event.name or f"{'spoof' if event.event == 'spoof' else 'unknown sighting'} {event.event_id}"
+    typer.echo(
+        f"{event.time.isoformat()}\t{event.event}\t{who}\tsimilarity {event.similarity:.4f}"
+        f"\ttrack {event.track} ({event.frames} frames since {(event.first_seen or event.time).isoformat()})"
+    )
 
 
 @app.command()

@@ -227,6 +227,24 @@ class AttendanceLog:
             if row is not None:  # removed meanwhile (the person was deleted): nothing to extend
                 self._extend(row, seen, similarity, snapshot, 1)
 
+    def update_visit(
+        self, event_id: int, seen: datetime, frames: int, similarity: float, snapshot: bytes | None
+    ) -> None:
+        """A checked-in face track went on: ``frames`` more, seen until ``seen``; ``snapshot``
+        replaces the event's picture when given (the track found a better face), whatever its
+        similarity."""
+        seen = _utc(seen)
+        with self.store.transaction() as session:
+            row = session.get(AttendanceEvent, event_id)
+            if row is None:  # removed meanwhile (the person was deleted): nothing to bring up to date
+                return
+            row.last_seen = max(_aware(row.last_seen), seen)
+            row.sightings += max(frames, 0)
+            if similarity == similarity and similarity > row.best_similarity:  # not NaN
+                row.best_similarity = similarity
+            if snapshot is not None:
+                row.snapshot = snapshot
+
     def last_seen(self) -> dict[str, str]:
         """Each person's latest sighting at any source (ISO 8601), for those ever seen."""
         with self.store.reading() as session:

@@ -377,6 +377,41 @@ class MTCNN:
             for faces, (fx, fy) in zip(found, factors, strict=True)
         ]
 
+    def follow(
+        self, image: ImageSource, predicted: Sequence[Sequence[float]], threshold: float = 0.5
+    ) -> list[Face | None]:
+        """The face at each of these boxes (a tracker's predictions), found by O-Net alone: its
+        refined box, confidence and landmarks, or None where O-Net sees no face (below
+        ``threshold``). Between two full detections of a video a face is followed rather than
+        searched for: O-Net on one 48 px crop costs about half a millisecond where a whole
+        1080p detection costs tens. Each box is squared, as R-Net's are before O-Net, and cut
+        from a region of the image just around it."""
+        pixels = load_image(image)
+        height, width = pixels.shape[:2]
+        squared = boxes.square(np.asarray(predicted, np.float32).reshape(-1, 4))
+        images, shifted, offsets, ids = [], [], [], []
+        for i, box in enumerate(squared):
+            x1, y1 = max(int(np.floor(box[0])) - 1, 0), max(int(np.floor(box[1])) - 1, 0)
+            x2, y2 = min(int(np.ceil(box[2])) + 2, width), min(int(np.ceil(box[3])) + 2, height)
+            if x2 - x1 < 2 or y2 - y1 < 2:
+                continue  # wholly outside the frame
+            part = np.ascontiguousarray(pixels[y1:y2, x1:x2])
+            images.append(_Image(part.shape[0], part.shape[1], area.summed_area_table(part)))
+            shifted.append(box - np.array([x1, y1, x1, y1], np.float32))
+            offsets.append((x1, y1))
+            ids.append(i)
+        found: list[Face | None] = [None] * len(squared)
+        if not images:
+            return found
+        candidates = _Candidates(np.stack(shifted), np.zeros(len(shifted), np.float32), np.arange(len(shifted)))
+        batch = CPU_ONET_BATCH.get(self.backend) if self.device == "cpu" else None
+        kept, landmarks = output(self.onet, images, candidates, threshold, SERIAL, batch)
+        for box, score, image_id, points in zip(kept.boxes, kept.scores, kept.image_ids, landmarks, strict=True):
+            dx, dy = offsets[int(image_id)]
+            moved = box[:4] + np.array([dx, dy, dx, dy], np.float32)
+            found[ids[int(image_id)]] = Face.from_arrays(moved, score, points + np.array([dx, dy], np.float32))
+        return found
+
     def _cascade(self, images: Sequence[_Image], workers: Workers = SERIAL) -> list[list[Face]]:
         """The three stages over some images; stages 2 and 3 take all their candidates at once."""
         parts = [propose(self.pnet, image, self.config, workers) for image in images]
