@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -136,7 +137,11 @@ def detect(
 
 
 def _box_text(face: facerec.Face) -> str:
-    return ",".join(f"{v:.1f}" for v in face.box)
+    return _xyxy_text(face.box)
+
+
+def _xyxy_text(box) -> str:
+    return ",".join(f"{v:.1f}" for v in box)
 
 
 def _for_each_file(images: list[str], label: str, json_out: bool, work) -> None:
@@ -348,7 +353,16 @@ def _image_files(paths: list[str]) -> list[str]:
 def enroll(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The person's name (added to if enrolled already).")],
-    paths: Annotated[list[str], typer.Argument(help="Photos, or folders of photos (recursive).", show_default=False)],
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(help="Photos, folders of photos (recursive), or video clips of the person.", show_default=False),
+    ] = None,
+    camera: Annotated[
+        str | None,
+        typer.Option("--camera", help="Enrol from a camera (index) or stream URL for --seconds, the person alone."),
+    ] = None,
+    seconds: Annotated[float, typer.Option("--seconds", min=0.5, help="How long --camera is watched.")] = 10.0,
+    faces: Annotated[int, typer.Option("--faces", min=1, help="Samples taken from each clip or camera.")] = 5,
     json_out: JsonOption = False,
     largest: LargestOption = False,
     liveness: Annotated[
@@ -363,19 +377,26 @@ def enroll(
     model: ModelOption = None,
     db: DbOption = None,
 ) -> None:
-    """Enrol a person from photos: one transaction; photos without exactly one good face, and faces
-    enrolled already as someone else, are skipped."""
+    """Enrol a person from photos or video: one transaction; photos without exactly one good face,
+    and faces enrolled already as someone else, are skipped. From a clip (or --camera), the person
+    is followed and the --faces best, most varied frames become samples; a clip with several
+    people in view is refused."""
+    from facerec.attendance import sources
+
     recognizer = recognizer_for(ctx, threads, device, model, db)
-    files = _image_files(paths)
-    if not files:
-        fail(f"no files found in {', '.join(paths)}")
+    files = _image_files(paths or [])
+    if not files and camera is None:
+        fail(f"no files found in {', '.join(paths)}" if paths else "give photos, folders, clips or --camera")
+    videos = [f for f in files if sources.is_video(f)]
+    images: list = [f for f in files if f not in videos]
     try:
-        with progress_bar(len(files)) as progress:
-            task = progress.add_task(f"enrolling {name}", total=len(files))
+        images += _faces_from_video(recognizer, videos, camera, seconds, faces)
+        with progress_bar(len(images)) as progress:
+            task = progress.add_task(f"enrolling {name}", total=len(images))
             report = recognizer.enroll(
                 name,
-                files,
-                largest=largest,
+                images,
+                largest=largest or bool(videos or camera),
                 liveness=liveness,
                 allow_duplicate=allow_duplicate,
                 progress=lambda done, total: progress.update(task, completed=done),
@@ -394,10 +415,36 @@ def enroll(
         fail(f"no photo of {name} was added")
 
 
+def _faces_from_video(recognizer, videos: list[str], camera: str | None, seconds: float, count: int) -> list:
+    """(label, PNG) images of the person's best faces in each clip and in --camera's view."""
+    import threading
+
+    from facerec.attendance import clips, sources
+
+    found: list = []
+    for video in videos:
+        picked = clips.enrolment_faces(recognizer, sources.frames(video, fps=10), count=count, label=video)
+        stderr.print(f"{video}: {len(picked.images)} faces taken of {picked.considered} good ones", highlight=False)
+        found += picked.images
+    if camera is not None:
+        stop = threading.Event()
+        timer = threading.Timer(seconds, stop.set)
+        stderr.print(f"watching {camera} for {seconds:g} s: one person alone, looking at the camera", highlight=False)
+        timer.start()
+        try:
+            feed = sources.frames(camera, fps=10, stop=stop, reconnect=False)
+            picked = clips.enrolment_faces(recognizer, feed, count=count, label=camera)
+        finally:
+            timer.cancel()
+            stop.set()
+        found += picked.images
+    return found
+
+
 @app.command()
 def identify(
     ctx: typer.Context,
-    images: Annotated[list[str], typer.Argument(help="Photos.", show_default=False)],
+    images: Annotated[list[str], typer.Argument(help="Photos or video clips.", show_default=False)],
     json_out: JsonOption = False,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Candidates to list per face.")] = 1,
     threshold: ThresholdOption = None,
@@ -411,8 +458,11 @@ def identify(
     model: ModelOption = None,
     db: DbOption = None,
 ) -> None:
-    """Name every face of each photo (40 px and larger unless --min-face-size), or say unknown."""
+    """Name every face of each photo (40 px and larger unless --min-face-size), or say unknown. A
+    video clip is answered per person seen in it (each face track: name or unknown, time range,
+    frames, best similarity), decided on all of the track's faces, not frame by frame."""
     from facerec.annotate import draw_faces, save_rgb
+    from facerec.attendance import sources
     from facerec.detection.mtcnn import DetectorConfig
 
     recognizer = recognizer_for(ctx, threads, device, model, db, detector=DetectorConfig(min_face_size=min_face_size))
@@ -421,6 +471,8 @@ def identify(
     written: set[Path] = set()
 
     def work(source: str) -> tuple[dict, list[str]]:
+        if sources.is_video(source):
+            return _identify_video(recognizer, source, top_k, threshold)
         pixels = recognizer.load(source)  # decoded once, for matching and for drawing
         found = recognizer.identify(pixels, top_k=top_k, threshold=threshold, liveness=liveness)
         if annotate is not None:
@@ -436,6 +488,25 @@ def identify(
         return {"faces": [i.to_dict() for i in found]}, lines
 
     _for_each_file(images, "identifying", json_out, work)
+
+
+def _identify_video(recognizer, clip: str, top_k: int, threshold: float | None) -> tuple[dict, list[str]]:
+    from facerec.attendance import clips, sources
+
+    answers = clips.identify_video(
+        recognizer, sources.frames(clip, fps=25, start=datetime.fromtimestamp(0, UTC)), threshold=threshold, top_k=top_k
+    )
+    lines = [
+        f"track {a.track}\t{a.name or 'unknown'}\tsimilarity {a.similarity:.4f}\t"
+        f"{a.first.timestamp():.2f}-{a.last.timestamp():.2f} s\t{a.frames} frames\tbox {_xyxy_text(a.box)}"
+        for a in answers
+    ]
+    return {"tracks": [a.to_dict() | _seconds(a) for a in answers]}, lines or ["no face tracks"]
+
+
+def _seconds(answer) -> dict:
+    """Times in a clip as seconds from its start (a file has no wall clock)."""
+    return {"start": round(answer.first.timestamp(), 3), "end": round(answer.last.timestamp(), 3)}
 
 
 @app.command("list")

@@ -86,8 +86,9 @@ def write_video(data: Path, target: Path, scene=script, size: tuple[int, int] = 
 class MjpegServer:
     """Serves the frames once as multipart/x-mixed-replace JPEGs at FPS (real time) on 127.0.0.1."""
 
-    def __init__(self, data: Path, fps: float = FPS) -> None:
-        jpegs = [cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR))[1].tobytes() for f in frames(data)]
+    def __init__(self, data: Path, fps: float = FPS, pictures: list[np.ndarray] | None = None) -> None:
+        shown = frames(data) if pictures is None else pictures
+        jpegs = [cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR))[1].tobytes() for f in shown]
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the http.server API

@@ -1,10 +1,21 @@
-"""Attendance: frames from a camera or a door become check-ins, visits and reports.
+"""Attendance: frames from a camera or a door become face tracks, check-ins, visits and reports.
 
-``checkins`` (Attendance: recognition + confirmation + the log), ``presence`` (K sightings within
-T), ``sources`` (frames from videos, cameras, streams and folders) and ``report``."""
+``tracker`` (which face is which over time), ``following`` (frames -> tracks at frame rate),
+``evidence`` (a track's fused identity), ``checkins`` (Attendance: tracks + the log), ``clips``
+(identify and enrol from videos), ``shots`` (cuts end tracks), ``presence`` (K/T rules, times),
+``sources`` (frames from videos, cameras, streams and folders) and ``report``."""
 
 from facerec.attendance.checkins import Attendance, AttendanceEvent
+from facerec.attendance.clips import TrackAnswer, enrolment_faces, identify_video
 from facerec.attendance.presence import ConfirmRule
 from facerec.attendance.sources import frames
 
-__all__ = ["Attendance", "AttendanceEvent", "ConfirmRule", "frames"]
+__all__ = [
+    "Attendance",
+    "AttendanceEvent",
+    "ConfirmRule",
+    "TrackAnswer",
+    "enrolment_faces",
+    "frames",
+    "identify_video",
+]

@@ -32,6 +32,14 @@ from facerec.errors import FacerecError, ImageError
 from facerec.images import load_image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".mjpeg", ".mjpg"}
+
+
+def is_video(path: str) -> bool:
+    """A file that ``enroll`` and ``identify`` read as a video (by its suffix), not as a photo."""
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES and Path(path).is_file()
+
+
 WATCH_POLL_SECONDS = 0.5
 
 
@@ -98,10 +106,62 @@ def frames(
     if watch:
         raise FacerecError("--watch applies to a folder of images only")
     if kind == "video":
-        return _capture(spec, fps, start or datetime.now(UTC), False, stop)
+        return _ahead(_capture(spec, fps, start or datetime.now(UTC), False, stop), stop)
     target = int(spec) if kind == "camera" else spec
     reader = LiveReader(target, stop, reconnect, stats or SourceStats(), notice or (lambda _message: None))
     return reader.frames(fps)
+
+
+READ_AHEAD = 4  # frames of a video file decoded ahead of the one being processed
+
+
+def _ahead(frames: Iterator[Frame], stop: threading.Event, depth: int = READ_AHEAD) -> Iterator[Frame]:
+    """The same frames, decoded by a thread of their own a few frames ahead: OpenCV lets go of
+    the GIL while it decodes, so a 1080p video's decoding (~5 ms a frame) overlaps the work on
+    the frame before instead of adding to it."""
+    buffer: queue.Queue = queue.Queue(depth)
+    finished = object()
+    quit_ = threading.Event()
+
+    def put(item) -> bool:
+        while not (quit_.is_set() or stop.is_set()):
+            try:
+                buffer.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def pump() -> None:
+        try:
+            for frame in frames:
+                if not put(frame):
+                    break
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+        finally:
+            with contextlib.suppress(Exception):
+                frames.close()  # type: ignore[attr-defined]
+            put(finished)
+
+    reader = threading.Thread(target=pump, name="facerec-video", daemon=True)
+    reader.start()
+    try:
+        while True:
+            try:
+                item = buffer.get(timeout=0.05)
+            except queue.Empty:
+                if not reader.is_alive() and buffer.empty():
+                    return
+                continue
+            if item is finished:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        quit_.set()
+        reader.join(timeout=5)
 
 
 def _capture(target, fps: float, start: datetime | None, live: bool, stop: threading.Event) -> Iterator[Frame]:

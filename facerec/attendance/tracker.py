@@ -64,7 +64,7 @@ class TrackerConfig:
     appearance_floor: float = 0.25  # a detection less like a track than this never joins it
     reacquire_similarity: float = 0.6  # like a lost track this much: may match beyond IoU ...
     reacquire_distance: float = 2.5  # ... within this many box widths of its prediction
-    max_gap: float = 1.0  # seconds a track may go unseen before it ends
+    max_gap: float = 2.0  # seconds a track may go unseen before it ends (the T of --confirm K/T)
     appearance_momentum: float = 0.7  # a track's appearance: this much of the old, the rest new
 
 
