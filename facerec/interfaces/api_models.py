@@ -137,6 +137,9 @@ class Event(BaseModel):
     similarity: float
     event_id: int
     box: list[float] | None = Field(description="the face in the image: [x, y, width, height]")
+    track: int | None = Field(None, description="the face track that caused it (per source, or per kiosk session)")
+    first_seen: str | None = Field(None, description="the track's first frame (ISO 8601)")
+    frames: int = Field(0, description="the track's frames so far")
 
 
 class CheckinResult(BaseModel):

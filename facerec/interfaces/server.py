@@ -41,13 +41,17 @@ from fastapi.staticfiles import StaticFiles
 
 import facerec
 from facerec import errors
+from facerec.attendance import clips
 from facerec.attendance import report as reports
 from facerec.attendance.checkins import Attendance
 from facerec.attendance.clusters import unknown_people
+from facerec.attendance.following import FollowConfig
 from facerec.attendance.presence import ConfirmRule, check_sighting_time, parse_time
+from facerec.attendance.sources import Frame
 from facerec.interfaces import api_models as models
 from facerec.interfaces.admission import ModelQueue
 from facerec.interfaces.keyguard import KeyGuard
+from facerec.interfaces.kiosk import KioskSessions
 from facerec.interfaces.uploads import parse_form, read_body
 from facerec.recognizer import FaceRecognizer, check_threshold
 from facerec.store.api_keys import ROLES, ApiKeys, allows
@@ -158,6 +162,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     guard = KeyGuard()
     keys = ApiKeys(recognizer.store)
     log = AttendanceLog(recognizer.store)
+    kiosks = KioskSessions(recognizer)
 
     def warm() -> None:
         recognizer.detector  # noqa: B018 - load the models once, before the first request
@@ -169,6 +174,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     async def lifespan(_app: FastAPI):
         await run_in_threadpool(warm)
         yield
+        await run_in_threadpool(kiosks.close_all)  # open kiosk sessions' tracks are written
         queue.close()
         recognizer.store.close()
 
@@ -474,6 +480,44 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         status = 201 if report.added else 422
         return JSONResponse(report.to_dict(), status_code=status)
 
+    @app.post(
+        "/v1/persons/{name:path}/clip",
+        status_code=201,
+        response_model=models.EnrollReport,
+        openapi_extra=models.image_body({"frames": "a frame of the clip, in order"}, many="frames"),
+        responses={**models.errors(401, 403, 413, 415), 422: models.EITHER_REPORT_OR_ERROR},
+    )
+    async def enroll_clip(
+        name: str,
+        request: Request,
+        caller: Enroller,
+        _queued: Admitted,
+        fps: Annotated[float, Query(ge=0.5, le=60, description="frames per second the clip was taken at")] = 5.0,
+        faces: Annotated[int, Query(ge=1, le=20, description="samples to take from the clip")] = 5,
+        allow_duplicate: Annotated[
+            bool, Query(description="enrol a face enrolled already as someone else (twins); admin keys only")
+        ] = False,
+    ) -> JSONResponse:
+        """Enrol a person from a short clip (field ``frames``, repeated, in order: the desk's
+        webcam sends a few seconds of them): the person is followed and the ``faces`` best, most
+        varied frames become samples, as ``facerec enroll NAME CLIP`` does. A clip with several
+        people in view is refused (422)."""
+        if allow_duplicate and not allows(caller.role, "admin"):
+            raise HTTPException(403, "allow_duplicate needs a key with the 'admin' role")
+        values = await uploads(request, ("frames",), many=True)
+
+        def work():
+            start = datetime.now(UTC)
+            shown = (
+                Frame(start + timedelta(seconds=i / fps), recognizer.load(data), f"frame {i}")
+                for i, data in enumerate(values["frames"])
+            )
+            picked = clips.enrolment_faces(recognizer, shown, count=faces, label="clip")
+            return recognizer.enroll(name, picked.images, largest=True, allow_duplicate=allow_duplicate)
+
+        report = await compute(request, work, caller)
+        return JSONResponse(report.to_dict(), status_code=201 if report.added else 422)
+
     @app.get(
         "/v1/persons/{name:path}/samples", response_model=list[models.Sample], responses=models.errors(401, 403, 404)
     )
@@ -538,6 +582,12 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
             "source": {"type": "string", "description": "where the image comes from (a door, a camera)"},
             "time": {"type": "string", "description": "ISO 8601 (default: now)"},
             "unknowns": {"type": "string", "description": "true: keep unknown faces for review"},
+            "session": {
+                "type": "string",
+                "maxLength": 100,
+                "description": "a kiosk's session: its frames share face tracks, so a person in front of it is "
+                "checked in once, on two faces of their track, not once per frame (closed after 30 s idle)",
+            },
         },
     )
 
@@ -567,18 +617,24 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         keep = _flag(values.get("unknowns"))
         check = True if config.require_liveness else liveness
         limit = None if threshold is None else check_threshold(threshold)
+        session = values.get("session")
+        if session is not None and (
+            not isinstance(session, str) or not 0 < len(session) <= 100 or not session.isprintable()
+        ):
+            raise HTTPException(422, "'session' is a short printable string naming the kiosk's session")
+
+        def attendance(rule: ConfirmRule, follow: FollowConfig | None = None) -> Attendance:
+            where = source.strip()
+            return Attendance(
+                recognizer, where, rule=rule, keep_unknowns=keep, threshold=limit, liveness=check, follow=follow
+            )
 
         def work() -> list[dict]:
-            tracker = Attendance(
-                recognizer,
-                source.strip(),
-                rule=ConfirmRule(1, timedelta(0)),
-                keep_unknowns=keep,
-                threshold=limit,
-                liveness=check,
-            )
             pixels = recognizer.load(values["image"])
-            return [event.to_dict() for event in tracker.process(pixels, moment)]
+            if session is not None:
+                return [e.to_dict() for e in kiosks.process(session, source.strip(), attendance, pixels, moment)]
+            alone = attendance(ConfirmRule(1, timedelta(0)))  # one photo: its faces decide at once
+            return [event.to_dict() for event in alone.process(pixels, moment) + alone.finish()]
 
         return {"events": await compute(request, work, caller)}
 
