@@ -34,8 +34,8 @@ from facerec.types import Face, Liveness
 @dataclass(frozen=True)
 class FollowConfig:
     detect_every: int = 5  # whole detections: every this many processed frames (1: every frame)
-    better_by: float = 1.3  # embed a face again when its expected weight beats the track's best by this
-    recheck_seconds: float = 1.0  # embed each track's face at least this often
+    better_by: float = 1.5  # embed a face again when its expected weight beats the track's best by this
+    recheck_seconds: float = 2.0  # embed each track's face at least this often (a swap is found out)
     first_faces: int = 3  # embed every face of a new track until it holds this many
     duplicate_iou: float = 0.5  # two followed faces overlapping this much are one face
 
