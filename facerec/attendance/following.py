@@ -1,16 +1,16 @@
 """Frames in, face tracks out, at the camera's frame rate: the work of a frame is spent where it
 changes something.
 
-- A whole detection runs every ``detect_every`` processed frames, after a shot change, and when
-  a track was lost by following (something moved that the prediction did not expect). Between
-  them, each track's face is *followed*: O-Net alone on the box the tracker predicts
-  (:meth:`facerec.detection.mtcnn.detector.MTCNN.follow`, ~1 ms a face against ~60 ms for a
-  whole 1080p detection). A new face is thus found within ``detect_every`` frames (0.2 s at
-  25 fps).
+- A whole detection runs every ``detect_every`` processed frames (stretched up to
+  ``detect_every_max`` while whole detections find nobody new), after a shot change, and when no
+  track is live. Between them, each track's face is *followed*: O-Net alone on the box the
+  tracker predicts (:meth:`facerec.detection.mtcnn.detector.MTCNN.follow`, ~1 ms a face against
+  ~60 ms for a whole 1080p detection). A new face is found within ``detect_every_max`` frames
+  (0.4 s at 25 fps).
 - A face is embedded only when it can change a decision: the first faces of a track (the
   evidence it is decided on), a face clearly better than the best the track holds, a face whose
-  track is ambiguous (another track's predicted box overlaps it: a crossing), and one face a
-  second per track so that a track that changed people is found out.
+  track is ambiguous (another track's predicted box overlaps it: a crossing), and one face every two
+  seconds per track so that a track that changed people is found out.
 - With liveness, the liveness networks see the same faces that are embedded.
 
 Every source keeps its own follower (the tracker's state is its frames' history).
@@ -33,7 +33,8 @@ from facerec.types import Face, Liveness
 
 @dataclass(frozen=True)
 class FollowConfig:
-    detect_every: int = 5  # whole detections: every this many processed frames (1: every frame)
+    detect_every: int = 5  # whole detections: every this many processed frames (1: every frame) ...
+    detect_every_max: int = 10  # ... stretched up to this while whole detections find no new face
     better_by: float = 1.5  # embed a face again when its expected weight beats the track's best by this
     recheck_seconds: float = 2.0  # embed each track's face at least this often (a swap is found out)
     first_faces: int = 3  # embed every face of a new track until it holds this many
@@ -81,6 +82,10 @@ class _Held:
     best_expected: float = 0.0  # expected weight (before sharpness) of the best face embedded
     embedded_at: datetime | None = None
     faces: int = 0
+    uncertain: bool = False  # its last face was unlike the track: embed the next one too
+
+
+UNLIKE = 0.3  # a face this unlike its track's appearance makes the track uncertain
 
 
 class FaceFollower:
@@ -99,16 +104,16 @@ class FaceFollower:
         self.config = config or FollowConfig()
         self.tracker = FaceTracker(tracker)
         self.shots = ShotDetector()
-        self._frames = 0
+        self._since = 0  # frames since the last whole detection
+        self._interval = self.config.detect_every
         self._held: dict[int, _Held] = {}
 
     def step(self, pixels: np.ndarray, moment: datetime) -> FrameTracks:
         cut = self.shots.cut(pixels)
         ended = self.tracker.cut() if cut else []
         predicted = self.tracker.predicted(moment)
-        whole = cut or not predicted or self._frames % self.config.detect_every == 0
-        whole = whole or self.config.detect_every <= 1
-        self._frames += 1
+        whole = cut or not predicted or self._since >= self._interval - 1 or self.config.detect_every <= 1
+        self._since = 0 if whole else self._since + 1
         detector = self.recognizer.detector
         faces = detector.detect(pixels) if whole else self._followed(pixels, list(predicted.values()))
         # A face between two tracks' predictions (a crossing) is embedded before association, so
@@ -122,11 +127,14 @@ class FaceFollower:
             more = self._embed(pixels, faces, [i for i in unmatched if i not in embedded] + wanted)
             embedded.update(more)
             for tid, i in matched:
-                if i in more:
+                if i in more and self._compare(tid, more[i][0]):  # an unlike face stays out of it
                     self.tracker.remember(self.tracker.tracks[tid], more[i][0])
             return {i: value[0] for i, value in embedded.items()}
 
         step = self.tracker.update(detections, moment, embed)
+        if whole:  # a scene where nobody new arrives needs whole detections less often
+            stretched = min(self._interval + 1, max(self.config.detect_every_max, self.config.detect_every))
+            self._interval = self.config.detect_every if step.started else stretched
         ended += step.ended
         for track in step.ended:
             self._held.pop(track.id, None)
@@ -164,9 +172,18 @@ class FaceFollower:
                 kept.append(face)
         return kept
 
+    def _compare(self, track_id: int, vector: np.ndarray) -> bool:
+        """A face unlike its track (another person where it was?) makes the track uncertain: its
+        next faces are embedded too, until they settle it either way (see evidence: a split). True
+        when the face is like its track."""
+        appearance = self.tracker.tracks[track_id].appearance
+        held = self._held.setdefault(track_id, _Held())
+        held.uncertain = appearance is not None and float(appearance @ vector) < UNLIKE
+        return not held.uncertain
+
     def _wants(self, track_id: int, face: Face, moment: datetime) -> bool:
         held = self._held.get(track_id)
-        if held is None or held.faces < self.config.first_faces:
+        if held is None or held.uncertain or held.faces < self.config.first_faces:
             return True
         if _expected(face) > self.config.better_by * held.best_expected:
             return True
