@@ -18,6 +18,16 @@ def run(*args):
     return runner.invoke(cli.app, [str(a) for a in args])
 
 
+def sqlite_copy(source: Path, target: Path) -> str:
+    """A private copy of the SQLite store at ``source`` (SQLite's backup API: consistent, WAL
+    included), as a store URL: tests that change a shared enrolled store start from its state."""
+    import sqlite3
+
+    with sqlite3.connect(source) as original, sqlite3.connect(target) as copy:
+        original.backup(copy)
+    return f"sqlite:///{target}"
+
+
 def new_key(url: str, name: str, role: str | None = "admin") -> str:
     """A new API key of ``role`` (None: the default role) in the store at ``url``."""
     result = run("--db", url, "apikey", "create", name, *(("--role", role) if role else ()))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -15,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import camera
 import numpy as np
 import pytest
-from cli_run import enrol_people, run
+from cli_run import enrol_people, run, sqlite_copy
 
 import cli
 from facerec.store import Store, StoredSample
@@ -37,11 +36,7 @@ def enrolled(tmp_path_factory, data):
 
 @pytest.fixture
 def store(enrolled, tmp_path):
-    """A private copy of the enrolled store (SQLite's backup API: consistent, WAL included)."""
-    target = tmp_path / "store.db"
-    with sqlite3.connect(enrolled) as source, sqlite3.connect(target) as copy:
-        source.backup(copy)
-    return f"sqlite:///{target}"
+    return sqlite_copy(enrolled, tmp_path / "store.db")
 
 
 @pytest.fixture(scope="module")

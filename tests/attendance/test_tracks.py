@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import cv2
 import numpy as np
 import pytest
 import scenes
-from cli_run import run
+from cli_run import run, sqlite_copy
 from PIL import Image
 
 from facerec import FaceRecognizer
@@ -51,10 +50,7 @@ def gallery(data, tmp_path_factory):
 
 @pytest.fixture
 def store(gallery, tmp_path):
-    target = tmp_path / "store.db"
-    with sqlite3.connect(gallery) as source, sqlite3.connect(target) as copy:
-        source.backup(copy)
-    return f"sqlite:///{target}"
+    return sqlite_copy(gallery, tmp_path / "store.db")
 
 
 def walkers(data) -> scenes.Scene:

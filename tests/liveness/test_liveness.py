@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import pytest
 import torch
-from cli_run import new_key, run
+from cli_run import new_key, run, sqlite_copy
 
 from facerec import FaceRecognizer
 from facerec.errors import WeightsError
@@ -158,13 +158,7 @@ def test_without_liveness_the_print_checks_in_as_today(door, tmp_path):
 
 
 def _copy(source_url: str, target_url: str) -> None:
-    import sqlite3
-
-    with (
-        sqlite3.connect(source_url.removeprefix("sqlite:///")) as source,
-        sqlite3.connect(target_url.removeprefix("sqlite:///")) as target,
-    ):
-        source.backup(target)
+    sqlite_copy(Path(source_url.removeprefix("sqlite:///")), Path(target_url.removeprefix("sqlite:///")))
 
 
 # --- false rejections -------------------------------------------------------------------------------
