@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, Prog
 from sqlalchemy.orm import Session, sessionmaker
 
 from facerec.errors import DuplicateNameError, StoreError, StoreUnavailableError, UnknownPersonError
-from facerec.store import migrations
+from facerec.store import migrations, outbox
 from facerec.store.models import (
     AuditEntry,
     ChangeLog,
@@ -539,6 +539,7 @@ class Store:
         """:meth:`add_samples` inside a caller's transaction (to join it with other changes)."""
         name = check_name(name)
         person = session.scalar(select(Person).where(Person.name == name))
+        new = person is None
         if person is None:
             person = Person(name=name)
             session.add(person)
@@ -573,7 +574,10 @@ class Store:
             session.flush()
             self._changed(session, "samples", [person.id])
         session.flush()
-        return self._record(person, self._count(session, person.id)), added, duplicates
+        record = self._record(person, self._count(session, person.id))
+        if new:
+            outbox.emit(session, "person.enrolled", {"name": person.name, "person_id": person.id, "samples": added})
+        return record, added, duplicates
 
     def dump(self) -> list[dict]:
         """Everything the store holds, as plain data (for export): people with their samples."""
@@ -630,6 +634,8 @@ class Store:
                         person.created_at = datetime.fromisoformat(entry["created"])
                     session.add(person)
                     session.flush()
+                    data = {"name": person.name, "person_id": person.id, "samples": len(entry["samples"])}
+                    outbox.emit(session, "person.enrolled", data)
                 held = set(session.scalars(select(FaceSample.source_sha256).where(FaceSample.person_id == person.id)))
                 for sample in entry["samples"]:
                     if sample["source_sha256"] in held:
@@ -723,6 +729,9 @@ class Store:
             person.name, person.updated_at = new, utcnow()
             self._changed(session, "renamed", [person.id])
             self._audit(session, "rename", old_name, to=new)
+            if new != old_name:
+                data = {"name": new, "old_name": old_name, "person_id": person.id}
+                outbox.emit(session, "person.renamed", data, outbox.person_groups(session, person.id))
             session.flush()
             return self._record(person, self._count(session, person.id))
 
@@ -731,6 +740,8 @@ class Store:
         with self.transaction() as session:
             person = self._person(session, name)
             count = self._count(session, person.id)
+            groups = outbox.person_groups(session, person.id)
+            outbox.emit(session, "person.removed", {"name": person.name, "person_id": person.id}, groups)
             session.delete(person)  # the database's ON DELETE CASCADE removes the samples, the centroid
             session.flush()
             self._changed(session, "removed", [person.id])

@@ -1,0 +1,152 @@
+"""The deliverer: takes subscriptions that have events after their cursor, one lease at a time,
+and sends their events in id order, moving the cursor after each one the receiver took.
+
+It runs as a thread in ``facerec serve`` (each worker) and ``facerec attend``, or alone as
+``facerec deliver``; any number of them may share a store (facerec.store.subscriptions: leases).
+On a failure the subscription backs off (doubling from retry_base to retry_max seconds, times a
+random 0.5-1 so many subscriptions do not retry in step) and a webhook failing for longer than
+disable_after is disabled, with its last error kept for the desk; ``retry now`` starts it again.
+Subscriptions are served one after another by one thread: a receiver that times out holds the
+others up for at most its timeout each time it is tried.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from datetime import timedelta
+
+import facerec
+from facerec.errors import FacerecError
+from facerec.events import webhooks
+from facerec.events.webhooks import DeliveryError
+from facerec.store.outbox import Outbox
+from facerec.store.repository import Store
+from facerec.store.subscriptions import Subscription, Subscriptions
+
+log = logging.getLogger(__name__)
+BATCH = 200  # events read per subscription per step
+POLL_SECONDS = 0.2  # how often the outbox is looked at: the floor of delivery latency
+HOUSEKEEPING_SECONDS = 10.0  # closing clients of removed subscriptions, retention
+PURGE_SECONDS = 3600.0
+MQTT_RETRY_MAX_SECONDS = 30.0  # a broker's outage is waited out, never given up on
+
+
+def backoff(attempts: int, base: float, most: float) -> timedelta:
+    """The wait before attempt ``attempts + 1``: doubling, capped, with jitter."""
+    return timedelta(seconds=min(most, base * 2 ** min(attempts, 30)) * random.uniform(0.5, 1.0))
+
+
+class Deliverer:
+    def __init__(self, store: Store, owner: str | None = None) -> None:
+        self.subscriptions = Subscriptions(store)
+        self.outbox = Outbox(store)
+        self.owner = owner or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.sinks: dict[int, object] = {}  # MQTT clients by subscription id
+        self._housekept = 0.0
+        self._purged = 0.0
+
+    def step(self) -> int:
+        """One round over the due subscriptions. Returns how many events were sent."""
+        sent = 0
+        due = self.subscriptions.due()
+        settings = self.outbox.settings() if due or self.sinks else {}
+        for subscription in due:
+            sent += self._serve(subscription, settings)
+        for sink in list(self.sinks.values()):
+            try:
+                sink.mark_away(settings["timeout_seconds"])  # type: ignore[attr-defined]
+            except DeliveryError as exc:
+                log.info("MQTT away state not published yet: %s", exc)
+        now = time.monotonic()
+        if now - self._housekept >= HOUSEKEEPING_SECONDS:
+            self._housekept = now
+            self._housekeeping(now)
+        return sent
+
+    def _housekeeping(self, now: float) -> None:
+        live = {s.id for s in self.subscriptions.list("mqtt") if s.enabled}
+        for gone in set(self.sinks) - live:
+            self.sinks.pop(gone).close()  # type: ignore[attr-defined]
+        if now - self._purged >= PURGE_SECONDS or not self._purged:
+            self._purged = now
+            purged = self.outbox.apply_retention()
+            if purged:
+                log.info("purged %d delivered events past their retention", purged)
+
+    def _sender(self, subscription: Subscription):
+        if subscription.kind == "webhook":
+            return lambda event, timeout: webhooks.send(subscription, event, timeout)
+        sink = self.sinks.get(subscription.id)
+        if sink is None:
+            from facerec.events.mqtt import MqttSink
+
+            sink = self.sinks[subscription.id] = MqttSink(subscription, facerec.__version__)
+        return sink.send  # type: ignore[attr-defined]
+
+    def _serve(self, subscription: Subscription, settings: dict) -> int:
+        lease = timedelta(seconds=float(settings["lease_seconds"]))
+        held = self.subscriptions.claim(subscription.id, self.owner, lease)
+        if held is None:
+            return 0  # another process delivers it
+        send = self._sender(held)
+        position, sent = held.position, 0
+        try:
+            for event in self.outbox.after(held.position, BATCH):
+                if held.wants(event.type, event.groups):
+                    send(event, float(settings["timeout_seconds"]))
+                    sent += 1
+                    if not self.subscriptions.advance(held.id, self.owner, event.id, lease, sent=True):
+                        return sent  # the lease passed to another process: it goes on from the cursor
+                position = event.id
+            if position > held.position:  # the batch ended with events not for this subscription
+                self.subscriptions.advance(held.id, self.owner, position, lease, sent=False)
+        except DeliveryError as exc:
+            mqtt = held.kind == "mqtt"
+            most = float(settings["retry_max_seconds"])
+            delay = backoff(
+                held.attempts,
+                float(settings["retry_base_seconds"]),
+                min(most, MQTT_RETRY_MAX_SECONDS) if mqtt else most,
+            )
+            give_up = timedelta.max if mqtt else timedelta(seconds=float(settings["disable_after_seconds"]))
+            log.warning("delivery to %s failed (%s); retrying in %.1f s", held.url, exc, delay.total_seconds())
+            self.subscriptions.failed(held.id, self.owner, str(exc), delay, give_up)
+        return sent
+
+    def close(self) -> None:
+        for sink in self.sinks.values():
+            sink.close()  # type: ignore[attr-defined]
+        self.sinks.clear()
+        for subscription in self.subscriptions.list():
+            self.subscriptions.release(subscription.id, self.owner)
+
+    def run(self, stop: threading.Event, poll: float = POLL_SECONDS) -> None:
+        """Deliver until ``stop`` is set; a store that cannot be reached is waited for."""
+        try:
+            while not stop.is_set():
+                try:
+                    busy = self.step()
+                except FacerecError as exc:
+                    log.warning("event delivery paused: %s", exc)
+                    busy = 0
+                if not busy:
+                    stop.wait(poll)
+        finally:
+            try:
+                self.close()
+            except FacerecError as exc:
+                log.warning("could not hand the subscriptions back: %s", exc)
+
+
+def start(store: Store) -> tuple[threading.Thread, threading.Event]:
+    """A deliverer on a daemon thread; set the event to stop it (it then gives its leases back)."""
+    stop = threading.Event()
+    thread = threading.Thread(target=Deliverer(store).run, args=(stop,), name="facerec-deliverer", daemon=True)
+    thread.start()
+    return thread, stop
