@@ -87,6 +87,7 @@ class ServerConfig:
     max_pending: int = 256
     request_timeout: float = 60.0
     body_timeout: float = 30.0  # the longest a client may take to send its body (408 after)
+    deliver: bool = True  # run a deliverer of webhooks and MQTT (facerec.events) in this process
 
     @property
     def max_upload_bytes(self) -> int:
@@ -168,7 +169,15 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
         await run_in_threadpool(warm)
+        delivery = None
+        if config.deliver and not recognizer.store.read_only:
+            from facerec.events import deliverer
+
+            delivery = deliverer.start(recognizer.store)
         yield
+        if delivery is not None:
+            delivery[1].set()
+            await run_in_threadpool(delivery[0].join, 15)
         queue.close()
         recognizer.store.close()
 

@@ -118,6 +118,10 @@ class Outbox:
         how many went. Consumers that only read by cursor (/v1/events) can replay as far back
         as the retention."""
         cutoff = (now or datetime.now(UTC)) - older_than
+        with self.store.reading() as session:  # most times nothing is due: no write lock for that
+            oldest = session.scalar(select(func.min(OutboxRow.at)))
+        if oldest is None or aware(oldest) >= cutoff:
+            return 0
         with self.store.transaction() as session:
             behind = session.scalar(select(func.min(EventSubscription.position)).where(EventSubscription.enabled))
             query = delete(OutboxRow).where(OutboxRow.at < cutoff)
