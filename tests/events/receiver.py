@@ -46,8 +46,9 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 mode, arrived = receiver.mode, time.time()
                 status = {"ok": 200, "error": 500, "slow": 0}[mode]
+                headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver.lock:
-                    receiver.requests.append(Request({k.lower(): v for k, v in self.headers.items()}, body, status, arrived))
+                    receiver.requests.append(Request(headers, body, status, arrived))
                 if mode == "slow":
                     time.sleep(receiver.slow_seconds)
                     status = 200

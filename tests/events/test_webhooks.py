@@ -50,7 +50,8 @@ def _checkins(store: Store, count: int, prefix: str) -> None:
     log = AttendanceLog(store)
     for i in range(count):
         moment = datetime.now(UTC)
-        log.record("alice" if i % 2 else "bob", f"{prefix}-{i // 4}", moment, moment, 0.8, b"png", 1, timedelta(hours=8))
+        name = "alice" if i % 2 else "bob"
+        log.record(name, f"{prefix}-{i // 4}", moment, moment, 0.8, b"png", 1, timedelta(hours=8))
 
 
 def test_every_event_arrives_in_order_once_a_failing_receiver_is_back(store, deliverer):
