@@ -31,7 +31,9 @@ from facerec.store.subscriptions import Subscription, Subscriptions
 
 log = logging.getLogger(__name__)
 BATCH = 200  # events read per subscription per step
-POLL_SECONDS = 0.2  # how often the outbox is looked at: the floor of delivery latency
+POLL_SECONDS = 0.1  # how often the outbox is looked at: the floor of delivery latency
+ADVANCE_EVERY = 50  # events sent between two writes of the cursor
+SETTINGS_SECONDS = 5.0  # the events setting is read again this often
 HOUSEKEEPING_SECONDS = 10.0  # closing clients of removed subscriptions, retention
 PURGE_SECONDS = 3600.0
 MQTT_RETRY_MAX_SECONDS = 30.0  # a broker's outage is waited out, never given up on
@@ -50,12 +52,14 @@ class Deliverer:
         self.sinks: dict[int, object] = {}  # MQTT clients by subscription id
         self._housekept = 0.0
         self._purged = 0.0
+        self._leases: dict[int, float] = {}  # subscription id: monotonic time our lease runs out
+        self._settings: tuple[float, dict] = (0.0, {})
 
     def step(self) -> int:
         """One round over the due subscriptions. Returns how many events were sent."""
         sent = 0
         due = self.subscriptions.due()
-        settings = self.outbox.settings() if due or self.sinks else {}
+        settings = self.settings() if due or self.sinks else {}
         for subscription in due:
             sent += self._serve(subscription, settings)
         for sink in list(self.sinks.values()):
@@ -68,6 +72,12 @@ class Deliverer:
             self._housekept = now
             self._housekeeping(now)
         return sent
+
+    def settings(self) -> dict:
+        read, settings = self._settings
+        if time.monotonic() - read > SETTINGS_SECONDS:
+            self._settings = (time.monotonic(), settings := self.outbox.settings())
+        return settings
 
     def _housekeeping(self, now: float) -> None:
         live = {s.id for s in self.subscriptions.list("mqtt") if s.enabled}
@@ -89,34 +99,58 @@ class Deliverer:
             sink = self.sinks[subscription.id] = MqttSink(subscription, facerec.__version__)
         return sink.send  # type: ignore[attr-defined]
 
-    def _serve(self, subscription: Subscription, settings: dict) -> int:
-        lease = timedelta(seconds=float(settings["lease_seconds"]))
+    def _hold(self, subscription: Subscription, lease: timedelta) -> Subscription | None:
+        """The subscription if this process holds its lease (taken or renewed here when less
+        than half of it is left), else None."""
+        expiry = self._leases.get(subscription.id, 0.0)
+        if expiry - time.monotonic() > lease.total_seconds() / 2:
+            return subscription
         held = self.subscriptions.claim(subscription.id, self.owner, lease)
+        if held is None:
+            self._leases.pop(subscription.id, None)
+        else:
+            self._leases[subscription.id] = time.monotonic() + lease.total_seconds()
+        return held
+
+    def _advance(self, held: Subscription, position: int, lease: timedelta, sent: bool) -> bool:
+        if self.subscriptions.advance(held.id, self.owner, position, lease, sent):
+            self._leases[held.id] = time.monotonic() + lease.total_seconds()
+            return True
+        self._leases.pop(held.id, None)  # lost: the new holder goes on from the cursor it finds
+        return False
+
+    def _serve(self, subscription: Subscription, settings: dict) -> int:
+        """Send the subscription's next events. The cursor moves every ADVANCE_EVERY events and
+        at the end (one write per batch, not per event): a crash sends at most that many again."""
+        lease = timedelta(seconds=float(settings["lease_seconds"]))
+        held = self._hold(subscription, lease)
         if held is None:
             return 0  # another process delivers it
         send = self._sender(held)
-        position, sent = held.position, 0
+        position, sent, moved = held.position, 0, False
         try:
             for event in self.outbox.after(held.position, BATCH):
                 if held.wants(event.type, event.groups):
                     send(event, float(settings["timeout_seconds"]))
-                    sent += 1
-                    if not self.subscriptions.advance(held.id, self.owner, event.id, lease, sent=True):
-                        return sent  # the lease passed to another process: it goes on from the cursor
+                    sent, moved = sent + 1, True
                 position = event.id
-            if position > held.position:  # the batch ended with events not for this subscription
-                self.subscriptions.advance(held.id, self.owner, position, lease, sent=False)
+                if moved and sent % ADVANCE_EVERY == 0:
+                    if not self._advance(held, position, lease, sent=True):
+                        return sent
+                    moved = False
+            if position > held.position:
+                self._advance(held, position, lease, sent=sent > 0)
         except DeliveryError as exc:
+            if position > held.position:  # what went before the failure
+                self._advance(held, position, lease, sent=sent > 0)
             mqtt = held.kind == "mqtt"
             most = float(settings["retry_max_seconds"])
-            delay = backoff(
-                held.attempts,
-                float(settings["retry_base_seconds"]),
-                min(most, MQTT_RETRY_MAX_SECONDS) if mqtt else most,
-            )
+            most = min(most, MQTT_RETRY_MAX_SECONDS) if mqtt else most
+            delay = backoff(held.attempts, float(settings["retry_base_seconds"]), most)
             give_up = timedelta.max if mqtt else timedelta(seconds=float(settings["disable_after_seconds"]))
             log.warning("delivery to %s failed (%s); retrying in %.1f s", held.url, exc, delay.total_seconds())
             self.subscriptions.failed(held.id, self.owner, str(exc), delay, give_up)
+            self._leases.pop(held.id, None)
         return sent
 
     def close(self) -> None:

@@ -43,7 +43,7 @@ DEFAULTS = {
     "retention_days": 7,
     "allowed_hosts": [],
     "retry_base_seconds": 5.0,
-    "retry_max_seconds": 3600.0,
+    "retry_max_seconds": 60.0,  # so a receiver back from any outage hears again within a minute
     "disable_after_seconds": 86400.0,
     "timeout_seconds": 10.0,
     "lease_seconds": 30.0,

@@ -3,6 +3,7 @@ way a receiver can: all events arrive, in order, signed, once it is back."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import threading
 import time
@@ -36,14 +37,23 @@ def store(tmp_path):
     return store
 
 
-@pytest.fixture
-def deliverer(store):
+@contextlib.contextmanager
+def delivering(store):
+    """A deliverer thread (it reads the settings as they are when it starts)."""
     stop = threading.Event()
     thread = threading.Thread(target=Deliverer(store).run, args=(stop, 0.02))
     thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=10)
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def deliverer(store):
+    with delivering(store):
+        yield
 
 
 def _checkins(store: Store, count: int, prefix: str) -> None:
@@ -87,8 +97,13 @@ def test_every_event_arrives_in_order_once_a_failing_receiver_is_back(store, del
     assert healthy.attempts == 0 and healthy.failing_since is None and healthy.position == wanted[-1]
 
 
-def test_filters_disable_after_failing_too_long_and_retry_now(store, deliverer):
+def test_filters_disable_after_failing_too_long_and_retry_now(store):
     Outbox(store).configure(disable_after_seconds=0.5)
+    with delivering(store):
+        _disable_and_retry(store)
+
+
+def _disable_and_retry(store):
     store.group_add("staff", ["alice"])
     receiver = Receiver()
     staff, _ = add_webhook(store, receiver.url, ["checkin"], group="staff")
