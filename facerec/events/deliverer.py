@@ -36,6 +36,7 @@ ADVANCE_EVERY = 50  # events sent between two writes of the cursor
 SETTINGS_SECONDS = 5.0  # the events setting is read again this often
 HOUSEKEEPING_SECONDS = 10.0  # closing clients of removed subscriptions, retention
 PURGE_SECONDS = 3600.0
+ERROR_WAIT_SECONDS = 2.0  # between tries while the store cannot be reached
 MQTT_RETRY_MAX_SECONDS = 30.0  # a broker's outage is waited out, never given up on
 
 
@@ -161,20 +162,26 @@ class Deliverer:
             self.subscriptions.release(subscription.id, self.owner)
 
     def run(self, stop: threading.Event, poll: float = POLL_SECONDS) -> None:
-        """Deliver until ``stop`` is set; a store that cannot be reached is waited for."""
+        """Deliver until ``stop`` is set. A store that cannot be reached is waited for (one
+        warning per outage); no error ends the thread, which the process relies on."""
+        trouble = None
         try:
             while not stop.is_set():
                 try:
                     busy = self.step()
-                except FacerecError as exc:
-                    log.warning("event delivery paused: %s", exc)
-                    busy = 0
+                    if trouble is not None:
+                        log.warning("event delivery resumed")
+                    trouble = None
+                except Exception as exc:  # noqa: BLE001 - logged; delivery must outlive any one failure
+                    if trouble is None:
+                        log.warning("event delivery paused: %s", exc, exc_info=not isinstance(exc, FacerecError))
+                    trouble, busy = exc, 0
                 if not busy:
-                    stop.wait(poll)
+                    stop.wait(poll if trouble is None else ERROR_WAIT_SECONDS)
         finally:
             try:
                 self.close()
-            except FacerecError as exc:
+            except Exception as exc:  # noqa: BLE001
                 log.warning("could not hand the subscriptions back: %s", exc)
 
 

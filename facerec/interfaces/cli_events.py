@@ -115,25 +115,24 @@ def webhook_list(ctx: typer.Context, json_out: JsonOption = False, db: DbOption 
 @webhook_app.command("remove")
 def webhook_remove(ctx: typer.Context, subscription_id: int, db: DbOption = None) -> None:
     """Stop sending events to a webhook."""
-    from facerec.store.subscriptions import Subscriptions
-
-    try:
-        removed = Subscriptions(_store(ctx, db)).remove(subscription_id)
-    except FacerecError as exc:
-        fail(str(exc))
+    removed = _change(ctx, db, lambda subscriptions: subscriptions.remove(subscription_id))
     typer.echo(f"removed webhook {removed.id} ({removed.url})")
 
 
 @webhook_app.command("retry")
 def webhook_retry(ctx: typer.Context, subscription_id: int, db: DbOption = None) -> None:
     """Retry now: end a subscription's back-off (and enable it again if it was disabled)."""
+    again = _change(ctx, db, lambda subscriptions: subscriptions.retry_now(subscription_id))
+    typer.echo(f"subscription {again.id} ({again.url}) is retried now")
+
+
+def _change(ctx: typer.Context, db: str | None, work):
     from facerec.store.subscriptions import Subscriptions
 
     try:
-        again = Subscriptions(_store(ctx, db)).retry_now(subscription_id)
+        return work(Subscriptions(_store(ctx, db)))
     except FacerecError as exc:
         fail(str(exc))
-    typer.echo(f"subscription {again.id} ({again.url}) is retried now")
 
 
 @webhook_app.command("allow-host")

@@ -26,42 +26,18 @@ class Open(BaseModel):
     model_config = ConfigDict(extra="allow")  # later facerec versions may add fields
 
 
-class CheckinData(Open):
+# The records as the rest of the API gives them (an event's data is the record's own dict).
+class CheckinData(models.EventRecord, Open):
     """``checkin`` (a new attendance event) and ``checkin.updated`` (the same person seen again
     within the dedupe window: the same event_id, later last_seen)."""
 
-    event_id: int
-    name: str
-    person_id: int
-    source: str
-    first_seen: str
-    last_seen: str
-    sightings: int
-    best_similarity: float
 
-
-class UnknownData(Open):
+class UnknownData(models.Unknown, Open):
     """``unknown``: a face no enrolled person matched, kept for review (GET /v1/unknowns)."""
 
-    id: int
-    source: str
-    first_seen: str
-    last_seen: str
-    sightings: int
-    best_similarity: float
 
-
-class SpoofData(Open):
+class SpoofData(models.Spoof, Open):
     """``spoof``: a print or a screen held up to a camera; ``claimed``: whom it was recognised as."""
-
-    spoof_id: int
-    source: str
-    first_seen: str
-    last_seen: str
-    sightings: int
-    claimed: str | None
-    similarity: float
-    liveness_score: float
 
 
 class PersonData(Open):
@@ -128,7 +104,9 @@ def router(store: Store, role: Callable[[str], Any], run: Run) -> APIRouter:
     Admin = Annotated[Any, role("admin")]
     outbox, subscriptions = Outbox(store), Subscriptions(store)
 
-    @api.get("/events", response_model=EventPage, responses=models.errors(401, 403, 422))
+    @api.get(
+        "/events", response_model=EventPage, response_model_exclude_unset=True, responses=models.errors(401, 403, 422)
+    )
     async def events(
         _caller: Reader,
         after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
