@@ -12,6 +12,7 @@ others up for at most its timeout each time it is tried.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -161,9 +162,10 @@ class Deliverer:
         for subscription in self.subscriptions.list():
             self.subscriptions.release(subscription.id, self.owner)
 
-    def run(self, stop: threading.Event, poll: float = POLL_SECONDS) -> None:
-        """Deliver until ``stop`` is set. A store that cannot be reached is waited for (one
-        warning per outage); no error ends the thread, which the process relies on."""
+    def run(self, stop: threading.Event, poll: float = POLL_SECONDS, flush: bool = False) -> None:
+        """Deliver until ``stop`` is set (``flush``: then one last round, for what came just
+        before). A store that cannot be reached is waited for (one warning per outage); no
+        error ends the thread, which the process relies on."""
         trouble = None
         try:
             while not stop.is_set():
@@ -178,6 +180,8 @@ class Deliverer:
                     trouble, busy = exc, 0
                 if not busy:
                     stop.wait(poll if trouble is None else ERROR_WAIT_SECONDS)
+            if flush and trouble is None:
+                self.step()
         finally:
             try:
                 self.close()
@@ -185,9 +189,10 @@ class Deliverer:
                 log.warning("could not hand the subscriptions back: %s", exc)
 
 
-def start(store: Store) -> tuple[threading.Thread, threading.Event]:
+def start(store: Store, flush: bool = False) -> tuple[threading.Thread, threading.Event]:
     """A deliverer on a daemon thread; set the event to stop it (it then gives its leases back)."""
     stop = threading.Event()
-    thread = threading.Thread(target=Deliverer(store).run, args=(stop,), name="facerec-deliverer", daemon=True)
+    work = functools.partial(Deliverer(store).run, stop, flush=flush)
+    thread = threading.Thread(target=work, name="facerec-deliverer", daemon=True)
     thread.start()
     return thread, stop

@@ -30,13 +30,14 @@ DeliverOption = Annotated[
 
 @contextlib.contextmanager
 def delivering(recognizer, deliver: bool) -> Iterator[None]:
-    """A deliverer thread for a command's lifetime (attend), if ``deliver`` and the store can be written."""
+    """A deliverer thread for a command's lifetime (attend), if ``deliver`` and the store can be
+    written; at the end it delivers what is due once more, so the last check-ins go out too."""
     if not deliver or recognizer.store.read_only:
         yield
         return
     from facerec.events import deliverer
 
-    thread, stop = deliverer.start(recognizer.store)
+    thread, stop = deliverer.start(recognizer.store, flush=True)
     try:
         yield
     finally:
