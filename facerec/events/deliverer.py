@@ -50,7 +50,8 @@ class Deliverer:
     def __init__(self, store: Store, owner: str | None = None) -> None:
         self.subscriptions = Subscriptions(store)
         self.outbox = Outbox(store)
-        self.owner = owner or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.token = secrets.token_hex(3)
+        self.owner = owner or f"{socket.gethostname()[:40]}:{os.getpid()}:{self.token}"
         self.sinks: dict[int, object] = {}  # MQTT clients by subscription id
         self._housekept = 0.0
         self._purged = 0.0
@@ -98,7 +99,7 @@ class Deliverer:
         if sink is None:
             from facerec.events.mqtt import MqttSink
 
-            sink = self.sinks[subscription.id] = MqttSink(subscription, facerec.__version__)
+            sink = self.sinks[subscription.id] = MqttSink(subscription, facerec.__version__, self.token)
         return sink.send  # type: ignore[attr-defined]
 
     def _hold(self, subscription: Subscription, lease: timedelta) -> Subscription | None:

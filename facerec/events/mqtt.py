@@ -41,7 +41,9 @@ def slug(text: str) -> str:
 class MqttSink:
     """One broker subscription's client: connected in the background, publishing on demand."""
 
-    def __init__(self, subscription: Subscription, version: str) -> None:
+    def __init__(self, subscription: Subscription, version: str, tag: str) -> None:
+        """``tag``: this process's part of the MQTT client id; two clients with one id would
+        throw each other off the broker, and a lease may pass from one process to another."""
         import paho.mqtt.client as mqtt
 
         endpoint = parse(subscription.url, ("mqtt", "mqtts"))
@@ -51,9 +53,8 @@ class MqttSink:
         self.version = version
         self.url = subscription.url
         self.present: dict[tuple[int, str], float] = {}  # (person id, name): monotonic time last seen
-        self.discovered: set[int] = set()
         self._connected = threading.Event()
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"facerec-{self.site}-{subscription.id}")
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"facerec-{self.site}-{tag}")
         parts = urllib.parse.urlsplit(subscription.url)
         if parts.username:
             client.username_pw_set(urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
