@@ -68,7 +68,10 @@ def person_groups(session: Session, person_id: int) -> list[str]:
 
 
 def emit(session: Session, type_: str, data: dict, groups: Iterable[str] = ()) -> None:
-    """Add an event to the caller's transaction (it commits or rolls back with the change)."""
+    """Add an event to the caller's transaction (it commits or rolls back with the change).
+    Call it last in a transaction, after every other write: on PostgreSQL it takes the event
+    lock, and a transaction holding that lock must not then wait for a row another holds while
+    waiting for the lock (a deadlock)."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type_!r}")
     if session.get_bind().dialect.name == "postgresql":

@@ -617,6 +617,7 @@ class Store:
         Samples of another model (or centre) than the store holds are refused: kinds never mix."""
         added = 0
         touched: set[int] = set()
+        enrolled: list[dict] = []
         incoming = {(sample["model"], sample.get("centre")) for entry in people for sample in entry["samples"]}
         with self.transaction() as session:
             held = held_kinds(session)
@@ -634,8 +635,7 @@ class Store:
                         person.created_at = datetime.fromisoformat(entry["created"])
                     session.add(person)
                     session.flush()
-                    data = {"name": person.name, "person_id": person.id, "samples": len(entry["samples"])}
-                    outbox.emit(session, "person.enrolled", data)
+                    enrolled.append({"name": person.name, "person_id": person.id, "samples": len(entry["samples"])})
                 held = set(session.scalars(select(FaceSample.source_sha256).where(FaceSample.person_id == person.id)))
                 for sample in entry["samples"]:
                     if sample["source_sha256"] in held:
@@ -665,6 +665,8 @@ class Store:
             if added:
                 session.flush()
                 self._changed(session, "samples", touched)
+            for data in enrolled:  # last: outbox.emit's lock is taken after every other (no deadlock)
+                outbox.emit(session, "person.enrolled", data)
         return len(people), added
 
     def replace_embeddings(
@@ -741,11 +743,11 @@ class Store:
             person = self._person(session, name)
             count = self._count(session, person.id)
             groups = outbox.person_groups(session, person.id)
-            outbox.emit(session, "person.removed", {"name": person.name, "person_id": person.id}, groups)
             session.delete(person)  # the database's ON DELETE CASCADE removes the samples, the centroid
             session.flush()
             self._changed(session, "removed", [person.id])
             self._audit(session, "remove", person.name, samples=count)
+            outbox.emit(session, "person.removed", {"name": person.name, "person_id": person.id}, groups)
             return count
 
     # --- groups ----------------------------------------------------------------------------------------

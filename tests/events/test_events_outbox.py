@@ -124,3 +124,30 @@ def test_purge_keeps_what_an_enabled_subscription_has_not_had(tmp_path):
     assert outbox.after(0) == []
     store.add_samples("bob", [sample(2)])
     assert outbox.after(0)[0].id > ids[-1]  # ids are never reused after a purge
+
+
+def test_concurrent_enrolments_and_removals_never_deadlock(store_url):
+    """Every writer takes the event lock last (PostgreSQL): one enrolling new people while
+    another removes people both finish, each event once."""
+    store = Store(store_url)
+    for i in range(25):
+        store.add_samples(f"old{i}", [sample(100 + i)])
+    start = Outbox(store).last_id()
+    failures: list[Exception] = []
+
+    def work(job) -> None:
+        try:
+            for i in range(25):
+                job(i)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    jobs = [lambda i: store.add_samples(f"new{i}", [sample(200 + i)]), lambda i: store.remove(f"old{i}")]
+    threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    events = Outbox(store).after(start, 1000)
+    assert sorted(e.type for e in events) == ["person.enrolled"] * 25 + ["person.removed"] * 25
