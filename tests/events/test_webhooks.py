@@ -181,3 +181,25 @@ def test_signatures_match_the_reference_and_the_documented_receiver():
     stale = signing.headers(secret, "evt_1", body, timestamp=int(time.time()) - 3600)
     with pytest.raises(signing.SignatureError, match="timestamp"):
         signing.verify(secret, stale, body)
+
+
+def test_the_deliverer_purges_delivered_events_past_their_retention(store):
+    receiver = Receiver()
+    subscription, _secret = add_webhook(store, receiver.url)
+    _checkins(store, 4, "r")
+    outbox = Outbox(store)
+    wanted = {e.id for e in outbox.after(subscription.position)}
+    deliverer = Deliverer(store)
+    deliverer.step()  # delivers; the retention (7 days) keeps everything
+    receiver.wait_for_ids(wanted)
+    assert {e.id for e in outbox.after(0)} >= wanted
+    outbox.configure(retention_days=1e-6)  # a tenth of a second
+    time.sleep(0.2)
+    away = Receiver()
+    away.down()  # a second subscription whose receiver refuses connections
+    add_webhook(store, away.url)
+    _checkins(store, 1, "late")  # delivered to the first, not to the second: kept
+    late = outbox.last_id()
+    time.sleep(0.2)
+    Deliverer(store).step()  # a fresh deliverer does its housekeeping at once
+    assert [e.id for e in outbox.after(0)] == [late]
