@@ -28,7 +28,7 @@ from facerec.events import webhooks
 from facerec.events.webhooks import DeliveryError
 from facerec.store.outbox import Outbox
 from facerec.store.repository import Store
-from facerec.store.subscriptions import Subscription, Subscriptions
+from facerec.store.subscriptions import Subscription, Subscriptions, shown_url
 
 log = logging.getLogger(__name__)
 BATCH = 200  # events read per subscription per step
@@ -151,7 +151,8 @@ class Deliverer:
             most = min(most, MQTT_RETRY_MAX_SECONDS) if mqtt else most
             delay = backoff(held.attempts, float(settings["retry_base_seconds"]), most)
             give_up = timedelta.max if mqtt else timedelta(seconds=float(settings["disable_after_seconds"]))
-            log.warning("delivery to %s failed (%s); retrying in %.1f s", held.url, exc, delay.total_seconds())
+            wait = delay.total_seconds()
+            log.warning("delivery to %s failed (%s); retrying in %.1f s", shown_url(held.url), exc, wait)
             self.subscriptions.failed(held.id, self.owner, str(exc), delay, give_up)
             self._leases.pop(held.id, None)
         return sent

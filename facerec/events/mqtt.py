@@ -26,7 +26,7 @@ import urllib.parse
 from facerec.events.urls import parse
 from facerec.events.webhooks import DeliveryError
 from facerec.store.outbox import OutboxEvent
-from facerec.store.subscriptions import Subscription
+from facerec.store.subscriptions import Subscription, shown_url
 
 DISCOVERY_PREFIX = "homeassistant"
 DEFAULT_AWAY_SECONDS = 900.0
@@ -51,7 +51,7 @@ class MqttSink:
         self.prefix = f"facerec/{self.site}"
         self.away_seconds = float(subscription.options.get("away_seconds") or DEFAULT_AWAY_SECONDS)
         self.version = version
-        self.url = subscription.url
+        self.url = shown_url(subscription.url)  # for messages: never the password
         self.present: dict[tuple[int, str], float] = {}  # (person id, name): monotonic time last seen
         self._connected = threading.Event()
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"facerec-{self.site}-{tag}")

@@ -104,7 +104,7 @@ def _subscription_lines(kind: str, ctx: typer.Context, json_out: bool, db: str |
         state = "enabled" if s.enabled else "DISABLED"
         error = f"\tlast error: {s.last_error}" if s.last_error else ""
         events = ",".join(s.event_types) or "all events"
-        typer.echo(f"{s.id}\t{s.url}\t{events}\t{state}\t{pending} pending{error}")
+        typer.echo(f"{s.id}\t{s.to_dict()['url']}\t{events}\t{state}\t{pending} pending{error}")
 
 
 @webhook_app.command("list")
@@ -172,7 +172,8 @@ def mqtt_set(
         subscription = set_mqtt(_store(ctx, db), url, site, event or [], away)
     except FacerecError as exc:
         fail(str(exc))
-    typer.echo(f"events go to {subscription.url} under facerec/{subscription.options['site']}/")
+    shown = subscription.to_dict()
+    typer.echo(f"events go to {shown['url']} under facerec/{subscription.options['site']}/")
 
 
 @mqtt_app.command("off")

@@ -10,6 +10,7 @@ once its lease runs out; the events after the cursor go again (at least once, sa
 from __future__ import annotations
 
 import secrets
+import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -52,7 +53,7 @@ class Subscription:
         return {
             "id": self.id,
             "kind": self.kind,
-            "url": self.url,
+            "url": shown_url(self.url),
             "events": list(self.event_types),
             "group": self.group,
             "options": self.options,
@@ -66,6 +67,15 @@ class Subscription:
             "last_error": self.last_error,
             "last_success": self.last_success.isoformat() if self.last_success else None,
         }
+
+
+def shown_url(url: str) -> str:
+    """``url`` without its password (an MQTT broker's user:password@), for lists and the audit log."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def _maybe(moment: datetime | None) -> datetime | None:
@@ -144,7 +154,7 @@ class Subscriptions:
             )
             session.add(row)
             session.flush()
-            self.store._audit(session, f"{kind}_add", url, id=row.id, events=types, group=group)
+            self.store._audit(session, f"{kind}_add", shown_url(url), id=row.id, events=types, group=group)
             return _record(row), secret
 
     def list(self, kind: str | None = None) -> list[Subscription]:
@@ -170,7 +180,7 @@ class Subscriptions:
             row = self._row(session, subscription_id)
             record = _record(row)
             session.delete(row)
-            self.store._audit(session, f"{row.kind}_remove", row.url, id=row.id)
+            self.store._audit(session, f"{row.kind}_remove", shown_url(row.url), id=row.id)
             return record
 
     def retry_now(self, subscription_id: int) -> Subscription:
@@ -178,7 +188,7 @@ class Subscriptions:
         with self.store.transaction() as session:
             row = self._row(session, subscription_id)
             row.enabled, row.attempts, row.next_attempt_at, row.failing_since = True, 0, None, None
-            self.store._audit(session, f"{row.kind}_retry", row.url, id=row.id)
+            self.store._audit(session, f"{row.kind}_retry", shown_url(row.url), id=row.id)
             session.flush()
             return _record(row)
 

@@ -39,8 +39,11 @@ def test_webhook_commands_and_events_by_cursor(tmp_path):
     assert json.loads(run("--db", url, "webhook", "list", "--json").stdout) == []
 
     assert run("--db", url, "mqtt", "set", "http://broker/").exit_code == 1
-    assert run("--db", url, "mqtt", "set", "mqtt://127.0.0.1:1883", "--site", "office").exit_code == 0
-    assert json.loads(run("--db", url, "mqtt", "show", "--json").stdout)[0]["options"] == {"site": "office"}
+    broker = run("--db", url, "mqtt", "set", "mqtt://hass:s3cret@127.0.0.1:1883", "--site", "office")
+    assert broker.exit_code == 0 and "s3cret" not in broker.output
+    shown = json.loads(run("--db", url, "mqtt", "show", "--json").stdout)[0]
+    assert shown["options"] == {"site": "office"} and shown["url"] == "mqtt://hass:***@127.0.0.1:1883"
+    assert "s3cret" not in run("--db", url, "mqtt", "show").output
     assert run("--db", url, "mqtt", "off").exit_code == 0
 
     store.rename("bob", "robert")
