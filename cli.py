@@ -744,7 +744,7 @@ def reembed(ctx: typer.Context, model: ModelOption = None, db: DbOption = None, 
 
 
 # The attendance, server and training commands register on the same app.
-from facerec.interfaces import cli_attendance, cli_train  # noqa: E402, F401
+from facerec.interfaces import cli_attendance, cli_events, cli_train  # noqa: E402, F401
 
 if __name__ == "__main__":
     app()

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Highest first: a module may import its own layer and the layers below it, never one above.
 LAYERS = [
     ("interfaces", ("cli", "facerec.interfaces")),
-    ("applications", ("facerec.attendance", "facerec.training")),
+    ("applications", ("facerec.attendance", "facerec.training", "facerec.events")),
     ("recognizer", ("facerec.recognizer", "facerec")),  # facerec/__init__.py: the public API
     ("stages", ("facerec.detection", "facerec.embedding", "facerec.liveness", "facerec.identity")),
     ("store and runtime", ("facerec.store", "facerec.runtime")),

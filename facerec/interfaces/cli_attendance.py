@@ -10,6 +10,7 @@ import typer
 
 from facerec.attendance.presence import ConfirmRule, check_sighting_time, parse_duration, parse_time
 from facerec.errors import FacerecError
+from facerec.interfaces.cli_events import DeliverOption, delivering
 from facerec.interfaces.cli_support import (
     DbOption,
     DeviceOption,
@@ -73,6 +74,7 @@ def attend(
     ] = None,
     liveness_threshold: LivenessThresholdOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per event, per line.")] = False,
+    deliver: DeliverOption = True,
     threads: ThreadsOption = None,
     device: DeviceOption = None,
     model: ModelOption = None,
@@ -91,7 +93,8 @@ def attend(
     events = 0
     counts = [sources.SourceStats() for _ in source]
     trackers: list[Attendance] = []
-    with stop_on_signals() as stop:  # Ctrl-C or SIGTERM: stop after the frame in hand
+    # Ctrl-C or SIGTERM: stop after the frame in hand
+    with delivering(recognizer, deliver), stop_on_signals() as stop:
         try:
             rule = ConfirmRule.parse(confirm)
             window = parse_duration(dedupe, "h") if dedupe else None
@@ -495,6 +498,7 @@ def serve(
     body_timeout: Annotated[
         float, typer.Option("--body-timeout", min=0.1, help="Seconds a client may take to send a request (408 after).")
     ] = 30.0,
+    deliver: DeliverOption = True,
     threads: ThreadsOption = None,
     model: ModelOption = None,
     db: DbOption = None,
@@ -532,6 +536,7 @@ def serve(
             "max_pending": max_pending,
             "request_timeout": request_timeout,
             "body_timeout": body_timeout,
+            "deliver": deliver,
         }
     )
     uvicorn.run("facerec.interfaces.server:app_from_environment", factory=True, host=host, port=port, workers=workers)

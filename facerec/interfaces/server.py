@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Security
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -49,6 +49,7 @@ from facerec.attendance.following import FollowConfig
 from facerec.attendance.presence import ConfirmRule, check_sighting_time, parse_time
 from facerec.attendance.sources import Frame
 from facerec.interfaces import api_models as models
+from facerec.interfaces import events_api
 from facerec.interfaces.admission import ModelQueue
 from facerec.interfaces.keyguard import KeyGuard
 from facerec.interfaces.kiosk import KioskSessions
@@ -91,6 +92,7 @@ class ServerConfig:
     max_pending: int = 256
     request_timeout: float = 60.0
     body_timeout: float = 30.0  # the longest a client may take to send its body (408 after)
+    deliver: bool = True  # run a deliverer of webhooks and MQTT (facerec.events) in this process
 
     @property
     def max_upload_bytes(self) -> int:
@@ -173,8 +175,16 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
         await run_in_threadpool(warm)
+        delivery = None
+        if config.deliver and not recognizer.store.read_only:
+            from facerec.events import deliverer
+
+            delivery = deliverer.start(recognizer.store)
         yield
         await run_in_threadpool(kiosks.close_all)  # open kiosk sessions' tracks are written
+        if delivery is not None:
+            delivery[1].set()
+            await run_in_threadpool(delivery[0].join, 15)
         queue.close()
         recognizer.store.close()
 
@@ -679,11 +689,17 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         response_class=StreamingResponse,
         responses={200: {"content": {"text/event-stream": {}}}, **models.errors(401, 403)},
     )
-    async def stream(_caller: Reader, since: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None) -> StreamingResponse:
+    async def stream(
+        _caller: Reader,
+        since: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+        last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_ID)] = None,
+    ) -> StreamingResponse:
         """Check-ins as they happen, from every source (any process writing to the store), as
         server-sent events (``event: check_in``, data: the event as JSON). Read it with fetch()
-        so the key goes in the header: EventSource cannot send one."""
-        last = since if since is not None else await run(log.last_event_id)
+        so the key goes in the header: EventSource cannot send one. A client that reconnects
+        with ``Last-Event-ID`` (or ``since``) gets the check-ins after that id first."""
+        resume = since if since is not None else last_event_id
+        last = resume if resume is not None else await run(log.last_event_id)
 
         async def events():
             nonlocal last
@@ -797,6 +813,9 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
 
         return await run(work, caller=caller)
 
+    app.include_router(events_api.router(recognizer.store, role, run))
+    events_api.document_webhooks(app)
+
     @app.get("/v1/audit", response_model=list[models.AuditEntry], responses=models.errors(401, 403))
     async def audit(_caller: Admin, limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[dict]:
         """The latest changes made through the API: when, by which key, what."""
@@ -809,7 +828,13 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
             return app.openapi_schema
         from fastapi.openapi.utils import get_openapi
 
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            webhooks=app.webhooks.routes,
+        )
         error = {"$ref": "#/components/schemas/Error"}
         for operation in (op for path in schema["paths"].values() for op in path.values()):
             for code, answer in operation.get("responses", {}).items():

@@ -16,6 +16,7 @@ import numpy as np
 from sqlalchemy import delete, func, select
 
 from facerec.errors import StoreError, UnknownPersonError
+from facerec.store import outbox
 from facerec.store.models import AttendanceEvent, Person, SpoofEvent, UnknownSighting
 from facerec.store.records import StoredSample
 from facerec.store.repository import Store, _aware, check_name, describe_kinds, held_kinds
@@ -210,7 +211,10 @@ class AttendanceLog:
             else:
                 self._extend(row, last_seen, similarity, snapshot, sightings)
             session.flush()
-            return _event(row, person.name), new
+            record = _event(row, person.name)
+            groups = outbox.person_groups(session, person.id)
+            outbox.emit(session, "checkin" if new else "checkin.updated", record.to_dict(), groups)
+            return record, new
 
     @staticmethod
     def _extend(row, seen: datetime, similarity: float, snapshot: bytes, sightings: int) -> None:
@@ -324,7 +328,9 @@ class AttendanceLog:
             )
             session.add(row)
             session.flush()
-            return _sighting(row)
+            record = _sighting(row)
+            outbox.emit(session, "unknown", record.to_dict())
+            return record
 
     def extend_unknown(self, sighting_id: int, seen: datetime) -> None:
         seen = _utc(seen)
@@ -453,7 +459,9 @@ class AttendanceLog:
             )
             session.add(row)
             session.flush()
-            return _spoof(row, person.name if person else None)
+            record = _spoof(row, person.name if person else None)
+            outbox.emit(session, "spoof", record.to_dict(), outbox.person_groups(session, person.id) if person else ())
+            return record
 
     def extend_spoof(self, spoof_id: int, seen: datetime, liveness_score: float) -> None:
         """One more frame of the same attack."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -201,3 +201,44 @@ class GroupMember(Base):
 
     group_name: Mapped[str] = mapped_column(String(255), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class OutboxRow(Base):
+    """An event other systems may want (a check-in, a person enrolled...), written in the same
+    transaction as the change it tells of; ``id`` grows with commit order (facerec.store.outbox),
+    so a cursor over it never skips one. ``groups``: the person's groups then, for filters."""
+
+    __tablename__ = "outbox"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused after a purge: cursors rely on that
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True, default=utcnow, nullable=False)
+    type: Mapped[str] = mapped_column(String(32), nullable=False)
+    groups: Mapped[list] = mapped_column(JSON, nullable=False)
+    data: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class EventSubscription(Base):
+    """Where the outbox goes: a webhook (``kind`` "webhook", ``url`` http(s)) or an MQTT broker
+    ("mqtt"). ``position``: the last outbox id handled; ``lease_*``: which process delivers it now
+    (one at a time, so events go out in order); the rest: back-off after failures."""
+
+    __tablename__ = "event_subscription"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    event_types: Mapped[list] = mapped_column(JSON, nullable=False)  # empty: every type
+    group_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    secret: Mapped[str | None] = mapped_column(String(255), nullable=True)  # webhooks: the signing key
+    options: Mapped[dict] = mapped_column(JSON, nullable=False)  # mqtt: site, away_seconds
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

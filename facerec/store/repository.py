@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, Prog
 from sqlalchemy.orm import Session, sessionmaker
 
 from facerec.errors import DuplicateNameError, StoreError, StoreUnavailableError, UnknownPersonError
-from facerec.store import migrations
+from facerec.store import migrations, outbox
 from facerec.store.models import (
     AuditEntry,
     ChangeLog,
@@ -539,6 +539,7 @@ class Store:
         """:meth:`add_samples` inside a caller's transaction (to join it with other changes)."""
         name = check_name(name)
         person = session.scalar(select(Person).where(Person.name == name))
+        new = person is None
         if person is None:
             person = Person(name=name)
             session.add(person)
@@ -573,7 +574,10 @@ class Store:
             session.flush()
             self._changed(session, "samples", [person.id])
         session.flush()
-        return self._record(person, self._count(session, person.id)), added, duplicates
+        record = self._record(person, self._count(session, person.id))
+        if new:
+            outbox.emit(session, "person.enrolled", {"name": person.name, "person_id": person.id, "samples": added})
+        return record, added, duplicates
 
     def dump(self) -> list[dict]:
         """Everything the store holds, as plain data (for export): people with their samples."""
@@ -613,6 +617,7 @@ class Store:
         Samples of another model (or centre) than the store holds are refused: kinds never mix."""
         added = 0
         touched: set[int] = set()
+        enrolled: list[dict] = []
         incoming = {(sample["model"], sample.get("centre")) for entry in people for sample in entry["samples"]}
         with self.transaction() as session:
             held = held_kinds(session)
@@ -630,6 +635,7 @@ class Store:
                         person.created_at = datetime.fromisoformat(entry["created"])
                     session.add(person)
                     session.flush()
+                    enrolled.append({"name": person.name, "person_id": person.id, "samples": len(entry["samples"])})
                 held = set(session.scalars(select(FaceSample.source_sha256).where(FaceSample.person_id == person.id)))
                 for sample in entry["samples"]:
                     if sample["source_sha256"] in held:
@@ -659,6 +665,8 @@ class Store:
             if added:
                 session.flush()
                 self._changed(session, "samples", touched)
+            for data in enrolled:  # last: outbox.emit's lock is taken after every other (no deadlock)
+                outbox.emit(session, "person.enrolled", data)
         return len(people), added
 
     def replace_embeddings(
@@ -723,6 +731,9 @@ class Store:
             person.name, person.updated_at = new, utcnow()
             self._changed(session, "renamed", [person.id])
             self._audit(session, "rename", old_name, to=new)
+            if new != old_name:
+                data = {"name": new, "old_name": old_name, "person_id": person.id}
+                outbox.emit(session, "person.renamed", data, outbox.person_groups(session, person.id))
             session.flush()
             return self._record(person, self._count(session, person.id))
 
@@ -731,10 +742,12 @@ class Store:
         with self.transaction() as session:
             person = self._person(session, name)
             count = self._count(session, person.id)
+            groups = outbox.person_groups(session, person.id)
             session.delete(person)  # the database's ON DELETE CASCADE removes the samples, the centroid
             session.flush()
             self._changed(session, "removed", [person.id])
             self._audit(session, "remove", person.name, samples=count)
+            outbox.emit(session, "person.removed", {"name": person.name, "person_id": person.id}, groups)
             return count
 
     # --- groups ----------------------------------------------------------------------------------------

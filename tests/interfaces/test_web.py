@@ -202,3 +202,42 @@ def test_pictures_of_people_are_never_cached(desk):
     assert crop.headers["content-type"] == "image/png" and crop.headers["cache-control"] == "no-store"
     assert client.get("/v1/persons").headers["cache-control"] == "no-store"
     assert httpx.get(server.url + "/").status_code == 200  # the page itself needs no key
+
+
+def test_an_admin_manages_webhooks_and_sees_a_failing_one(desk):
+    from server_process import free_port
+
+    from facerec.store import Store
+    from facerec.store.attendance_log import AttendanceLog
+
+    assert run("--db", desk["url"], "webhook", "allow-host", "127.0.0.1").exit_code == 0
+    assert run("--db", desk["url"], "event-settings", "--retry-base", "0.1", "--disable-after", "1").exit_code == 0
+    context = desk["browser"].new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    sign_in(page, desk["server"], desk["keys"]["admin"])
+    page.goto(desk["server"].url + "/#settings")
+    page.fill("#webhook-url", "http://10.0.0.7/hook")  # a private address nobody allowed
+    page.click("#webhook-form button")
+    expect(page.locator("#message")).to_contain_text("10.0.0.7 is a private")
+    closed = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens: connections are refused
+    page.fill("#webhook-url", closed)
+    page.click("#webhook-form button")
+    expect(page.locator("#webhook-secret")).to_contain_text("whsec_")
+    row = page.locator("#webhook-table tbody tr")
+    expect(row).to_contain_text(closed)
+    now = datetime.now(UTC)  # an event for it: the desk's server tries, fails, and gives up after 1 s
+    AttendanceLog(Store(desk["url"])).add_spoof("desk-test", now, now, None, 0.1, 0.9, b"png", 1)
+    for _ in range(60):
+        page.wait_for_timeout(500)
+        page.reload()  # the table is read when the page opens
+        expect(row).to_contain_text(closed)
+        if "disabled" in row.locator(".state").inner_text():
+            break
+    expect(row.locator(".state")).to_contain_text("disabled")
+    expect(row.locator(".error")).to_contain_text("Connection refused")
+    shot(page, "11-webhook-disabled")
+    row.locator("button.retry").click()
+    expect(page.locator("#message")).to_contain_text("Retrying")
+    row.locator("button.remove").click()
+    expect(page.locator("#webhook-table tbody tr")).to_have_count(0)
+    context.close()

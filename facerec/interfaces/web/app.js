@@ -515,10 +515,55 @@ async function loadSettings() {
   $("#set-retention").value = settings.retention_days ?? 0;
   $("#set-threshold").value = settings.threshold ?? "";
   $("#set-liveness").checked = settings.liveness;
+  $("#webhook-secret").hidden = true;
+  await loadWebhooks();
   const audit = await api("/v1/audit?limit=100");
   $("#audit-table tbody").replaceChildren(...audit.map((entry) => element("tr", {},
     element("td", {}, when(entry.at)), element("td", {}, entry.key), element("td", {}, entry.action),
     element("td", {}, entry.target), element("td", {}, JSON.stringify(entry.details)))));
+}
+
+// --- webhooks (docs/events.md) -------------------------------------------------------------------
+
+function webhookState(hook) {
+  if (!hook.enabled) return `disabled (failing since ${when(hook.failing_since)})`;
+  if (hook.failing_since) return `retrying (failing since ${when(hook.failing_since)}, next ${when(hook.next_attempt)})`;
+  return "delivering";
+}
+
+async function loadWebhooks() {
+  const hooks = await api("/v1/webhooks");
+  $("#webhook-table tbody").replaceChildren(...hooks.map((hook) => element("tr", { "data-id": String(hook.id) },
+    element("td", {}, hook.url), element("td", {}, hook.events.join(", ") || "all"),
+    element("td", { class: "state" }, webhookState(hook)), element("td", {}, String(hook.pending ?? "")),
+    element("td", { class: "error" }, hook.last_error || ""),
+    element("td", {},
+      element("button", { type: "button", class: "quiet retry", onclick: () => webhookAction(hook, "retry") }, "Retry now"),
+      element("button", { type: "button", class: "quiet remove", onclick: () => webhookAction(hook, "remove") }, "Remove")))));
+}
+
+async function webhookAction(hook, action) {
+  try {
+    if (action === "retry") await api(`/v1/webhooks/${hook.id}/retry`, { method: "POST" });
+    else await api(`/v1/webhooks/${hook.id}`, { method: "DELETE" });
+    say(action === "retry" ? `Retrying ${hook.url} now.` : `Removed the webhook to ${hook.url}.`);
+    await loadWebhooks();
+  } catch (error) { say(error.message, "error"); }
+}
+
+async function addWebhook(event) {
+  event.preventDefault();
+  const events = $("#webhook-events").value.split(",").map((t) => t.trim()).filter(Boolean);
+  const group = $("#webhook-group").value.trim() || null;
+  try {
+    const made = await api("/v1/webhooks", { method: "POST", json: { url: $("#webhook-url").value.trim(), events, group } });
+    const secret = $("#webhook-secret");
+    secret.textContent = `Signing secret of ${made.url} (copy it now: it is not shown again): ${made.secret}`;
+    secret.hidden = false;
+    say("Webhook added.");
+    $("#webhook-form").reset();
+    await loadWebhooks();
+  } catch (error) { say(error.message, "error"); }
 }
 
 async function saveSettings(event) {
@@ -567,6 +612,7 @@ function wire() {
   $("#report-source").addEventListener("change", renderReport);
   $("#report-csv").addEventListener("click", downloadCsv);
   $("#settings-form").addEventListener("submit", saveSettings);
+  $("#webhook-form").addEventListener("submit", addWebhook);
   window.addEventListener("hashchange", route);
 }
 
