@@ -47,6 +47,7 @@ from facerec.attendance.clusters import unknown_people
 from facerec.attendance.presence import ConfirmRule, check_sighting_time, parse_time
 from facerec.interfaces import api_models as models
 from facerec.interfaces.admission import ModelQueue
+from facerec.interfaces.api_docs import add_api_docs
 from facerec.interfaces.keyguard import KeyGuard
 from facerec.interfaces.uploads import parse_form, read_body
 from facerec.recognizer import FaceRecognizer, check_threshold
@@ -181,7 +182,10 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
             "< admin (settings, audit). Images: multipart files or base64 strings in JSON."
         ),
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: add_api_docs, from bundled files (FastAPI's use a CDN)
+        redoc_url=None,
     )
+    add_api_docs(app, "facerec")
 
     @app.exception_handler(errors.FacerecError)
     async def _facerec_error(_request: Request, exc: errors.FacerecError) -> JSONResponse:

@@ -14,25 +14,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from browser import launch
 from cli_run import new_key, run
 from playwright.sync_api import expect, sync_playwright
 from server_process import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "out" / "web-screenshots"
-CHROMIUM = "/usr/bin/chromium"  # Debian's (apt-get install chromium); Playwright's own download cannot work here
-# As this machine's notes say to start it: without the background-networking flags, Chromium keeps
-# trying the closed network.
-# A fake camera (a test pattern) answers getUserMedia, and is allowed without asking.
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]  # fmt: skip
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory, data):
-    if not Path(CHROMIUM).is_file():
-        raise RuntimeError(f"{CHROMIUM} not found: apt-get install chromium (.ci/run does)")
     folder = tmp_path_factory.mktemp("web")
     url = f"sqlite:///{folder / 'store.db'}"
     train = data / "face_recognition/examples/knn_examples/train"
@@ -42,11 +35,7 @@ def desk(tmp_path_factory, data):
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_FLAGS,
-        )
+        browser = launch(playwright)
         try:
             yield {"url": url, "server": server, "keys": keys, "browser": browser, "train": train}
         finally:
