@@ -25,7 +25,7 @@ from facerec.interfaces.cli_support import (
     stderr,
     stop_on_signals,
 )
-from facerec.types import MAX_ID
+from facerec.types import MAX_ID, counted
 
 
 @app.command()
@@ -210,7 +210,7 @@ def list_unknowns(
         return
     for d in sorted(docs, key=lambda d: (d.get("cluster", 0), d["id"])):
         who = f"unknown {d['cluster']}\t" if "cluster" in d else ""
-        typer.echo(f"{who}{d['id']}\t{d['source']}\t{d['first_seen']}\t{d['sightings']} sightings")
+        typer.echo(f"{who}{d['id']}\t{d['source']}\t{d['first_seen']}\t{counted(d['sightings'], 'sighting')}")
 
 
 @app.command()
@@ -230,7 +230,7 @@ def assign(
         _person_id, samples = log.assign(sighting, name)
     except FacerecError as exc:
         fail(str(exc))
-    typer.echo(f"enrolled sighting {sighting} as {name} ({samples} samples held)")
+    typer.echo(f"enrolled sighting {sighting} as {name} ({counted(samples, 'sample')} held)")
 
 
 @app.command()

@@ -60,7 +60,11 @@ FlipOption = Annotated[
 ]
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Store URL (sqlite:///path or postgresql+psycopg://...); default in $FACEREC_HOME."),
+    typer.Option(
+        "--db",
+        help="The store: a SQLite file (PATH.db, or sqlite:///PATH) or postgresql+psycopg://...; "
+        "default in $FACEREC_HOME.",
+    ),
 ]
 PrecisionOption = Annotated[
     str,
