@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
@@ -90,6 +92,8 @@ def attend(
     recognizer = recognizer_for(ctx, threads, device, model, db, liveness_threshold=liveness_threshold)
     events = 0
     counts = [sources.SourceStats() for _ in source]
+    runs = [RunSummary() for _ in source]
+    rule = ConfirmRule()
     with stop_on_signals() as stop:  # Ctrl-C or SIGTERM: stop after the frame in hand
         try:
             rule = ConfirmRule.parse(confirm)
@@ -122,8 +126,10 @@ def attend(
                 for label in names or source
             ]
             for which, frame in sources.merged(feeds, stop):
+                runs[which].frames += 1
                 for event in trackers[which].process(frame.pixels, frame.time):
                     events += 1
+                    runs[which].events[event.event] += 1
                     if json_out:
                         typer.echo(json.dumps(event.to_dict(), ensure_ascii=False))
                     else:
@@ -136,15 +142,46 @@ def attend(
             fail(str(exc))
         except KeyboardInterrupt:  # a second Ctrl-C; each event is its own transaction, so still whole
             stop.set()
-    for spec, stats in zip(names or source, counts, strict=True):
+    for spec, stats, run in zip(names or source, counts, runs, strict=True):
         if stats.read:
             stderr.print(
                 f"{spec}: {stats.read} frames read, {stats.processed} processed, {stats.skipped} skipped "
                 f"(the newest kept while busy), {stats.reconnects} reconnects",
                 highlight=False,
             )
+        stderr.print(f"{spec}: {run.describe()}", highlight=False)
+        if 0 < run.frames < rule.sightings and not stop.is_set():
+            stderr.print(
+                f"{spec}: {counted(run.frames, 'frame')} is too short for the confirm rule {confirm} (a face must "
+                f"be recognised in {rule.sightings} frames within {rule.window.total_seconds():g} s): nobody can "
+                "be checked in from it; --confirm 1/1s checks in from a single photo",
+                highlight=False,
+            )
     if stop.is_set():
         stderr.print(f"stopped; {events} events written", highlight=False)
+        return
+    empty = [spec for spec, run in zip(names or source, runs, strict=True) if not run.frames]
+    if empty:
+        fail(
+            f"no frames from {', '.join(empty)}: not a video, camera, stream or folder of images that "
+            "could be read, or an empty one"
+        )
+
+
+@dataclass
+class RunSummary:
+    """What one source of an ``attend`` run gave: frames processed, and events by kind."""
+
+    frames: int = 0
+    events: Counter = field(default_factory=Counter)
+
+    def describe(self) -> str:
+        e = self.events
+        return (
+            f"{counted(self.frames, 'frame')} processed; {counted(e['check_in'], 'check-in')}, "
+            f"{counted(e['update'], 'update')}, {counted(e['unknown'], 'unknown sighting')}, "
+            f"{counted(e['spoof'], 'spoof')}"
+        )
 
 
 @app.command()
