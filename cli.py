@@ -46,6 +46,7 @@ from facerec.interfaces.cli_support import (
     fail,
     progress_bar,
     recognizer_for,
+    show_preparation,
     stderr,
 )
 from facerec.types import MAX_ID, counted
@@ -83,6 +84,7 @@ def main(
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s"
     )
+    show_preparation()
     ctx.obj = Settings(backend=backend, index=index).merged(threads, device, model, db)
 
 
