@@ -214,6 +214,7 @@ def test_fifty_concurrent_identify_requests(api, data):
     assert all(found == [name] for name, _, found in results)
 
 
+@pytest.mark.slow
 def test_two_server_processes_share_one_postgresql_store(postgres, data, tmp_path):
     url = postgres.new_database()
     enrol_people(url, data)

@@ -81,6 +81,7 @@ def test_a_batch_of_photos_gives_what_each_photo_gives_alone(data):
     assert detector.detect_batch([]) == []
 
 
+@pytest.mark.slow
 def test_a_process_that_finds_the_graphs_cached_never_imports_torch(data, tmp_path):
     first = _child(tmp_path, data / PROBE)  # exports the graphs (with torch) into the empty cache
     cached = sorted(p.name for p in (tmp_path / "facerec" / "onnx").iterdir())
@@ -95,6 +96,7 @@ def test_a_process_that_finds_the_graphs_cached_never_imports_torch(data, tmp_pa
     np.testing.assert_allclose(first["vectors"], second["vectors"], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_damaged_cached_graph_is_exported_again_and_old_versions_go(data, tmp_path, monkeypatch):
     expected = Embedder().embed_crops(np.full((1, 160, 160, 3), 128, np.uint8))  # from the usual cache
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
