@@ -25,7 +25,7 @@ import contextlib
 import functools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,11 +139,13 @@ def _status(exc: errors.FacerecError) -> int:
     return 422
 
 
-def upload_label(filename: str | None, field: str, index: int) -> str:
+def upload_label(filename: str | None, field: str, index: int, taken: Collection[str] = ()) -> str:
     """How an uploaded photo is named in the enrolment report (and kept as its sample's source):
-    the client's file name without folders or control characters, else ``images[i]``."""
+    the client's file name without folders or control characters, else ``images[i]``; a name
+    given twice in one request gets its position (``photo.jpg [2]``), so each outcome is one file's."""
     name = "".join(c for c in (filename or "").replace("\\", "/").rsplit("/", 1)[-1] if c.isprintable())[:255]
-    return name.strip() or f"{field}[{index}]"
+    name = name.strip() or f"{field}[{index}]"
+    return f"{name} [{index}]" if name in taken else name
 
 
 def api_message(exc: errors.FacerecError) -> str:
@@ -295,7 +297,8 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
                 data = part.data if part.filename is not None else part.data.decode("utf-8", "replace")
                 if many and part.name in fields:
                     items = values.setdefault(part.name, [])
-                    items.append((upload_label(part.filename, part.name, len(items)), part.data))
+                    taken = {label for label, _data in items}
+                    items.append((upload_label(part.filename, part.name, len(items), taken), part.data))
                 elif part.name in fields:
                     values[part.name] = part.data
                 else:

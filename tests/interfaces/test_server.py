@@ -141,14 +141,16 @@ def test_one_bad_file_is_skipped_by_name_and_the_good_ones_enrolled(api, data):
         ("images", ("lin.png", photo(data, "lin-manuel-miranda.png"), "image/png")),
         ("images", ("fake.jpg", b"this is text, not a photo", "image/jpeg")),
         ("images", ("C:\\photos\\group.jpg", photo(data, "two_people.jpg"), "image/jpeg")),
+        ("images", ("lin.png", photo(data, "obama.jpg"), "image/jpeg")),  # a name given twice: numbered
     ]
     answer = client.post("/v1/persons/lin/images", files=files)
     assert answer.status_code == 201, answer.text
     report = answer.json()
     assert report["added"] == ["lin.png"] and report["samples"] == 1
     reasons = {s["file"]: s["reason"] for s in report["skipped"]}
-    assert set(reasons) == {"fake.jpg", "group.jpg"}
+    assert set(reasons) == {"fake.jpg", "group.jpg", "lin.png [3]"}
     assert "not an image" in reasons["fake.jpg"] and "2 faces" in reasons["group.jpg"]
+    assert "enrolled already as 'obama'" in reasons["lin.png [3]"]
     # Only bad files: nothing enrolled, and the report still says why each one was not.
     bad = client.post("/v1/persons/nobody/images", json={"images": [base64.b64encode(b"text").decode()]})
     assert bad.status_code == 422 and [s["file"] for s in bad.json()["skipped"]] == ["images[0]"]
