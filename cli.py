@@ -47,9 +47,10 @@ from facerec.interfaces.cli_support import (
     fail,
     progress_bar,
     recognizer_for,
+    show_preparation,
     stderr,
 )
-from facerec.types import MAX_ID
+from facerec.types import MAX_ID, counted
 
 
 def _version(value: bool) -> None:
@@ -84,6 +85,7 @@ def main(
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s"
     )
+    show_preparation()
     ctx.obj = Settings(backend=backend, index=index).merged(threads, device, model, db)
 
 
@@ -107,7 +109,7 @@ def _annotated_path(folder: Path, source: str, used: set[Path]) -> Path:
 @app.command()
 def detect(
     ctx: typer.Context,
-    images: Annotated[list[str], typer.Argument(help="Image files.", show_default=False)],
+    images: Annotated[list[str], typer.Argument(help="Photos, or folders of photos (recursive).", show_default=False)],
     json_out: JsonOption = False,
     annotate: Annotated[
         Path | None, typer.Option("--annotate", help="Write copies with boxes and landmarks drawn into DIR.")
@@ -144,12 +146,24 @@ def _xyxy_text(box) -> str:
     return ",".join(f"{v:.1f}" for v in box)
 
 
+def _files_in(paths: list[str]) -> list[str]:
+    """Files as given, and every file under folders (recursively, in name order); none is an error."""
+    from facerec.images import image_paths
+
+    files = image_paths(paths)
+    if not files:
+        fail(f"no files found in {', '.join(paths)}")
+    return files
+
+
 def _for_each_file(images: list[str], label: str, json_out: bool, work) -> None:
-    """Run ``work(source) -> (json entry, text lines)`` on each file, reporting failures per file.
+    """Run ``work(source) -> (json entry, text lines)`` on each file (folders: every file under
+    them), reporting failures per file.
 
     Prints the JSON array (``--json``) or each file's lines ("no faces" for none) on stdout, errors
     on stderr, and exits 1 if any file failed.
     """
+    images = _files_in(images)
     results, failed = [], False
     with progress_bar(len(images)) as progress:
         task = progress.add_task(label, total=len(images))
@@ -175,7 +189,9 @@ def _for_each_file(images: list[str], label: str, json_out: bool, work) -> None:
 @app.command()
 def liveness(
     ctx: typer.Context,
-    images: Annotated[list[str], typer.Argument(help="Image files (camera frames work best).", show_default=False)],
+    images: Annotated[
+        list[str], typer.Argument(help="Photos or folders of them (camera frames work best).", show_default=False)
+    ],
     json_out: JsonOption = False,
     threshold: LivenessThresholdOption = None,
     threads: ThreadsOption = None,
@@ -233,7 +249,7 @@ def verify(
 @app.command()
 def embed(
     ctx: typer.Context,
-    images: Annotated[list[str], typer.Argument(help="Image files.", show_default=False)],
+    images: Annotated[list[str], typer.Argument(help="Photos, or folders of photos (recursive).", show_default=False)],
     json_out: JsonOption = False,
     npy: Annotated[
         Path | None, typer.Option("--npy", help="Also save every embedding, in order, as an N x D .npy file.")
@@ -338,17 +354,6 @@ def eval_lfw(
         typer.echo(f"missed faces  {len(missed)}")
 
 
-def _image_files(paths: list[str]) -> list[str]:
-    """Files as given, and every file under folders (recursively, in name order)."""
-    found = []
-    for path in paths:
-        if Path(path).is_dir():
-            found.extend(str(p) for p in sorted(Path(path).rglob("*")) if p.is_file())
-        else:
-            found.append(path)
-    return found
-
-
 @app.command()
 def enroll(
     ctx: typer.Context,
@@ -384,9 +389,9 @@ def enroll(
     from facerec.attendance import sources
 
     recognizer = recognizer_for(ctx, threads, device, model, db)
-    files = _image_files(paths or [])
-    if not files and camera is None:
-        fail(f"no files found in {', '.join(paths)}" if paths else "give photos, folders, clips or --camera")
+    if not paths and camera is None:
+        fail("give photos, folders, clips or --camera")
+    files = _files_in(paths) if paths else []
     videos = [f for f in files if sources.is_video(f)]
     images: list = [f for f in files if f not in videos]
     try:
@@ -409,7 +414,8 @@ def enroll(
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
         typer.echo(
-            f"{report.name}: added {len(report.added)}, skipped {len(report.skipped)}, {report.samples} samples held"
+            f"{report.name}: added {len(report.added)}, skipped {len(report.skipped)}, "
+            f"{counted(report.samples, 'sample')} held"
         )
     if not report.added:
         fail(f"no photo of {name} was added")
@@ -444,7 +450,9 @@ def _faces_from_video(recognizer, videos: list[str], camera: str | None, seconds
 @app.command()
 def identify(
     ctx: typer.Context,
-    images: Annotated[list[str], typer.Argument(help="Photos or video clips.", show_default=False)],
+    images: Annotated[
+        list[str], typer.Argument(help="Photos, folders of photos (recursive), or video clips.", show_default=False)
+    ],
     json_out: JsonOption = False,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Candidates to list per face.")] = 1,
     threshold: ThresholdOption = None,
@@ -520,8 +528,10 @@ def list_people(ctx: typer.Context, json_out: JsonOption = False, db: DbOption =
     if json_out:
         typer.echo(json.dumps([p.to_dict() for p in people], indent=2))
         return
+    if not people:
+        stderr.print("nobody is enrolled yet: facerec enroll NAME PHOTOS...", highlight=False)
     for person in people:
-        typer.echo(f"{person.name}\t{person.samples} samples\tupdated {person.updated:%Y-%m-%d %H:%M}")
+        typer.echo(f"{person.name}\t{counted(person.samples, 'sample')}\tupdated {person.updated:%Y-%m-%d %H:%M}")
 
 
 @app.command()
@@ -537,7 +547,7 @@ def show(ctx: typer.Context, name: str, json_out: JsonOption = False, db: DbOpti
     if json_out:
         typer.echo(json.dumps(person.to_dict() | {"samples": rows}, indent=2))
         return
-    typer.echo(f"{person.name}: {person.samples} samples")
+    typer.echo(f"{person.name}: {counted(person.samples, 'sample')}")
     for row in rows:
         q = row["quality"]
         typer.echo(f"  {row['id']}\t{row['file']}\tsize {q['size']:.0f}px sharpness {q['sharpness']:.0f}")
@@ -565,12 +575,12 @@ def remove(
     recognizer = recognizer_for(ctx, None, None, db=db)
     try:
         person = recognizer.store.person(name)
-        if not yes and not typer.confirm(f"remove {person.name} and {person.samples} samples?", err=True):
+        if not yes and not typer.confirm(f"remove {person.name} and {counted(person.samples, 'sample')}?", err=True):
             fail("nothing removed")
         count = recognizer.store.remove(name)
     except FacerecError as exc:
         fail(str(exc))
-    typer.echo(f"removed {name} ({count} samples)")
+    typer.echo(f"removed {name} ({counted(count, 'sample')})")
 
 
 @app.command("remove-sample")

@@ -11,6 +11,7 @@ import io
 import os
 import stat
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,18 @@ DEFAULT_MAX_PIXELS = 64_000_000
 MAX_FILE_BYTES = 512 * 2**20
 
 ImageSource = str | os.PathLike | bytes | bytearray | np.ndarray | Image.Image
+
+
+def image_paths(paths: Iterable[str | os.PathLike]) -> list[str]:
+    """The paths as given, with each folder replaced by every file under it (recursively, in name
+    order): what every command and ``FaceRecognizer.enroll`` accept for "photos"."""
+    found: list[str] = []
+    for path in paths:
+        if Path(path).is_dir():
+            found.extend(str(p) for p in sorted(Path(path).rglob("*")) if p.is_file())
+        else:
+            found.append(os.fspath(path))
+    return found
 
 
 def describe(source: ImageSource) -> str:

@@ -31,7 +31,7 @@ from facerec.embedding.cache import EmbeddingCache
 from facerec.embedding.embedder import Embedder, Precision, Preprocessing
 from facerec.errors import FacerecError, StoreError
 from facerec.identity import matching, quality
-from facerec.identity.enrollment import EnrollReport, Identified, Skipped
+from facerec.identity.enrollment import EnrollReport, EnrolmentImages, Identified, Skipped, enrolment_images
 from facerec.images import DEFAULT_MAX_PIXELS, ImageSource, describe, image_size, load_image, read_image_file
 from facerec.liveness import LivenessChecker
 from facerec.runtime import weights
@@ -262,7 +262,7 @@ class FaceRecognizer:
     def enroll(
         self,
         name: str,
-        images: Sequence[str | Path | tuple[str, bytes]],
+        images: EnrolmentImages,
         *,
         largest: bool = False,
         liveness: bool = False,
@@ -276,8 +276,9 @@ class FaceRecognizer:
         faces gives the face that looks most like the person's other photos (those of one face,
         and the samples held already), and is skipped if none looks like them (below the model's
         verification threshold); with nothing to compare to, the largest face. Photos already held
-        for the person (same sha256) are not added twice. An image is a path, or (label, bytes)
-        for one that never was a file (an HTTP upload). With ``liveness``, a face that is not a
+        for the person (same sha256) are not added twice. ``images`` is a folder (every file under
+        it, recursively), a file, ``(label, bytes)`` for a photo that never was a file (an HTTP
+        upload), or a list of those; anything else is a TypeError. With ``liveness``, a face that is not a
         live one (a print or a screen) is not used; off by default, as enrolment photos are often
         scans and press photos, which the liveness networks often call attacks. A face already
         enrolled as someone else (matching.DUPLICATE_SIMILARITY: the same photo, or the same
@@ -287,10 +288,10 @@ class FaceRecognizer:
         from facerec.store.records import StoredSample
         from facerec.store.repository import check_name
 
+        images = enrolment_images(images)  # before anything else: a TypeError is a caller's mistake
         name = check_name(name)
         revision = self._check_model()
         report = EnrollReport(name)
-        images = list(images)
         pending: list[_Enrolment] = []
         uploads = {item[0] for item in images if isinstance(item, tuple)}
         done = 0

@@ -98,3 +98,8 @@ class Liveness:
 
     def to_dict(self) -> dict:
         return {"live": self.live, "score": self.score}
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 sample``, ``2 samples``: how every message counts (a regular plural is all it needs)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -24,6 +24,27 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs on the PostgreSQL server: it uses the fixture, or a fixture
+    parametrised over the backends that it got as "postgresql"."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "postgres" in getattr(item, "fixturenames", ()) or "postgresql" in params.values():
+            item.add_marker(pytest.mark.postgres)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Stop before the first test when the selected tests need a system package that is missing."""
+    from prerequisites import message, missing_for
+
+    if session.config.option.collectonly:
+        return
+    markers = {mark.name for item in session.items for mark in item.iter_markers()}
+    missing = missing_for(markers)
+    if missing:
+        pytest.exit(message(missing), returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 @pytest.fixture(scope="session")
 def data() -> Path:
     return DATA

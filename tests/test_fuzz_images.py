@@ -24,6 +24,8 @@ import cli
 from facerec.errors import ImageError
 from facerec.images import load_image
 
+pytestmark = pytest.mark.slow  # pytest -m "not slow" leaves it out (docs/setup.md)
+
 FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP")
 SECONDS_PER_IMAGE = 5.0
 MEMORY_BOUND = 1 << 30  # above the peak before fuzzing, over the whole run

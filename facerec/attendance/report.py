@@ -136,9 +136,10 @@ def render(report: Report, fmt: str) -> str:
     if fmt == "table":
         lines = [f"Attendance {report.start.isoformat()} to {report.end.isoformat()}"]
         width = max([len(r.name) for r in report.present] + [len(n) for n in report.absent] + [4])
+        places = max([len(r.source) for r in report.present] + [0])  # each column starts where the one above does
         for r in report.present:
             lines.append(
-                f"{r.name:<{width}}  {r.source}  first {r.first_seen:%Y-%m-%d %H:%M:%S}  "
+                f"{r.name:<{width}}  {r.source:<{places}}  first {r.first_seen:%Y-%m-%d %H:%M:%S}  "
                 f"last {r.last_seen:%Y-%m-%d %H:%M:%S}  sightings {r.sightings}"
             )
         lines.append(f"present: {len({r.name for r in report.present})}, absent: {len(report.absent)}")

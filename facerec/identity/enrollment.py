@@ -2,10 +2,54 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from facerec.identity.matching import Match
+from facerec.images import image_paths
 from facerec.types import Face, Liveness
+
+Upload = tuple[str, bytes]  # (label, bytes): a photo that never was a file, e.g. an HTTP upload
+EnrolmentImages = str | os.PathLike | Upload | list[str | os.PathLike | Upload] | tuple[str | os.PathLike | Upload, ...]
+
+
+def enrolment_images(images: EnrolmentImages) -> list[str | Upload]:
+    """What enrolment accepts, as one flat list of paths and uploads: a folder (every file under
+    it), a file, ``(label, bytes)``, or a list or tuple of those.
+
+    Anything else is a TypeError: a string iterated by character, or raw bytes without a label,
+    would otherwise reach enrolment as photos that all fail, and enrol nobody."""
+    if _is_path(images) or _is_upload(images):
+        images = [images]  # type: ignore[list-item]
+    elif not isinstance(images, (list, tuple)):
+        raise TypeError(
+            f"images must be a folder, a file, (label, bytes), or a list of those; not {type(images).__name__}"
+        )
+    found: list[str | Upload] = []
+    for item in images:
+        if _is_path(item):
+            found.extend(image_paths([item]))  # type: ignore[list-item]
+        elif _is_upload(item):
+            found.append((item[0], bytes(item[1])))  # type: ignore[index]
+        else:
+            raise TypeError(
+                f"each image must be a path (str or Path) or (label, bytes); not {type(item).__name__}"
+                + (" (give raw bytes a label: (label, bytes))" if isinstance(item, (bytes, bytearray)) else "")
+            )
+    return found
+
+
+def _is_path(item: object) -> bool:
+    return isinstance(item, (str, os.PathLike))
+
+
+def _is_upload(item: object) -> bool:
+    return (
+        isinstance(item, tuple)
+        and len(item) == 2
+        and isinstance(item[0], str)
+        and isinstance(item[1], (bytes, bytearray))
+    )
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,7 +26,10 @@ from facerec.interfaces.cli_support import (
     stderr,
     stop_on_signals,
 )
-from facerec.types import MAX_ID
+from facerec.types import MAX_ID, counted
+
+if TYPE_CHECKING:
+    from facerec.attendance.checkins import Summary
 
 
 @app.command()
@@ -93,6 +96,7 @@ def attend(
     events = 0
     counts = [sources.SourceStats() for _ in source]
     trackers: list[Attendance] = []
+    rule = ConfirmRule()
     # Ctrl-C or SIGTERM: stop after the frame in hand
     with delivering(recognizer, deliver), stop_on_signals() as stop:
         try:
@@ -137,23 +141,43 @@ def attend(
             fail(str(exc))
         except KeyboardInterrupt:  # a second Ctrl-C; each event is its own transaction, so still whole
             stop.set()
-    for spec, stats in zip(names or source, counts, strict=True):
+    for which, (spec, stats) in enumerate(zip(names or source, counts, strict=True)):
         if stats.read:
             stderr.print(
                 f"{spec}: {stats.read} frames read, {stats.processed} processed, {stats.skipped} skipped "
                 f"(the newest kept while busy), {stats.reconnects} reconnects",
                 highlight=False,
             )
-    for label, tracker in zip(names or source, trackers, strict=False):
-        done = tracker.summary
-        happened = ", ".join(f"{count} {kind.replace('_', '-')}" for kind, count in sorted(done.events.items()))
-        stderr.print(
-            f"{label}: {done.frames} frames processed ({done.detections} whole detections), "
-            f"{done.tracks} face tracks; {happened or 'no events'}",
-            highlight=False,
-        )
+        if which < len(trackers):
+            stderr.print(f"{spec}: {_describe(trackers[which].summary)}", highlight=False)
+        frames = trackers[which].summary.frames if which < len(trackers) else 0
+        if 0 < frames < rule.sightings and not stop.is_set():
+            stderr.print(
+                f"{spec}: {counted(frames, 'frame')} is too short for the confirm rule {confirm} (a face must "
+                f"be seen in {rule.sightings} frames of its track): nobody can be checked in from it; "
+                "--confirm 1/1s checks in from a single photo",
+                highlight=False,
+            )
     if stop.is_set():
         stderr.print(f"stopped; {events} events written", highlight=False)
+        return
+    empty = [spec for spec, tracker in zip(names or source, trackers, strict=False) if not tracker.summary.frames]
+    if empty:
+        fail(
+            f"no frames from {', '.join(empty)}: not a video, camera, stream or folder of images that "
+            "could be read, or an empty one"
+        )
+
+
+def _describe(done: Summary) -> str:
+    """What one source of an ``attend`` run gave: frames, events by kind, face tracks."""
+    e = done.events
+    return (
+        f"{counted(done.frames, 'frame')} processed; {counted(e.get('check_in', 0), 'check-in')}, "
+        f"{counted(e.get('update', 0), 'update')}, {counted(e.get('unknown', 0), 'unknown sighting')}, "
+        f"{counted(e.get('spoof', 0), 'spoof')}; {counted(done.tracks, 'face track')}, "
+        f"{counted(done.detections, 'whole detection')}"
+    )
 
 
 def _print_event(event, json_out: bool) -> None:
@@ -230,7 +254,7 @@ def list_unknowns(
         return
     for d in sorted(docs, key=lambda d: (d.get("cluster", 0), d["id"])):
         who = f"unknown {d['cluster']}\t" if "cluster" in d else ""
-        typer.echo(f"{who}{d['id']}\t{d['source']}\t{d['first_seen']}\t{d['sightings']} sightings")
+        typer.echo(f"{who}{d['id']}\t{d['source']}\t{d['first_seen']}\t{counted(d['sightings'], 'sighting')}")
 
 
 @app.command()
@@ -250,7 +274,7 @@ def assign(
         _person_id, samples = log.assign(sighting, name)
     except FacerecError as exc:
         fail(str(exc))
-    typer.echo(f"enrolled sighting {sighting} as {name} ({samples} samples held)")
+    typer.echo(f"enrolled sighting {sighting} as {name} ({counted(samples, 'sample')} held)")
 
 
 @app.command()

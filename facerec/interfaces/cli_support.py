@@ -6,7 +6,9 @@ The commands live in ``cli.py`` (detection, recognition, the identity store) and
 
 from __future__ import annotations
 
+import logging
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,7 +62,11 @@ FlipOption = Annotated[
 ]
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Store URL (sqlite:///path or postgresql+psycopg://...); default in $FACEREC_HOME."),
+    typer.Option(
+        "--db",
+        help="The store: a SQLite file (PATH.db, or sqlite:///PATH) or postgresql+psycopg://...; "
+        "default in $FACEREC_HOME.",
+    ),
 ]
 PrecisionOption = Annotated[
     str,
@@ -163,6 +169,22 @@ def embedding_recognizer(ctx, threads, device, model, margin, align, flip, preci
     except FacerecError as exc:
         fail(str(exc))
     return recognizer
+
+
+class _Stderr(logging.Handler):
+    """Each line to the stderr of the moment (a test runner swaps it between commands)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr, flush=True)
+
+
+def show_preparation() -> None:
+    """Say on stderr when models are prepared for this machine (once, about 20 s on a first run)."""
+    preparing = logging.getLogger("facerec.preparing")
+    if not any(isinstance(h, _Stderr) for h in preparing.handlers):
+        preparing.addHandler(_Stderr())
+    preparing.setLevel(logging.INFO)
+    preparing.propagate = False  # not twice with --verbose
 
 
 def fail(message: str) -> NoReturn:

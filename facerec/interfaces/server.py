@@ -25,7 +25,7 @@ import contextlib
 import functools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,6 +51,7 @@ from facerec.attendance.sources import Frame
 from facerec.interfaces import api_models as models
 from facerec.interfaces import events_api
 from facerec.interfaces.admission import ModelQueue
+from facerec.interfaces.api_docs import add_api_docs
 from facerec.interfaces.keyguard import KeyGuard
 from facerec.interfaces.kiosk import KioskSessions
 from facerec.interfaces.uploads import parse_form, read_body
@@ -144,6 +145,21 @@ def _status(exc: errors.FacerecError) -> int:
     return 422
 
 
+def upload_label(filename: str | None, field: str, index: int, taken: Collection[str] = ()) -> str:
+    """How an uploaded photo is named in the enrolment report (and kept as its sample's source):
+    the client's file name without folders or control characters, else ``images[i]``; a name
+    given twice in one request gets its position (``photo.jpg [2]``), so each outcome is one file's."""
+    name = "".join(c for c in (filename or "").replace("\\", "/").rsplit("/", 1)[-1] if c.isprintable())[:255]
+    name = name.strip() or f"{field}[{index}]"
+    return f"{name} [{index}]" if name in taken else name
+
+
+def api_message(exc: errors.FacerecError) -> str:
+    """The library's message in the API's words: an option the shell spells --largest is the
+    query parameter largest=true here."""
+    return str(exc).replace("use --largest", "add largest=true")
+
+
 def is_image(data: bytes) -> bool:
     return data.startswith(_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
@@ -197,13 +213,16 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
             "< admin (settings, audit). Images: multipart files or base64 strings in JSON."
         ),
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: add_api_docs, from bundled files (FastAPI's use a CDN)
+        redoc_url=None,
     )
+    add_api_docs(app, "facerec")
 
     @app.exception_handler(errors.FacerecError)
     async def _facerec_error(_request: Request, exc: errors.FacerecError) -> JSONResponse:
         status = _status(exc)
         headers = PRIVATE | ({"Retry-After": str(STORE_RETRY_SECONDS)} if status == 503 else {})
-        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+        return JSONResponse({"detail": api_message(exc)}, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -272,7 +291,10 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     Admitted = Annotated[None, Depends(admitted)]
 
     async def uploads(request: Request, fields: tuple[str, ...], many: bool = False) -> dict[str, Any]:
-        """Image bytes (checked) and other fields from a multipart form or a JSON body."""
+        """Image bytes (checked) and other fields from a multipart form or a JSON body. With
+        ``many`` (enrolment), each image field is a list of (label, bytes), labelled with its file
+        name, and a file that is not an image is left for enrolment to report by that name: one bad
+        file in a batch must not refuse the good ones."""
         kind = request.headers.get("content-type", "")
         if not kind.startswith(("multipart/form-data", "application/json")):
             raise HTTPException(415, "send images as multipart/form-data or base64 in application/json")
@@ -290,7 +312,9 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
             for part in parse_form(body, kind):
                 data = part.data if part.filename is not None else part.data.decode("utf-8", "replace")
                 if many and part.name in fields:
-                    values.setdefault(part.name, []).append(part.data)
+                    items = values.setdefault(part.name, [])
+                    taken = {label for label, _data in items}
+                    items.append((upload_label(part.filename, part.name, len(items), taken), part.data))
                 elif part.name in fields:
                     values[part.name] = part.data
                 else:
@@ -308,7 +332,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
                     decoded = [_base64(key, item) for item in items]
                     if not many and len(decoded) != 1:
                         raise HTTPException(422, f"{key} must be one base64 string")
-                    values[key] = decoded if many else decoded[0]
+                    values[key] = [(f"{key}[{i}]", d) for i, d in enumerate(decoded)] if many else decoded[0]
                 else:
                     values[key] = value
         for key in fields:
@@ -316,13 +340,13 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
                 raise HTTPException(422, f"missing image field {key!r}")
             if many and len(values[key]) > MAX_ENROL_IMAGES:
                 raise HTTPException(413, f"at most {MAX_ENROL_IMAGES} images per request")
-            for data in values[key] if many else [values[key]]:
+            for label, data in values[key] if many else [(key, values[key])]:
                 if not isinstance(data, bytes):
                     raise HTTPException(422, f"field {key!r} must be a file upload")
                 if len(data) > config.max_upload_bytes:
-                    raise HTTPException(413, f"{key}: upload larger than {config.max_upload_mb:g} MB")
-                if not is_image(data):
-                    raise HTTPException(415, f"{key}: not an image (JPEG, PNG, GIF, BMP, TIFF or WebP)")
+                    raise HTTPException(413, f"{label}: upload larger than {config.max_upload_mb:g} MB")
+                if not many and not is_image(data):
+                    raise HTTPException(415, f"{label}: not an image (JPEG, PNG, GIF, BMP, TIFF or WebP)")
         return values
 
     def _base64(key: str, value: Any) -> bytes:
@@ -479,7 +503,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         if allow_duplicate and not allows(caller.role, "admin"):
             raise HTTPException(403, "allow_duplicate needs a key with the 'admin' role")
         values = await uploads(request, ("images",), many=True)
-        labelled = [(f"upload:{i}", data) for i, data in enumerate(values["images"])]
+        labelled = values["images"]
         report = await compute(
             request,
             lambda: recognizer.enroll(

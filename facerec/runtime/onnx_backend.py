@@ -21,6 +21,9 @@ from facerec.files import write_atomically
 from facerec.runtime.weights import user_cache_dir
 
 log = logging.getLogger(__name__)
+# Preparing the graphs takes about 20 s on a first run (torch imported, every network exported),
+# once per machine: a silent first command looks hung. The CLI shows this logger's lines on stderr.
+preparing = logging.getLogger("facerec.preparing")
 
 # Bump when the exported graphs change (layers, opset, input/output layout): old files are then
 # ignored, since their names no longer match, and removed once their replacement is written.
@@ -41,6 +44,7 @@ def cached_model(name: str, export: Export) -> Path | bytes:
     if path.is_file():
         return path
     buffer = io.BytesIO()
+    preparing.info("preparing models for this machine (once): %s", _label(name))
     export(buffer)
     try:
         write_atomically(path, lambda temporary: temporary.write_bytes(buffer.getvalue()))
@@ -49,6 +53,12 @@ def cached_model(name: str, export: Export) -> Path | bytes:
         return buffer.getvalue()
     _remove_older_exports(path.parent, name)
     return path
+
+
+def _label(name: str) -> str:
+    """A graph's name without its hashes: ``mtcnn pnet``, ``facenet int8``."""
+    parts = name.split("-")
+    return " ".join(p for p in parts if not (len(p) == 16 and all(c in "0123456789abcdef" for c in p)))
 
 
 def _remove_older_exports(folder: Path, name: str) -> None:

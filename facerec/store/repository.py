@@ -65,6 +65,19 @@ def default_url() -> str:
     return f"sqlite:///{facerec_home() / 'facerec.db'}"
 
 
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def store_url(value: str) -> str:
+    """A database URL as given, or the URL of a SQLite store for a plain path (``people.db``,
+    ``/tmp/x.db``: what people type first) that ends in .db, .sqlite or .sqlite3 or is a file.
+    Other text stays as it is, to be refused as not a URL, rather than become a stray file."""
+    path = Path(value).expanduser()
+    if "://" not in value and (path.suffix.lower() in SQLITE_SUFFIXES or path.is_file()):
+        return f"sqlite:///{path.absolute()}"
+    return value
+
+
 def check_name(name: str, what: str = "person") -> str:
     """Names are free text (slashes, quotes, any script) but not empty, not control characters."""
     cleaned = name.strip()
@@ -156,11 +169,14 @@ class Store:
     """People and their face samples in SQL (SQLite by default, PostgreSQL by URL)."""
 
     def __init__(self, url: str | None = None) -> None:
-        self.url = url or default_url()
+        self.url = store_url(url) if url else default_url()
         try:
             backend = make_url(self.url).get_backend_name()
         except ArgumentError:
-            raise StoreError(f"not a database URL: {self.url!r}") from None
+            raise StoreError(
+                f"not a database URL: {self.url!r} (a SQLite file: PATH.db or sqlite:///PATH; "
+                "PostgreSQL: postgresql+psycopg://USER@HOST/DB)"
+            ) from None
         self.read_only = False
         try:
             self.engine = (

@@ -18,6 +18,8 @@ from typer.testing import CliRunner
 
 import cli
 
+pytestmark = pytest.mark.slow  # pytest -m "not slow" leaves it out (docs/setup.md)
+
 runner = CliRunner()
 CLI = Path(__file__).resolve().parents[2] / "cli.py"
 

@@ -15,6 +15,8 @@ from PIL import Image
 
 from facerec.detection.mtcnn import MTCNN, native
 
+pytestmark = pytest.mark.slow  # pytest -m "not slow" leaves it out (docs/setup.md)
+
 CONFIDENT = 0.9
 
 

@@ -17,6 +17,8 @@ from facerec.detection.mtcnn import MTCNN, native
 from facerec.embedding.embedder import Embedder, Preprocessing
 from facerec.images import load_image
 
+pytestmark = pytest.mark.slow  # pytest -m "not slow" leaves it out (docs/setup.md)
+
 # Cosine similarity between our vector and theirs. Measured with the torch networks: median
 # 1.0000000 and worst image 0.9999999 (to float32 rounding); the bounds leave room for rounding on
 # other CPUs only. ONNX Runtime rounds differently in the last bits, which can flip a near-tie in

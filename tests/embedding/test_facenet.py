@@ -43,6 +43,7 @@ def test_architecture_parity_with_random_weights(reference, random_state):
     assert np.allclose(np.linalg.norm(eager, axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_shipped_weights_match_facenet_pytorch_on_stored_crops(reference):
     data = np.load(reference / "irv1_casia_embeddings.npz")
     inputs = data["crops_inputs"]

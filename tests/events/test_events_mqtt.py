@@ -24,6 +24,8 @@ from facerec.store.outbox import Outbox
 # Home Assistant's MQTT discovery: <prefix>/<component>/[<node_id>/]<object_id>/config, ids of [a-zA-Z0-9_-].
 DISCOVERY_TOPIC = re.compile(r"^homeassistant/binary_sensor/[a-zA-Z0-9_-]+/[a-zA-Z0-9_-]+/config$")
 
+pytestmark = pytest.mark.mqtt
+
 
 class Subscriber:
     """A persistent-session QoS 1 subscriber: the broker keeps its messages while it is away."""

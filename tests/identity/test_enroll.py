@@ -180,3 +180,26 @@ def test_enrolment_batches_hold_a_few_photos_and_at_most_one_full_size_photo_of_
     batches = list(_batches([*large, ("junk", b"not an image"), *small[:2]]))
     assert [[label for label, _ in b] for b in batches] == [["l0", "l1"], ["l2", "junk", "s0", "s1"]]
     assert 2 * 30_000_000 <= ENROL_BATCH_PIXELS < 3 * 30_000_000
+
+
+def test_python_enroll_takes_a_folder_a_file_a_list_or_uploads_and_nothing_else(tmp_path, data):
+    """A folder given as a string was iterated by character: 65 'no such file' skips, nobody enrolled."""
+    from facerec import FaceRecognizer
+
+    train = data / "face_recognition/examples/knn_examples/train"
+    recognizer = FaceRecognizer(db=str(tmp_path / "people.db"))  # a plain path is a SQLite file
+    folder = recognizer.enroll("obama", str(train / "obama"))
+    assert sorted(p.rsplit("/", 1)[1] for p in folder.added) == ["obama.jpg", "obama2.jpg"] and not folder.skipped
+    biden = sorted((train / "biden").iterdir())
+    assert len(recognizer.enroll("biden", biden[0]).added) == 1  # one file, as a Path
+    assert len(recognizer.enroll("biden", [str(biden[1])]).added) == 1  # a list
+    kit = sorted((train / "kit_harington").iterdir())
+    upload = recognizer.enroll("kit", [("kit.jpg", kit[0].read_bytes()), ("notes.txt", b"not a photo")])
+    assert upload.added == ["kit.jpg"] and [s.file for s in upload.skipped] == ["notes.txt"]
+    before = [(p.name, p.samples) for p in recognizer.store.people()]
+    assert before == [("biden", 2), ("kit", 1), ("obama", 2)]
+    for wrong in (42, kit[1].read_bytes(), [str(kit[1]), 3], {"kit": str(kit[1])}, ("kit.jpg", "not bytes", 1)):
+        with pytest.raises(TypeError, match="images? must be"):
+            recognizer.enroll("kit", wrong)
+    assert [(p.name, p.samples) for p in recognizer.store.people()] == before
+    assert (tmp_path / "people.db").is_file()

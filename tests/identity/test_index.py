@@ -192,6 +192,7 @@ def test_an_approximate_index_follows_the_store_and_is_retrained_when_outgrown(t
         assert loaded.rebuilds == before and len(loaded) == 650 and loaded.trained_on == 650
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["ivf", "ivf-sq8"])
 def test_recall_on_a_clustered_100k_gallery(kind):
     """100,000 people (a 1M-sample gallery at 10 samples each): recall@1 of the approximate index

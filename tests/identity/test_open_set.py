@@ -12,10 +12,13 @@ must stay unknown. The probe is the photo's subject: the largest face near the c
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from facerec import FaceRecognizer
 from facerec.detection import choose
 from facerec.identity import matching
+
+pytestmark = pytest.mark.slow  # pytest -m "not slow" leaves it out (docs/setup.md)
 
 SIZES = (5, 10, 20, 50, 100)
 GALLERIES = 20

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 
+import pytest
 import schemathesis
 from cli_run import enrol_people, new_key
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from server_process import ServerProcess
+
+pytestmark = pytest.mark.slow  # pytest -m "not slow" leaves it out (docs/setup.md)
 
 EXAMPLES = 12  # per operation: about 400 cases over the operations, a minute or two on 2 cores
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -100,3 +100,29 @@ def test_version_and_help():
     ]
     help_text = run("--help").stdout
     assert "detect" in help_text and "--threads" in help_text and "--device" in help_text
+
+
+def test_commands_take_folders_and_a_plain_path_for_the_store(data, tmp_path, monkeypatch):
+    """What a newcomer types first: --db people.db, identify a folder, list an empty store."""
+    monkeypatch.chdir(tmp_path)
+    train = data / "face_recognition/examples/knn_examples/train"
+    empty = run("--db", "people.db", "list")
+    assert empty.exit_code == 0 and empty.stdout == ""
+    assert "nobody is enrolled yet" in empty.stderr
+    one = run("--db", "people.db", "enroll", "biden", train / "biden" / "biden.jpg")
+    assert one.exit_code == 0 and one.stdout.strip() == "biden: added 1, skipped 0, 1 sample held"
+    assert (tmp_path / "people.db").is_file()
+    assert run("list", "--db", str(tmp_path / "people.db")).stdout.startswith("biden\t1 sample\t")
+    folder = train / "obama"
+    photos = sorted(str(p) for p in folder.iterdir())
+    for command in ("detect", "embed", "liveness"):
+        result = run(command, folder)
+        assert result.exit_code == 0, (command, result.stderr)
+        assert sorted({line.split("\t")[0] for line in result.stdout.splitlines()}) == photos, command
+    identified = run("--db", "people.db", "identify", folder)
+    assert identified.exit_code == 0, identified.stderr
+    assert sorted(line.split("\t")[0] for line in identified.stdout.splitlines()) == photos
+    nothing = run("detect", tmp_path / "no-photos-here")
+    assert nothing.exit_code != 0 and "no-photos-here" in nothing.stderr
+    (tmp_path / "empty").mkdir()
+    assert "no files found" in run("detect", tmp_path / "empty").stderr

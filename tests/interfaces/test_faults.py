@@ -20,6 +20,8 @@ import pytest
 from cli_run import EXAMPLES, TRAIN, new_key, run
 from server_process import ServerProcess
 
+pytestmark = pytest.mark.slow  # pytest -m "not slow" leaves it out (docs/setup.md)
+
 CLI = Path(__file__).resolve().parents[2] / "cli.py"
 
 

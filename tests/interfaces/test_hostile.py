@@ -19,6 +19,8 @@ from cli_run import EXAMPLES, TRAIN, enrol_people, new_key, run
 from PIL import Image
 from server_process import ServerProcess
 
+pytestmark = pytest.mark.slow  # pytest -m "not slow" leaves it out (docs/setup.md)
+
 SECRET = "frk_this-is-not-a-key-and-must-never-be-logged"
 
 

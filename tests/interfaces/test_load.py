@@ -16,6 +16,8 @@ import pytest
 from cli_run import TRAIN, new_key, run
 from server_process import ServerProcess
 
+pytestmark = pytest.mark.slow  # pytest -m "not slow" leaves it out (docs/setup.md)
+
 
 @pytest.fixture(scope="module")
 def gallery(tmp_path_factory, data):

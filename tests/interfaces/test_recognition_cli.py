@@ -84,6 +84,7 @@ def test_embed_options_change_the_vectors(openface):
     assert bad.exit_code == 1 and "unknown alignment 'sideways'" in bad.stderr
 
 
+@pytest.mark.slow
 def test_eval_lfw_fold1_end_to_end(data, tmp_path, monkeypatch):
     """The shipped model with its defaults (centred, int8 on the CPU) on LFW fold 1, through the
     command: at least 0.985 (0.9917 measured, fp32 and int8; 0.9883 before centring)."""

@@ -134,6 +134,39 @@ def test_bad_uploads(api, data):
     assert client.post("/v1/identify", content=b"raw", headers={"Content-Type": "text/plain"}).status_code == 415
 
 
+def test_one_bad_file_is_skipped_by_name_and_the_good_ones_enrolled(api, data):
+    """As the CLI does: the answer names each file and its outcome, and the good photo is enrolled."""
+    client, _url, _server = api
+    files = [
+        ("images", ("lin.png", photo(data, "lin-manuel-miranda.png"), "image/png")),
+        ("images", ("fake.jpg", b"this is text, not a photo", "image/jpeg")),
+        ("images", ("C:\\photos\\group.jpg", photo(data, "two_people.jpg"), "image/jpeg")),
+        ("images", ("lin.png", photo(data, "obama.jpg"), "image/jpeg")),  # a name given twice: numbered
+    ]
+    answer = client.post("/v1/persons/lin/images", files=files)
+    assert answer.status_code == 201, answer.text
+    report = answer.json()
+    assert report["added"] == ["lin.png"] and report["samples"] == 1
+    reasons = {s["file"]: s["reason"] for s in report["skipped"]}
+    assert set(reasons) == {"fake.jpg", "group.jpg", "lin.png [3]"}
+    assert "not an image" in reasons["fake.jpg"] and "2 faces" in reasons["group.jpg"]
+    assert "enrolled already as 'obama'" in reasons["lin.png [3]"]
+    # Only bad files: nothing enrolled, and the report still says why each one was not.
+    bad = client.post("/v1/persons/nobody/images", json={"images": [base64.b64encode(b"text").decode()]})
+    assert bad.status_code == 422 and [s["file"] for s in bad.json()["skipped"]] == ["images[0]"]
+    assert client.get("/v1/persons/nobody").status_code == 404
+    assert client.delete("/v1/persons/lin").json()["samples"] == 1
+
+
+def test_errors_speak_of_api_parameters(api, data):
+    client, _url, _server = api
+    answer = client.post(
+        "/v1/verify", files={"image1": photo(data, "two_people.jpg"), "image2": photo(data, "obama.jpg")}
+    )
+    assert answer.status_code == 422
+    assert "largest=true" in answer.json()["detail"] and "--" not in answer.json()["detail"]
+
+
 def test_checkin_and_attendance(api, data):
     client, _url, _server = api
     image = photo(data, "obama-480p.jpg")
@@ -183,6 +216,7 @@ def test_fifty_concurrent_identify_requests(api, data):
     assert all(found == [name] for name, _, found in results)
 
 
+@pytest.mark.slow
 def test_two_server_processes_share_one_postgresql_store(postgres, data, tmp_path):
     url = postgres.new_database()
     enrol_people(url, data)

@@ -27,6 +27,7 @@ def reference(reference):
     return json.loads((reference / "antispoof.json").read_text())["images"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_crops_and_probabilities_match_the_vendors_code_on_all_23_images(backend, reference, data):
     checker = LivenessChecker(backend=backend)

@@ -81,6 +81,7 @@ def test_a_batch_of_photos_gives_what_each_photo_gives_alone(data):
     assert detector.detect_batch([]) == []
 
 
+@pytest.mark.slow
 def test_a_process_that_finds_the_graphs_cached_never_imports_torch(data, tmp_path):
     first = _child(tmp_path, data / PROBE)  # exports the graphs (with torch) into the empty cache
     cached = sorted(p.name for p in (tmp_path / "facerec" / "onnx").iterdir())
@@ -95,6 +96,7 @@ def test_a_process_that_finds_the_graphs_cached_never_imports_torch(data, tmp_pa
     np.testing.assert_allclose(first["vectors"], second["vectors"], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_damaged_cached_graph_is_exported_again_and_old_versions_go(data, tmp_path, monkeypatch):
     expected = Embedder().embed_crops(np.full((1, 160, 160, 3), 128, np.uint8))  # from the usual cache
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
@@ -211,3 +213,17 @@ def test_rnet_padded_to_whole_channel_blocks_gives_the_same_bits():
     plain = OnnxNetwork(graphs[False], 1, shared=False)(batch)
     wide = OnnxNetwork(graphs[True], 1, shared=False)(batch)
     assert all(np.array_equal(a, b) for a, b in zip(plain, wide, strict=True))
+
+
+def test_the_first_command_says_it_prepares_the_models_once(tmp_path, data):
+    """A first run spends ~20 s exporting graphs; it said nothing and looked hung."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), FACEREC_HOME=str(tmp_path / "home"))
+    command = [sys.executable, str(REPO / "cli.py"), "detect", str(data / PROBE)]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    lines = [line for line in first.stderr.splitlines() if line.startswith("preparing models")]
+    assert "preparing models for this machine (once): mtcnn onet" in lines, first.stderr
+    assert all("mtcnn" in line for line in lines) and len(lines) <= 3  # one line per graph, no hashes
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "preparing" not in again.stderr
+    assert again.stdout == first.stdout

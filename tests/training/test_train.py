@@ -22,6 +22,8 @@ from facerec.training import crops as training_crops
 from facerec.training import triplets
 from facerec.training.trainer import TrainConfig, Trainer, resume_path
 
+pytestmark = pytest.mark.slow  # pytest -m "not slow" leaves it out (docs/setup.md)
+
 SMALL = ["--people-per-batch", "4", "--images-per-person", "3", "--validation", "0.25", "--margin", "0.5"]
 
 

@@ -34,8 +34,12 @@ async function picture(path) {
 }
 
 function img(path, alt) {
+  // The description is set once the picture is there: a browser shows alt text in its place
+  // while it loads, which reads as a broken page.
   const element = document.createElement("img");
-  element.alt = alt;
+  element.alt = "";
+  element.dataset.alt = alt;
+  element.addEventListener("load", () => { element.alt = alt; }, { once: true });
   picture(path).then((url) => { element.src = url; }).catch(() => { element.alt = `${alt} (unavailable)`; });
   return element;
 }
@@ -86,6 +90,12 @@ function signOut() {
   stopFeed();
   state.blobs.forEach((url) => URL.revokeObjectURL(url));
   state.blobs = [];
+  // Nothing the previous key saw stays on the page for the next one: faces, names, reports.
+  for (const list of ["#kiosk-events", "#feed-events", "#people-list", "#enrol-pending", "#enrol-outcome",
+    "#report-table tbody", "#unknowns", "#spoofs", "#audit-table tbody"]) $(list).replaceChildren();
+  $("#report-count").textContent = "";
+  state.pending = [];
+  state.report = null;
   $("#nav").hidden = true;
   location.hash = "";
   show("sign-in");
@@ -175,10 +185,26 @@ async function remove(entry) {
 function addPending(files) {
   for (const file of files) {
     if (!file.type.startsWith("image/")) continue;
-    state.pending.push({ label: file.name || `webcam ${state.pending.length + 1}`, blob: file });
+    const entry = { label: file.name || `webcam ${state.pending.length + 1}`, blob: file };
+    state.pending.push(entry);
     const url = URL.createObjectURL(file);
     state.blobs.push(url);
-    $("#enrol-pending").append(element("li", {}, element("img", { src: url, alt: file.name || "webcam photo" })));
+    const item = element("li", { "data-label": entry.label });
+    const drop = () => { state.pending = state.pending.filter((p) => p !== entry); };
+    const picture = element("img", { alt: "" });
+    // A file named .jpg that is not a picture: said by name and left out, not a broken thumbnail.
+    picture.addEventListener("error", () => {
+      drop();
+      item.className = "skipped";
+      item.replaceChildren(`${entry.label}: not an image, left out`);
+    }, { once: true });
+    picture.addEventListener("load", () => { picture.alt = entry.label; }, { once: true });
+    picture.src = url;
+    item.append(picture, element("button", {
+      type: "button", class: "quiet remove", title: `Leave ${entry.label} out`, "aria-label": `Leave ${entry.label} out`,
+      onclick: () => { drop(); item.remove(); },
+    }, "×"));
+    $("#enrol-pending").append(item);
   }
 }
 
@@ -350,9 +376,18 @@ async function checkInFile(event) {
   canvas.getContext("2d").drawImage(bitmap, 0, 0);
   try {
     const events = await checkIn(file, $("#kiosk-source").value.trim() || "kiosk", canvas);
-    say(events.length ? `${events.length} event(s).` : "Nobody enrolled was recognised.");
+    if (events.length) say(`${events.length} event(s).`);
+    else say(await whyNobody(file), "error");
   } catch (error) { say(error.message, "error"); }
   event.target.value = "";
+}
+
+async function whyNobody(file) {
+  // No event: was there no face at all, or faces of people not enrolled? The check-in key may identify.
+  const form = new FormData();
+  form.append("image", file, file.name || "photo.jpg");
+  const faces = (await api("/v1/identify", { method: "POST", form })).faces.length;
+  return faces ? `${faces === 1 ? "One face" : `${faces} faces`}, nobody enrolled among them.` : "No face found in the photo.";
 }
 
 // --- the live feed: server-sent events, read with fetch so the key goes in a header -----------
@@ -361,12 +396,24 @@ async function startFeed() {
   stopFeed();
   const controller = new AbortController();
   state.feed = controller;
-  const response = await fetch("/v1/events/stream", {
+  const status = $("#feed-status");
+  status.textContent = "Connecting…";
+  // Today's check-ins first (the latest on top), then the stream from the last of them: none missed, none twice.
+  const start = new Date();
+  start.setHours(0, 0, 0, 0);
+  const day = await api(`/v1/attendance?${new URLSearchParams({ start: start.toISOString(), end: new Date(Date.now() + 60000).toISOString() })}`);
+  if (state.feed !== controller) return;
+  const recent = [...day.events].sort((a, b) => a.event_id - b.event_id);
+  $("#feed-events").replaceChildren();
+  recent.slice(-10).forEach(showFeed);
+  const since = recent.length ? `?since=${recent[recent.length - 1].event_id}` : "";
+  const response = await fetch(`/v1/events/stream${since}`, {
     headers: { "X-API-Key": sessionStorage.getItem(KEY) || "" }, signal: controller.signal, cache: "no-store",
   });
-  if (!response.ok) { say(`Live feed: ${response.status}`, "error"); return; }
+  if (!response.ok) { status.textContent = "Not connected."; say(`Live feed: ${response.status}`, "error"); return; }
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
+  status.textContent = `Connected: waiting for check-ins${recent.length ? ` (today's last ${Math.min(10, recent.length)} below)` : " (none yet today)"}.`;
   $("#feed").dataset.ready = "true";
   try {
     for (;;) {
@@ -382,6 +429,7 @@ async function startFeed() {
       }
     }
   } catch (error) { if (error.name !== "AbortError") say(`Live feed: ${error.message}`, "error"); }
+  if (state.feed === controller) status.textContent = "Disconnected: open the page again to reconnect.";
 }
 
 function showFeed(event) {
@@ -395,6 +443,7 @@ function stopFeed() {
   if (state.feed) state.feed.abort();
   state.feed = null;
   $("#feed").dataset.ready = "false";
+  $("#feed-status").textContent = "";
 }
 
 // --- attendance ----------------------------------------------------------------------------------
@@ -442,7 +491,7 @@ async function showReport() {
 function renderReport() {
   const report = state.report;
   const source = $("#report-source").value;
-  const rows = report.present.filter((row) => !source || row.source === source);
+  const rows = source ? report.present.filter((row) => row.source === source) : perPerson(report.present);
   const came = new Set(rows.map((row) => row.name));
   const absent = source ? [...new Set([...report.absent, ...report.present.map((r) => r.name)])].filter((n) => !came.has(n)).sort() : report.absent;
   const body = $("#report-table tbody");
@@ -452,6 +501,22 @@ function renderReport() {
       element("td", {}, when(row.first_seen)), element("td", {}, when(row.last_seen)), element("td", {}, String(row.sightings)))),
     ...absent.map((name) => element("tr", { "data-name": name },
       element("td", {}, name), element("td", { class: "absent" }, "absent"), element("td"), element("td"), element("td"), element("td", {}, "0"))));
+  $("#report-count").textContent = `Present: ${rows.length} · absent: ${absent.length}`;
+}
+
+function perPerson(present) {
+  // One row per person over every source: sources listed, first and last seen anywhere, sightings summed.
+  const people = new Map();
+  for (const row of present) {
+    const seen = people.get(row.name);
+    if (!seen) { people.set(row.name, { ...row, sources: [row.source] }); continue; }
+    seen.sources.push(row.source);
+    if (row.first_seen < seen.first_seen) seen.first_seen = row.first_seen;
+    if (row.last_seen > seen.last_seen) seen.last_seen = row.last_seen;
+    seen.sightings += row.sightings;
+  }
+  return [...people.values()].map((row) => ({ ...row, source: [...new Set(row.sources)].sort().join(", ") }))
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 async function downloadCsv() {
