@@ -543,8 +543,8 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         def work():
             start = datetime.now(UTC)
             shown = (
-                Frame(start + timedelta(seconds=i / fps), recognizer.load(data), f"frame {i}")
-                for i, data in enumerate(values["frames"])
+                Frame(start + timedelta(seconds=i / fps), recognizer.load(data, name=label), f"frame {i}")
+                for i, (label, data) in enumerate(values["frames"])
             )
             picked = clips.enrolment_faces(recognizer, shown, count=faces, label="clip")
             return recognizer.enroll(name, picked.images, largest=True, allow_duplicate=allow_duplicate)
