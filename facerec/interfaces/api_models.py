@@ -208,6 +208,7 @@ class AssignBody(BaseModel):
     sightings: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
         min_length=1, max_length=1000, description="sighting ids (a cluster's)"
     )
+    allow_duplicate: bool = Field(False, description="enrol a face identified as someone else (twins); admin keys only")
 
 
 class Groups(BaseModel):
@@ -323,7 +324,7 @@ def errors(*codes: int) -> dict[int | str, dict]:
         401: "no valid X-API-Key",
         403: "the key's role does not allow this",
         404: "no such person, sample, sighting or group",
-        409: "the name is taken",
+        409: "the name is taken, or the face is enrolled as someone else",
         413: "an upload over the size limit",
         415: "not an image, or not multipart / JSON",
         422: "a request that cannot be done: no face, a bad value, an undecodable image",

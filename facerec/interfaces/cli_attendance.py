@@ -218,16 +218,22 @@ def assign(
     ctx: typer.Context,
     sighting: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Unknown sighting id (see facerec unknowns).")],
     name: Annotated[str, typer.Argument(help="Who it is (enrolled if new).")],
+    allow_duplicate: Annotated[
+        bool,
+        typer.Option("--allow-duplicate", help="Enrol it even if it is identified as someone else (twins)."),
+    ] = False,
     db: DbOption = None,
     model: ModelOption = None,
 ) -> None:
-    """Enrol an unknown sighting's face as a sample of NAME."""
+    """Enrol an unknown sighting's face as a sample of NAME (refused, naming who, if the face is
+    identified as someone else enrolled)."""
+    from facerec.attendance.assign import assign_sightings
     from facerec.store.attendance_log import AttendanceLog
 
     recognizer = recognizer_for(ctx, None, None, model, db)
     try:
         log = AttendanceLog(recognizer.store)
-        _person_id, samples = log.assign(sighting, name)
+        samples = assign_sightings(recognizer, log, [sighting], name, allow_duplicate)
     except FacerecError as exc:
         fail(str(exc))
     typer.echo(f"enrolled sighting {sighting} as {name} ({samples} samples held)")

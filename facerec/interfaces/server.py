@@ -42,6 +42,7 @@ from fastapi.staticfiles import StaticFiles
 import facerec
 from facerec import errors
 from facerec.attendance import report as reports
+from facerec.attendance.assign import assign_sightings
 from facerec.attendance.checkins import Attendance
 from facerec.attendance.clusters import unknown_people
 from facerec.attendance.presence import ConfirmRule, check_sighting_time, parse_time
@@ -133,7 +134,7 @@ def _status(exc: errors.FacerecError) -> int:
         return 503
     if isinstance(exc, errors.UnknownPersonError):
         return 404
-    if isinstance(exc, errors.DuplicateNameError):
+    if isinstance(exc, errors.DuplicateNameError | errors.DuplicateIdentityError):
         return 409
     return 422
 
@@ -689,11 +690,16 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         row = await run(lambda: log.unknown(sighting_id))
         return Response(row.snapshot, media_type="image/png", headers=PRIVATE)
 
-    @app.post("/v1/unknowns/assign", response_model=models.Assigned, responses=models.errors(401, 403, 404, 422))
+    @app.post("/v1/unknowns/assign", response_model=models.Assigned, responses=models.errors(401, 403, 404, 409, 422))
     async def assign(body: models.AssignBody, caller: Enroller) -> dict:
         """ "This is ...": enrol unknown sightings (one, or a whole cluster's) as the person named,
-        in one transaction; they leave the unknowns."""
-        held = await run(lambda: log.assign_all(body.sightings, body.name), caller=caller)
+        in one transaction; they leave the unknowns. 409, naming who, if a sighting is identified
+        as someone else enrolled (``allow_duplicate``, admin keys only: twins)."""
+        if body.allow_duplicate and not allows(caller.role, "admin"):
+            raise HTTPException(403, "allow_duplicate needs a key with the 'admin' role")
+        held = await run(
+            lambda: assign_sightings(recognizer, log, body.sightings, body.name, body.allow_duplicate), caller=caller
+        )
         return {"name": body.name, "sightings": body.sightings, "samples": held}
 
     # --- settings and audit ----------------------------------------------------------------------

@@ -257,6 +257,37 @@ def test_a_face_enrolled_as_someone_else_is_refused_and_says_who(hostile, data):
     assert cli_result.exit_code == 1 and "enrolled already as 'biden'" in cli_result.stderr
 
 
+def test_an_alias_that_identification_would_name_as_someone_else_is_refused(hostile, data):
+    """The probe's takeover: another photo of an enrolled person, under a new name, alike enough to
+    be identified as them (0.68 to their centroid, 0.60 to their closest sample: below the old
+    0.85 bar, far above the operating point). Refused over HTTP and the CLI, naming who; an admin
+    may still enrol twins."""
+    clients, url, _server, _log = hostile
+    enrol, admin = clients["enrol"], clients["admin"]
+    andy = Path(data) / "lfw_train" / "Andy_Roddick"
+    own = [("images", (p.name, p.read_bytes())) for p in sorted(andy.glob("*.jpg"))[:4]]
+    assert admin.post("/v1/persons/andy/images", files=own).status_code == 201
+    try:
+        alias = {"images": (andy / "Andy_Roddick_0008.jpg").read_bytes()}
+        taken = enrol.post("/v1/persons/mallory_andy/images", files=alias)
+        assert taken.status_code == 422, taken.text
+        reason = taken.json()["skipped"][0]["reason"]
+        assert "enrolled already as 'andy'" in reason and "centroid" in reason
+        assert "mallory_andy" not in [p["name"] for p in admin.get("/v1/persons").json()]
+        cli_result = run("--db", url, "enroll", "mallory_andy", andy / "Andy_Roddick_0012.jpg")
+        assert cli_result.exit_code == 1 and "enrolled already as 'andy'" in cli_result.stderr
+        assert "mallory_andy" not in run("--db", url, "list").stdout
+        # Andy's own further photo is still his to enrol
+        assert enrol.post("/v1/persons/andy/images", files=alias).status_code == 201
+        twin = admin.post("/v1/persons/andy twin/images", files=alias, params={"allow_duplicate": True})
+        assert twin.status_code == 201
+        allowed = run("--db", url, "enroll", "andy twin", andy / "Andy_Roddick_0012.jpg", "--allow-duplicate")
+        assert allowed.exit_code == 0, allowed.output
+    finally:
+        admin.delete("/v1/persons/andy twin")
+        admin.delete("/v1/persons/andy")
+
+
 def test_wrong_keys_are_rate_limited_and_never_echoed(hostile):
     _clients, url, server, log = hostile
     bare = httpx.Client(base_url=server.url, timeout=30)
