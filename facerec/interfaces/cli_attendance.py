@@ -484,6 +484,14 @@ def serve(
     body_timeout: Annotated[
         float, typer.Option("--body-timeout", min=0.1, help="Seconds a client may take to send a request (408 after).")
     ] = 30.0,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Reverse proxies (comma-separated addresses or networks, '*' for any) whose X-Forwarded-For "
+            "and X-Forwarded-Proto are trusted; by default none: a client's address is its TCP peer's.",
+        ),
+    ] = "",
     threads: ThreadsOption = None,
     model: ModelOption = None,
     db: DbOption = None,
@@ -492,6 +500,8 @@ def serve(
     people, check-in, attendance."""
     import ipaddress
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
@@ -508,6 +518,8 @@ def serve(
             err=True,
         )
     settings = (ctx.obj or Settings()).merged(threads, None, model, db)
+    proxies = [p.strip() for p in forwarded_allow_ips.split(",") if p.strip()]
+    private = tempfile.mkdtemp(prefix="facerec-serve-")  # the workers' shared wrong-key counters
     os.environ[CONFIG_ENV] = json.dumps(
         {
             "db": settings.db,
@@ -521,6 +533,20 @@ def serve(
             "max_pending": max_pending,
             "request_timeout": request_timeout,
             "body_timeout": body_timeout,
+            "key_guard": os.path.join(private, "keyguard.db"),
         }
     )
-    uvicorn.run("facerec.interfaces.server:app_from_environment", factory=True, host=host, port=port, workers=workers)
+    try:
+        uvicorn.run(
+            "facerec.interfaces.server:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            # uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise: a client on this
+            # machine could then be any address it likes (and escape the wrong-key limit)
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or None,
+        )
+    finally:
+        shutil.rmtree(private, ignore_errors=True)

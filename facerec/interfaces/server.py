@@ -88,6 +88,9 @@ class ServerConfig:
     max_pending: int = 256
     request_timeout: float = 60.0
     body_timeout: float = 30.0  # the longest a client may take to send its body (408 after)
+    # The wrong-key counters' file, shared by the workers of one server (facerec.interfaces.keyguard);
+    # None: in this process's memory.
+    key_guard: str | None = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -156,7 +159,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         index=config.index,
     )
     queue = ModelQueue(config.max_pending, config.request_timeout)
-    guard = KeyGuard()
+    guard = KeyGuard(config.key_guard)
     keys = ApiKeys(recognizer.store)
     log = AttendanceLog(recognizer.store)
 
@@ -171,6 +174,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         await run_in_threadpool(warm)
         yield
         queue.close()
+        guard.close()
         recognizer.store.close()
 
     app = FastAPI(
@@ -207,11 +211,9 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         """A dependency: the caller, if their key is live and its role allows ``needed``."""
 
         async def check(request: Request, key: Annotated[str | None, Security(header)]) -> Caller:
-            client = request.client.host if request.client else "?"
-            guard.check(client)  # 429 while this address is locked out for wrong keys
-            found = await run_in_threadpool(keys.valid, key)
-            if found is None:
-                guard.failed(client)
+            found = await run_in_threadpool(keys.valid, key)  # a valid key is always let in
+            if found is None:  # 429 instead while its address or key prefix has had too many
+                await run_in_threadpool(guard.wrong_key, request.client.host if request.client else "?", key)
                 raise HTTPException(401, "a valid X-API-Key header is needed (facerec apikey create NAME)")
             caller = Caller(*found)
             if not allows(caller.role, needed):

@@ -289,14 +289,20 @@ def test_an_alias_that_identification_would_name_as_someone_else_is_refused(host
 
 
 def test_wrong_keys_are_rate_limited_and_never_echoed(hostile):
-    _clients, url, server, log = hostile
+    """The probe's 500 wrong keys from one address, each claiming another address in
+    X-Forwarded-For and starting differently: the header is not trusted from loopback (no
+    --forwarded-allow-ips), so after 10 they are refused, and the right key still gets in."""
+    clients, url, server, log = hostile
     bare = httpx.Client(base_url=server.url, timeout=30)
-    answers = [bare.get("/v1/persons", headers={"X-API-Key": SECRET}) for _ in range(12)]
+    guesses = [{"X-API-Key": f"frk_{i:08d}{SECRET}", "X-Forwarded-For": f"10.0.1.{i % 250}"} for i in range(500)]
+    answers = [bare.get("/v1/persons", headers=headers) for headers in guesses]
     statuses = [a.status_code for a in answers]
-    assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429], statuses
+    assert statuses[:10] == [401] * 10 and set(statuses[10:]) == {429}, statuses[:20]
     assert int(answers[-1].headers["Retry-After"]) >= 1
     assert all(SECRET not in a.text for a in answers)
     assert bare.get("/health").status_code == 200  # no key needed, not locked out
+    right = clients["admin"].get("/v1/persons", headers={"X-Forwarded-For": "10.9.9.9"})
+    assert right.status_code == 200  # the address is throttled, the right key is not
     time.sleep(0.5)
     assert SECRET not in log.read_text(errors="replace")
     key = new_key(url, "revocable", "read")
@@ -306,6 +312,30 @@ def test_wrong_keys_are_rate_limited_and_never_echoed(hostile):
     listed = {k["name"]: k["revoked"] for k in json.loads(run("--db", url, "apikey", "list", "--json").stdout)}
     assert listed["revocable"] is None and any(n.startswith("revocable (revoked") and listed[n] for n in listed)
     assert key not in log.read_text(errors="replace") and again not in log.read_text(errors="replace")
+
+
+def test_wrong_keys_are_counted_per_address_and_per_key_prefix_across_workers(tmp_path):
+    """Behind a named proxy (--forwarded-allow-ips) the client's address is X-Forwarded-For's; the
+    counts are shared by the server's two workers (a new connection each request, so both
+    answer), by address and by key prefix (many addresses working on one leaked key start)."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    key = new_key(url, "reader", "read")
+    server = ServerProcess(url, "--workers", "2", "--forwarded-allow-ips", "127.0.0.1", log=tmp_path / "server.log")
+    try:
+
+        def ask(key: str, address: str) -> int:
+            headers = {"X-API-Key": key, "X-Forwarded-For": address}
+            return httpx.get(f"{server.url}/v1/me", headers=headers, timeout=30).status_code
+
+        one_address = [ask(f"frk_{i:08d}{SECRET}", "10.0.0.1") for i in range(14)]
+        assert one_address == [401] * 10 + [429] * 4
+        assert ask(f"frk_{99:08d}{SECRET}", "10.0.0.2") == 401  # another address is not affected
+        assert ask(key, "10.0.0.1") == 200  # nor the right key from the throttled one
+        one_prefix = [ask(f"frk_leaked00{i}", f"10.1.0.{i}") for i in range(14)]
+        assert one_prefix == [401] * 10 + [429] * 4
+        assert ask(key, "10.1.0.3") == 200
+    finally:
+        server.stop()
 
 
 def test_serving_beyond_this_machine_warns_about_plain_http(tmp_path):
