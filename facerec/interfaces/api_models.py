@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from facerec.interfaces.http_rules import Text
+
 
 class Error(BaseModel):
     """Every error: a sentence saying what went wrong and, where it helps, what to do."""
@@ -125,7 +127,7 @@ class SampleRemoved(BaseModel):
 
 
 class Rename(BaseModel):
-    name: str = Field(min_length=1, max_length=255)
+    name: Text = Field(min_length=1)
 
 
 class Event(BaseModel):
@@ -204,7 +206,7 @@ class Assigned(BaseModel):
 
 
 class AssignBody(BaseModel):
-    name: str = Field(min_length=1, max_length=255, description="who it is (enrolled if new)")
+    name: Text = Field(min_length=1, description="who it is (enrolled if new)")
     sightings: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
         min_length=1, max_length=1000, description="sighting ids (a cluster's)"
     )
@@ -216,8 +218,8 @@ class Groups(BaseModel):
 
 
 class GroupChange(BaseModel):
-    add: list[str] = []
-    remove: list[str] = []
+    add: list[Text] = []
+    remove: list[Text] = []
 
 
 class Members(BaseModel):

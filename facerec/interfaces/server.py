@@ -12,7 +12,8 @@ attendance desk's web page (``/``) over it.
 - Images arrive as multipart uploads or as base64 in JSON (both described in /openapi.json).
   Errors are JSON ``{"detail": "..."}``: 401 missing or revoked key, 403 a role that does not
   allow the request, 404 unknown, 408 a body that did not arrive in time, 409 duplicate, 413 too
-  large, 415 not an image, 422 a request that cannot be done, 429 too many wrong keys, 503 busy
+  large, 415 not an image, 422 a request that cannot be done (a bad value, a body that is not
+  JSON), 400 a path that is not UTF-8, 429 too many wrong keys, 503 busy
   or the store unavailable (with Retry-After), 504 a request that took too long.
 - Keys have roles (facerec.store.api_keys): checkin < read < enrol < admin. Every change made
   through the API is audited with the key's name, in the change's own transaction.
@@ -34,10 +35,12 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import facerec
 from facerec import errors
@@ -48,6 +51,7 @@ from facerec.attendance.clusters import unknown_people
 from facerec.attendance.presence import ConfirmRule, check_sighting_time, parse_time
 from facerec.interfaces import api_models as models
 from facerec.interfaces.admission import ModelQueue
+from facerec.interfaces.http_rules import DESK_HEADERS, HttpRules, Text, allowed_methods, text_problem
 from facerec.interfaces.keyguard import KeyGuard
 from facerec.interfaces.uploads import parse_form, read_body
 from facerec.recognizer import FaceRecognizer, check_threshold
@@ -199,11 +203,33 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         """One sentence, like every other error (FastAPI's own is a list of objects)."""
         parts = []
         for problem in exc.errors():
+            if problem.get("type") == "json_invalid":
+                where = problem.get("loc", ("body", "?"))[-1]
+                reason = problem.get("ctx", {}).get("error", "JSON decode error")
+                return _unreadable_json(f"{reason} at character {where}")
             where = ".".join(str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "path"))
-            parts.append(f"{where}: {problem.get('msg', 'invalid')}" if where else problem.get("msg", "invalid"))
+            message = str(problem.get("msg", "invalid")).removeprefix("Value error, ")  # pydantic's
+            parts.append(f"{where}: {message}" if where else message)
         return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422, headers=PRIVATE)
 
+    def _unreadable_json(reason: str) -> JSONResponse:
+        return JSONResponse({"detail": f"the body is not valid JSON: {reason}"}, status_code=422, headers=PRIVATE)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """FastAPI's answers, but a body it cannot parse (JSON that is not UTF-8, nested too deep)
+        is a 422 like any other bad body, and a 405 names every method of the path."""
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            return _unreadable_json("not UTF-8, or nested too deep")
+        if exc.status_code == 405:
+            allow = ", ".join(allowed_methods(app.router.routes, request.scope))
+            return JSONResponse(
+                {"detail": f"{request.method} is not allowed here; use {allow}"}, 405, headers={"Allow": allow}
+            )
+        return await http_exception_handler(request, exc)
+
     app.add_middleware(PrivateAnswers)
+    app.add_middleware(HttpRules)
 
     header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
@@ -275,7 +301,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         values: dict[str, Any] = {}
         if kind.startswith("multipart/form-data"):
             for part in parse_form(body, kind):
-                data = part.data if part.filename is not None else part.data.decode("utf-8", "replace")
+                data = part.data if part.filename is not None else _utf8(part.name, part.data)
                 if many and part.name in fields:
                     values.setdefault(part.name, []).append(part.data)
                 elif part.name in fields:
@@ -298,6 +324,10 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
                     values[key] = decoded if many else decoded[0]
                 else:
                     values[key] = value
+        for key, value in values.items():
+            problem = text_problem(value) if isinstance(value, str) else None
+            if problem:
+                raise HTTPException(422, f"{key}: {problem}")
         for key in fields:
             if key not in values:
                 raise HTTPException(422, f"missing image field {key!r}")
@@ -311,6 +341,12 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
                 if not is_image(data):
                     raise HTTPException(415, f"{key}: not an image (JPEG, PNG, GIF, BMP, TIFF or WebP)")
         return values
+
+    def _utf8(key: str, data: bytes) -> str:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPException(422, f"{key}: not UTF-8 text") from None
 
     def _base64(key: str, value: Any) -> bytes:
         if not isinstance(value, str):
@@ -344,7 +380,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
-        return FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache"})
+        return FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache", **DESK_HEADERS})
 
     app.mount("/web", StaticFiles(directory=WEB), name="web")
 
@@ -451,7 +487,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         },
     )
     async def enroll(
-        name: str,
+        name: Text,
         request: Request,
         caller: Enroller,
         _queued: Admitted,
@@ -480,22 +516,22 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     @app.get(
         "/v1/persons/{name:path}/samples", response_model=list[models.Sample], responses=models.errors(401, 403, 404)
     )
-    async def samples(name: str, _caller: Reader) -> list[dict]:
+    async def samples(name: Text, _caller: Reader) -> list[dict]:
         return await run(lambda: [s.to_dict() for s in recognizer.store.samples(name)])
 
     @app.get("/v1/persons/{name:path}", response_model=models.PersonDetail, responses=models.errors(401, 403, 404))
-    async def person(name: str, _caller: Reader) -> dict:
+    async def person(name: Text, _caller: Reader) -> dict:
         return await run(lambda: _person(name))
 
     @app.patch(
         "/v1/persons/{name:path}", response_model=models.Person, responses=models.errors(401, 403, 404, 409, 422)
     )
-    async def rename(name: str, body: models.Rename, caller: Enroller) -> dict:
+    async def rename(name: Text, body: models.Rename, caller: Enroller) -> dict:
         """Give a person another name."""
         return (await run(lambda: recognizer.store.rename(name, body.name), caller=caller)).to_dict()
 
     @app.delete("/v1/persons/{name:path}", response_model=models.Removed, responses=models.errors(401, 403, 404))
-    async def remove(name: str, caller: Enroller) -> dict:
+    async def remove(name: Text, caller: Enroller) -> dict:
         """The person with every sample, embedding, crop, attendance event and snapshot."""
         count = await run(lambda: recognizer.store.remove(name), caller=caller)
         return {"removed": check_name(name), "samples": count}  # the name as stored (NFC)
@@ -522,7 +558,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         return {"groups": await run(recognizer.store.groups)}
 
     @app.patch("/v1/groups/{group:path}", response_model=models.Members, responses=models.errors(401, 403, 404, 422))
-    async def change_group(group: str, body: models.GroupChange, caller: Enroller) -> dict:
+    async def change_group(group: Text, body: models.GroupChange, caller: Enroller) -> dict:
         """Add people to a group (a class, a department) and take others out."""
 
         def work() -> list[str]:
@@ -597,7 +633,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         response_model_by_alias=True,
         responses=models.errors(401, 403, 404, 422),
     )
-    async def attendance(_caller: Reader, start: str, end: str, tz: str = "UTC", group: str | None = None) -> dict:
+    async def attendance(_caller: Reader, start: Text, end: Text, tz: Text = "UTC", group: Text | None = None) -> dict:
         """Attendance between ``start`` and ``end`` (ISO 8601): per person and source, and who was
         absent; of one ``group`` if given."""
 
@@ -613,7 +649,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         responses={200: {"content": {"text/csv": {}}}, **models.errors(401, 403, 404, 422)},
     )
     async def attendance_csv(
-        _caller: Reader, start: str, end: str, tz: str = "UTC", group: str | None = None
+        _caller: Reader, start: Text, end: Text, tz: Text = "UTC", group: Text | None = None
     ) -> Response:
         """The same report as `facerec report --format csv`."""
         text = await run(lambda: reports.render(_report(start, end, tz, group)[0], "csv"))
@@ -655,7 +691,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         return Response(data, media_type="image/png", headers=PRIVATE)
 
     @app.get("/v1/spoofs", response_model=list[models.Spoof], responses=models.errors(401, 403, 422))
-    async def spoofs(_caller: Reader, start: str | None = None, end: str | None = None) -> list[dict]:
+    async def spoofs(_caller: Reader, start: Text | None = None, end: Text | None = None) -> list[dict]:
         """Spoof events (prints and screens held up to a check-in camera), oldest first."""
         lo, hi = (_time(start, "start") if start else None), (_time(end, "end") if end else None)
         rows = await run(lambda: log.spoofs(lo, hi))
@@ -764,7 +800,11 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         error = {"$ref": "#/components/schemas/Error"}
         for operation in (op for path in schema["paths"].values() for op in path.values()):
-            for code, answer in operation.get("responses", {}).items():
+            answers = operation.setdefault("responses", {})
+            answers.setdefault("400", {"description": "a path or query that is not UTF-8 once percent-decoded"})
+            if "401" in answers:
+                answers.setdefault("429", {"description": "too many wrong keys from this address or for this key"})
+            for code, answer in answers.items():
                 if not code.startswith(("4", "5")):
                     continue
                 json_body = answer.get("content", {}).get("application/json", {})

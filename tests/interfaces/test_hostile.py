@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import socket
 import time
 import unicodedata
@@ -168,6 +169,59 @@ def test_malformed_forms_and_bodies_get_clear_4xx(hostile, data):
     for response, status, words in cases:
         assert response.status_code == status, (response.status_code, response.text[:200])
         assert words in response.json()["detail"], response.text[:200]
+
+
+def test_text_that_is_not_text_is_refused_never_a_500(hostile, data):
+    """A check-in whose source holds a lone surrogate was a 500 (SQLite could not encode it) and
+    a reset connection; one holding NUL was stored. Every text field, body or query, is held to
+    the names' rule; a path that is not UTF-8 once decoded is a 400, not replacement characters."""
+    client = hostile[0]["admin"]
+    image = base64.b64encode(photo(data, "obama-480p.jpg")).decode()
+    json_type = {"Content-Type": "application/json"}
+    for source in ("\\ud800", "door\\u0000 2", "door\\u202e"):  # JSON escapes, as a client sends them
+        body = f'{{"image": "{image}", "source": "{source}"}}'.encode()
+        answer = client.post("/v1/checkin", content=body, headers=json_type)
+        assert answer.status_code == 422 and "source" in answer.json()["detail"], (source, answer.text[:200])
+    form = client.post("/v1/checkin", files={"image": photo(data, "obama-480p.jpg")}, data={"source": "door\x00"})
+    assert form.status_code == 422 and "source" in form.json()["detail"]
+    assert client.get("/health").status_code == 200  # the connection kept alive still works
+    refused = client.get("/v1/attendance", params={"start": "2026-01-01\x00", "end": "2026-01-02"})
+    assert refused.status_code == 422 and "start" in refused.json()["detail"]
+    renamed = client.patch("/v1/persons/obama", content=b'{"name": "obama\\ud800"}', headers=json_type)
+    assert renamed.status_code == 422 and renamed.json()["detail"].startswith("name:")
+    grouped = client.patch("/v1/groups/%ED%A0%80", json={"add": ["obama"]})
+    assert grouped.status_code == 400 and "UTF-8" in grouped.json()["detail"]
+    assert client.get("/v1/persons/%ED%A0%80").status_code == 400
+    assert client.get("/v1/groups").json()["groups"] == {}  # no group of replacement characters
+    events = client.get("/v1/attendance", params={"start": "2000-01-01", "end": "2100-01-01"}).json()["events"]
+    assert not any("\x00" in e["source"] or "\u202e" in e["source"] for e in events)
+
+
+def test_malformed_json_a_405_and_the_desk_answer_as_documented(hostile):
+    """Malformed JSON (and JSON that is not UTF-8) is the usual 422 sentence, not FastAPI's 400; a
+    405 names every method of the path; the desk may not be framed nor run inline script."""
+    client = hostile[0]["admin"]
+    json_type = {"Content-Type": "application/json"}
+    for body in (b'{"name": ', b'{"name": "\xff"}', b"[" * 100_000):
+        answer = client.patch("/v1/persons/obama", content=body, headers=json_type)
+        assert answer.status_code == 422, (body[:10], answer.status_code, answer.text[:200])
+        assert answer.json()["detail"].startswith("the body is not valid JSON"), answer.text[:200]
+    schema = httpx.get(f"{hostile[2].url}/openapi.json").json()
+    for path in schema["paths"].values():
+        for operation in path.values():
+            assert "400" in operation["responses"] and ("429" in operation["responses"]) == (
+                "401" in operation["responses"]
+            )
+    wrong = client.post("/v1/persons/obama")
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "DELETE, GET, PATCH"
+    assert client.put("/v1/groups/staff").headers["Allow"] == "PATCH"
+    desk = httpx.get(f"{hostile[2].url}/")
+    policy = desk.headers["Content-Security-Policy"]
+    assert desk.status_code == 200 and "frame-ancestors 'none'" in policy
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy
+    assert desk.headers["X-Frame-Options"] == "DENY" and desk.headers["X-Content-Type-Options"] == "nosniff"
+    assert desk.headers["Referrer-Policy"] == "no-referrer"
+    assert not re.search(r"<script(?![^>]*\bsrc=)|<[^>]*\son[a-z]+\s*=", desk.text)  # the page needs no inline script
 
 
 @pytest.mark.parametrize(
