@@ -17,7 +17,7 @@ import unicodedata
 import urllib.parse
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 from starlette.routing import Match
 
 MAX_TEXT = 255
@@ -52,7 +52,25 @@ def clean_text(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(clean_text)]
+# What the schema says of text (control characters; format, surrogate and unassigned ones are
+# refused too, which a JSON Schema pattern cannot say).
+TEXT_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+Text = Annotated[
+    str,
+    StringConstraints(max_length=MAX_TEXT),
+    AfterValidator(clean_text),
+    WithJsonSchema({"type": "string", "maxLength": MAX_TEXT, "pattern": TEXT_PATTERN}),
+]
+# A name also holds something besides spaces.
+NAME_PATTERN = (
+    "^[^\\S\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+)
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TEXT),
+    AfterValidator(clean_text),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_TEXT, "pattern": NAME_PATTERN}),
+]
 
 
 def allowed_methods(routes, scope) -> list[str]:

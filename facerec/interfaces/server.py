@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import available_timezones
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi import Path as PathParam
@@ -40,6 +41,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
+from pydantic import WithJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import facerec
@@ -51,7 +53,16 @@ from facerec.attendance.clusters import unknown_people
 from facerec.attendance.presence import ConfirmRule, check_sighting_time, parse_time
 from facerec.interfaces import api_models as models
 from facerec.interfaces.admission import ModelQueue
-from facerec.interfaces.http_rules import DESK_HEADERS, HttpRules, Text, allowed_methods, text_problem
+from facerec.interfaces.http_rules import (
+    DESK_HEADERS,
+    MAX_TEXT,
+    TEXT_PATTERN,
+    HttpRules,
+    Name,
+    Text,
+    allowed_methods,
+    text_problem,
+)
 from facerec.interfaces.keyguard import KeyGuard
 from facerec.interfaces.uploads import parse_form, read_body
 from facerec.recognizer import FaceRecognizer, check_threshold
@@ -70,6 +81,8 @@ STORE_RETRY_SECONDS = 5  # Retry-After when the store is unreachable or read-onl
 # Leading bytes of the formats images.load_image decodes; anything else is "not an image" (415).
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
 RecordId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+# A report's time zone: an IANA name (the schema lists them, so a client can offer them).
+Zone = Annotated[Text, WithJsonSchema({"type": "string", "enum": sorted(available_timezones())})]
 # Pictures of people and their data are never kept by a browser or a proxy beyond the response.
 PRIVATE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 PRIVATE_RAW = {name.lower().encode(): value.encode() for name, value in PRIVATE.items()}
@@ -237,9 +250,10 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         """A dependency: the caller, if their key is live and its role allows ``needed``."""
 
         async def check(request: Request, key: Annotated[str | None, Security(header)]) -> Caller:
-            found = await run_in_threadpool(keys.valid, key)  # a valid key is always let in
-            if found is None:  # 429 instead while its address or key prefix has had too many
-                await run_in_threadpool(guard.wrong_key, request.client.host if request.client else "?", key)
+            found = await run_in_threadpool(keys.valid, key) if key else None  # a valid key always gets in
+            if found is None:
+                if key:  # a guess (no key is none): 429 instead while its address or prefix has had too many
+                    await run_in_threadpool(guard.wrong_key, request.client.host if request.client else "?", key)
                 raise HTTPException(401, "a valid X-API-Key header is needed (facerec apikey create NAME)")
             caller = Caller(*found)
             if not allows(caller.role, needed):
@@ -487,7 +501,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         },
     )
     async def enroll(
-        name: Text,
+        name: Name,
         request: Request,
         caller: Enroller,
         _queued: Admitted,
@@ -516,22 +530,22 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     @app.get(
         "/v1/persons/{name:path}/samples", response_model=list[models.Sample], responses=models.errors(401, 403, 404)
     )
-    async def samples(name: Text, _caller: Reader) -> list[dict]:
+    async def samples(name: Name, _caller: Reader) -> list[dict]:
         return await run(lambda: [s.to_dict() for s in recognizer.store.samples(name)])
 
     @app.get("/v1/persons/{name:path}", response_model=models.PersonDetail, responses=models.errors(401, 403, 404))
-    async def person(name: Text, _caller: Reader) -> dict:
+    async def person(name: Name, _caller: Reader) -> dict:
         return await run(lambda: _person(name))
 
     @app.patch(
         "/v1/persons/{name:path}", response_model=models.Person, responses=models.errors(401, 403, 404, 409, 422)
     )
-    async def rename(name: Text, body: models.Rename, caller: Enroller) -> dict:
+    async def rename(name: Name, body: models.Rename, caller: Enroller) -> dict:
         """Give a person another name."""
         return (await run(lambda: recognizer.store.rename(name, body.name), caller=caller)).to_dict()
 
     @app.delete("/v1/persons/{name:path}", response_model=models.Removed, responses=models.errors(401, 403, 404))
-    async def remove(name: Text, caller: Enroller) -> dict:
+    async def remove(name: Name, caller: Enroller) -> dict:
         """The person with every sample, embedding, crop, attendance event and snapshot."""
         count = await run(lambda: recognizer.store.remove(name), caller=caller)
         return {"removed": check_name(name), "samples": count}  # the name as stored (NFC)
@@ -558,7 +572,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         return {"groups": await run(recognizer.store.groups)}
 
     @app.patch("/v1/groups/{group:path}", response_model=models.Members, responses=models.errors(401, 403, 404, 422))
-    async def change_group(group: Text, body: models.GroupChange, caller: Enroller) -> dict:
+    async def change_group(group: Name, body: models.GroupChange, caller: Enroller) -> dict:
         """Add people to a group (a class, a department) and take others out."""
 
         def work() -> list[str]:
@@ -574,10 +588,17 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     checkin_body = models.image_body(
         {"image": "a frame from the check-in point"},
         {
-            "source": {"type": "string", "description": "where the image comes from (a door, a camera)"},
+            "source": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_TEXT,
+                "pattern": TEXT_PATTERN,
+                "description": "where the image comes from (a door, a camera)",
+            },
             "time": {"type": "string", "description": "ISO 8601 (default: now)"},
             "unknowns": {"type": "string", "description": "true: keep unknown faces for review"},
         },
+        required=("source",),
     )
 
     @app.post(
@@ -633,7 +654,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         response_model_by_alias=True,
         responses=models.errors(401, 403, 404, 422),
     )
-    async def attendance(_caller: Reader, start: Text, end: Text, tz: Text = "UTC", group: Text | None = None) -> dict:
+    async def attendance(_caller: Reader, start: Text, end: Text, tz: Zone = "UTC", group: Name | None = None) -> dict:
         """Attendance between ``start`` and ``end`` (ISO 8601): per person and source, and who was
         absent; of one ``group`` if given."""
 
@@ -649,7 +670,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         responses={200: {"content": {"text/csv": {}}}, **models.errors(401, 403, 404, 422)},
     )
     async def attendance_csv(
-        _caller: Reader, start: Text, end: Text, tz: Text = "UTC", group: Text | None = None
+        _caller: Reader, start: Text, end: Text, tz: Zone = "UTC", group: Name | None = None
     ) -> Response:
         """The same report as `facerec report --format csv`."""
         text = await run(lambda: reports.render(_report(start, end, tz, group)[0], "csv"))
