@@ -46,3 +46,8 @@ class UnknownPersonError(StoreError):
 
 class DuplicateNameError(StoreError):
     """A person of that name exists already."""
+
+
+class DuplicateIdentityError(StoreError):
+    """A face to enrol would be identified as someone else enrolled (HTTP 409): the same person
+    under another name, refused unless allowed (twins)."""

@@ -29,7 +29,7 @@ from facerec.detection.mtcnn.area import DETECT_MAX_PIXELS
 from facerec.embedding import evaluate, space
 from facerec.embedding.cache import EmbeddingCache
 from facerec.embedding.embedder import Embedder, Precision, Preprocessing
-from facerec.errors import FacerecError, StoreError
+from facerec.errors import DuplicateIdentityError, FacerecError, StoreError
 from facerec.identity import matching, quality
 from facerec.identity.enrollment import EnrollReport, EnrolmentImages, Identified, Skipped, enrolment_images
 from facerec.images import DEFAULT_MAX_PIXELS, ImageSource, describe, image_size, load_image, read_image_file
@@ -48,8 +48,8 @@ ENROL_BATCH_PIXELS = DEFAULT_MAX_PIXELS
 # A decode above this many pixels holds hundreds of MB while it runs: one at a time per
 # recognizer, so a burst of large uploads queues for memory instead of multiplying it.
 LARGE_DECODE_PIXELS = DETECT_MAX_PIXELS
-# People whose samples an enrolment photo is compared with (the nearest centroids), to find a
-# face that is someone else's already.
+# People whose centroids and samples an enrolment photo is compared with (the nearest centroids),
+# to find a face that is someone else's already (facerec.identity.duplicates).
 DUPLICATE_SUSPECTS = 5
 
 
@@ -280,10 +280,11 @@ class FaceRecognizer:
         it, recursively), a file, ``(label, bytes)`` for a photo that never was a file (an HTTP
         upload), or a list of those; anything else is a TypeError. With ``liveness``, a face that is not a
         live one (a print or a screen) is not used; off by default, as enrolment photos are often
-        scans and press photos, which the liveness networks often call attacks. A face already
-        enrolled as someone else (matching.DUPLICATE_SIMILARITY: the same photo, or the same
-        person, under another name) is refused and the report says who, unless ``allow_duplicate``
-        (twins): otherwise whoever may enrol could take over another person's identity.
+        scans and press photos, which the liveness networks often call attacks. A face that
+        identification would name as someone else (at the store's operating point, against their
+        centroid or one of their samples: facerec.identity.duplicates) is refused and the report
+        says who, unless ``allow_duplicate`` (twins): otherwise whoever may enrol could give
+        another person's face a second name.
         """
         from facerec.store.records import StoredSample
         from facerec.store.repository import check_name
@@ -393,38 +394,50 @@ class FaceRecognizer:
                 )
         return chosen
 
+    def claims(self, name: str, vectors: np.ndarray, revision: int | None = None) -> tuple[list, float]:
+        """Who each of these faces (unit vectors of this recognizer's kind) already is, if enrolled
+        as ``name`` they would be someone else's (facerec.identity.duplicates: a duplicate.Claim or
+        None each), and the threshold that decided: the operating point identification uses now.
+        The nearest centroids name the suspects; their samples are compared too."""
+        from facerec.identity import duplicates
+        from facerec.store.repository import check_name
+
+        revision = self._check_model() if revision is None else revision
+        index = self._person_index().current(revision)
+        vectors = np.asarray(vectors, np.float32).reshape(len(vectors), -1)
+        if not len(vectors) or not len(index):
+            return [None] * len(vectors), float("nan")
+        threshold = self.identify_threshold(len(index), revision)
+        with single_threaded_blas():
+            nearest = index.search(vectors, DUPLICATE_SUSPECTS)
+
+        def samples_of(other: str) -> np.ndarray:
+            return self.store.embeddings(self.embedder.model, person=other)[2]
+
+        return duplicates.claimed(check_name(name), vectors, nearest, samples_of, threshold), threshold
+
+    def refuse_someone_else(self, name: str, vectors: np.ndarray, what: Sequence[str]) -> None:
+        """DuplicateIdentityError, naming who, if any of these faces would be identified as someone
+        other than ``name`` (see :meth:`claims`); ``what`` labels each face for the message."""
+        found, threshold = self.claims(name, vectors)
+        refused = [f"{label}: {claim.reason(threshold)}" for label, claim in zip(what, found, strict=True) if claim]
+        if refused:
+            raise DuplicateIdentityError("; ".join(refused))
+
     def _not_someone_else(
         self, name: str, chosen: list[tuple[_Enrolment, int]], report: EnrollReport, revision: int
     ) -> list[tuple[_Enrolment, int]]:
-        """The chosen faces that are not already someone else's (see :meth:`enroll`); the others
-        are reported with who they are. The nearest centroids name the suspects, their samples
-        decide (the same photo scores about 1 against its sample, less against a centroid)."""
-        index = self._person_index().current(revision)
-        if not chosen or not len(index):
+        """The chosen faces that are not already someone else's (see :meth:`claims`); the others
+        are reported with who they are."""
+        if not chosen:
             return chosen
-        vectors = np.stack([item.vectors[k] for item, k in chosen])
-        with single_threaded_blas():
-            ranked = index.search(vectors, DUPLICATE_SUSPECTS)
-        suspects = {other for row in ranked for other, _ in row if other != name}
-        best: list[tuple[float, str]] = [(-1.0, "")] * len(chosen)
-        for other in sorted(suspects):
-            held = self.store.embeddings(self.embedder.model, person=other)[2]
-            if len(held):
-                scores = (vectors @ held.T).max(axis=1)
-                best = [max(b, (float(score), other)) for b, score in zip(best, scores, strict=True)]
+        found, threshold = self.claims(name, np.stack([item.vectors[k] for item, k in chosen]), revision)
         kept = []
-        for (item, k), (similarity, other) in zip(chosen, best, strict=True):
-            if similarity < matching.DUPLICATE_SIMILARITY:
+        for (item, k), claim in zip(chosen, found, strict=True):
+            if claim is None:
                 kept.append((item, k))
-                continue
-            report.skipped.append(
-                Skipped(
-                    item.source,
-                    f"this face is enrolled already as {other!r} (similarity {similarity:.2f} >= "
-                    f"{matching.DUPLICATE_SIMILARITY}): the same person under another name? "
-                    "(allow it for twins with --allow-duplicate)",
-                )
-            )
+            else:
+                report.skipped.append(Skipped(item.source, claim.reason(threshold)))
         return kept
 
     def _read(self, item: str | Path | tuple[str, bytes]) -> _Photo:

@@ -16,13 +16,6 @@ from facerec.embedding.space import unit
 
 Aggregate = Literal["best", "centroid"]
 
-# A face this alike a sample of someone else is that person (the same photo, or the same person
-# under another name), not a lookalike: enrolment refuses it, so no one takes over another's
-# identity by enrolling their photo. Of the 1.6 million pairs of different people's photos in
-# lfw_train and lfw_fold1 none reaches it (the highest: 0.805); 4% of pairs of one person's
-# different photos do, and the same photo again scores about 1 (benchmarks/duplicate_identity.py).
-DUPLICATE_SIMILARITY = 0.85
-
 
 @dataclass(frozen=True)
 class Candidate:

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from facerec.interfaces.http_rules import Name
+
+# Request bodies take what their schema says, not what pydantic can coerce ("5" for 5, 0 for false).
+STRICT = ConfigDict(strict=True)
 
 
 class Error(BaseModel):
@@ -125,7 +130,8 @@ class SampleRemoved(BaseModel):
 
 
 class Rename(BaseModel):
-    name: str = Field(min_length=1, max_length=255)
+    model_config = STRICT
+    name: Name
 
 
 class Event(BaseModel):
@@ -206,11 +212,18 @@ class Assigned(BaseModel):
     samples: int
 
 
+def _integral(value: Any) -> Any:
+    """A JSON number that is a whole number (5.0) is an integer, as JSON Schema says; not "5"."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class AssignBody(BaseModel):
-    name: str = Field(min_length=1, max_length=255, description="who it is (enrolled if new)")
-    sightings: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+    model_config = STRICT
+    name: Name = Field(description="who it is (enrolled if new)")
+    sightings: list[Annotated[int, Field(ge=1, le=2**53), BeforeValidator(_integral)]] = Field(  # exact in JSON
         min_length=1, max_length=1000, description="sighting ids (a cluster's)"
     )
+    allow_duplicate: bool = Field(False, description="enrol a face identified as someone else (twins); admin keys only")
 
 
 class Groups(BaseModel):
@@ -218,8 +231,9 @@ class Groups(BaseModel):
 
 
 class GroupChange(BaseModel):
-    add: list[str] = []
-    remove: list[str] = []
+    model_config = STRICT
+    add: list[Name] = []
+    remove: list[Name] = []
 
 
 class Members(BaseModel):
@@ -235,6 +249,7 @@ class Settings(BaseModel):
 
 
 class SettingsChange(BaseModel):
+    model_config = STRICT
     dedupe_seconds: float | None = Field(None, gt=0, le=365 * 86400)
     retention_days: float | None = Field(None, ge=0, le=36500, description="0: keep until purged")
     liveness: bool | None = None
@@ -281,22 +296,25 @@ class Version(BaseModel):
 # --- request bodies that carry images -------------------------------------------------------------
 
 
-def image_body(images: dict[str, str], fields: dict[str, dict] | None = None, many: str | None = None) -> dict:
+def image_body(
+    images: dict[str, str], fields: dict[str, dict] | None = None, many: str | None = None, required: tuple = ()
+) -> dict:
     """The OpenAPI requestBody of an endpoint that takes images, as multipart files or base64 JSON.
 
     ``images``: field name -> description; ``fields``: other form fields (name -> JSON schema);
-    ``many``: the one image field that may be repeated (enrolment)."""
+    ``many``: the one image field that may be repeated (enrolment); ``required``: fields of
+    ``fields`` that must be sent."""
     fields = fields or {}
     multipart: dict[str, Any] = {}
     json_props: dict[str, Any] = {}
     for name, description in images.items():
         file = {"type": "string", "format": "binary", "description": description}
         text = {"type": "string", "description": f"{description}, base64 (a data: URL is fine)"}
-        multipart[name] = {"type": "array", "items": file} if name == many else file
-        json_props[name] = {"type": "array", "items": text, "maxItems": 50} if name == many else text
+        multipart[name] = {"type": "array", "items": file, "minItems": 1} if name == many else file
+        json_props[name] = {"type": "array", "items": text, "minItems": 1, "maxItems": 50} if name == many else text
     multipart |= fields
     json_props |= fields
-    required = list(images)
+    required = [*images, *required]
     return {
         "requestBody": {
             "required": True,
@@ -326,7 +344,7 @@ def errors(*codes: int) -> dict[int | str, dict]:
         401: "no valid X-API-Key",
         403: "the key's role does not allow this",
         404: "no such person, sample, sighting or group",
-        409: "the name is taken",
+        409: "the name is taken, or the face is enrolled as someone else",
         413: "an upload over the size limit",
         415: "not an image, or not multipart / JSON",
         422: "a request that cannot be done: no face, a bad value, an undecodable image",

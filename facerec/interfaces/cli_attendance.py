@@ -262,16 +262,22 @@ def assign(
     ctx: typer.Context,
     sighting: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Unknown sighting id (see facerec unknowns).")],
     name: Annotated[str, typer.Argument(help="Who it is (enrolled if new).")],
+    allow_duplicate: Annotated[
+        bool,
+        typer.Option("--allow-duplicate", help="Enrol it even if it is identified as someone else (twins)."),
+    ] = False,
     db: DbOption = None,
     model: ModelOption = None,
 ) -> None:
-    """Enrol an unknown sighting's face as a sample of NAME."""
+    """Enrol an unknown sighting's face as a sample of NAME (refused, naming who, if the face is
+    identified as someone else enrolled)."""
+    from facerec.attendance.assign import assign_sightings
     from facerec.store.attendance_log import AttendanceLog
 
     recognizer = recognizer_for(ctx, None, None, model, db)
     try:
         log = AttendanceLog(recognizer.store)
-        _person_id, samples = log.assign(sighting, name)
+        samples = assign_sightings(recognizer, log, [sighting], name, allow_duplicate)
     except FacerecError as exc:
         fail(str(exc))
     typer.echo(f"enrolled sighting {sighting} as {name} ({counted(samples, 'sample')} held)")
@@ -523,6 +529,14 @@ def serve(
         float, typer.Option("--body-timeout", min=0.1, help="Seconds a client may take to send a request (408 after).")
     ] = 30.0,
     deliver: DeliverOption = True,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Reverse proxies (comma-separated addresses or networks, '*' for any) whose X-Forwarded-For "
+            "and X-Forwarded-Proto are trusted; by default none: a client's address is its TCP peer's.",
+        ),
+    ] = "",
     threads: ThreadsOption = None,
     model: ModelOption = None,
     db: DbOption = None,
@@ -531,6 +545,8 @@ def serve(
     people, check-in, attendance."""
     import ipaddress
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
@@ -547,6 +563,8 @@ def serve(
             err=True,
         )
     settings = (ctx.obj or Settings()).merged(threads, None, model, db)
+    proxies = [p.strip() for p in forwarded_allow_ips.split(",") if p.strip()]
+    private = tempfile.mkdtemp(prefix="facerec-serve-")  # the workers' shared wrong-key counters
     os.environ[CONFIG_ENV] = json.dumps(
         {
             "db": settings.db,
@@ -561,6 +579,20 @@ def serve(
             "request_timeout": request_timeout,
             "body_timeout": body_timeout,
             "deliver": deliver,
+            "key_guard": os.path.join(private, "keyguard.db"),
         }
     )
-    uvicorn.run("facerec.interfaces.server:app_from_environment", factory=True, host=host, port=port, workers=workers)
+    try:
+        uvicorn.run(
+            "facerec.interfaces.server:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            # uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise: a client on this
+            # machine could then be any address it likes (and escape the wrong-key limit)
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or None,
+        )
+    finally:
+        shutil.rmtree(private, ignore_errors=True)

@@ -12,7 +12,8 @@ attendance desk's web page (``/``) over it.
 - Images arrive as multipart uploads or as base64 in JSON (both described in /openapi.json).
   Errors are JSON ``{"detail": "..."}``: 401 missing or revoked key, 403 a role that does not
   allow the request, 404 unknown, 408 a body that did not arrive in time, 409 duplicate, 413 too
-  large, 415 not an image, 422 a request that cannot be done, 429 too many wrong keys, 503 busy
+  large, 415 not an image, 422 a request that cannot be done (a bad value, a body that is not
+  JSON), 400 a path that is not UTF-8, 429 too many wrong keys, 503 busy
   or the store unavailable (with Retry-After), 504 a request that took too long.
 - Keys have roles (facerec.store.api_keys): checkin < read < enrol < admin. Every change made
   through the API is audited with the key's name, in the change's own transaction.
@@ -30,19 +31,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import available_timezones
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Security
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
+from pydantic import WithJsonSchema
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import facerec
 from facerec import errors
 from facerec.attendance import clips
 from facerec.attendance import report as reports
+from facerec.attendance.assign import assign_sightings
 from facerec.attendance.checkins import Attendance
 from facerec.attendance.clusters import unknown_people
 from facerec.attendance.following import FollowConfig
@@ -52,6 +58,16 @@ from facerec.interfaces import api_models as models
 from facerec.interfaces import events_api
 from facerec.interfaces.admission import ModelQueue
 from facerec.interfaces.api_docs import add_api_docs
+from facerec.interfaces.http_rules import (
+    DESK_HEADERS,
+    MAX_TEXT,
+    TEXT_PATTERN,
+    HttpRules,
+    Name,
+    Text,
+    allowed_methods,
+    text_problem,
+)
 from facerec.interfaces.keyguard import KeyGuard
 from facerec.interfaces.kiosk import KioskSessions
 from facerec.interfaces.uploads import parse_form, read_body
@@ -71,6 +87,8 @@ STORE_RETRY_SECONDS = 5  # Retry-After when the store is unreachable or read-onl
 # Leading bytes of the formats images.load_image decodes; anything else is "not an image" (415).
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
 RecordId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+# A report's time zone: an IANA name (the schema lists them, so a client can offer them).
+Zone = Annotated[Text, WithJsonSchema({"type": "string", "enum": sorted(available_timezones())})]
 # Pictures of people and their data are never kept by a browser or a proxy beyond the response.
 PRIVATE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 PRIVATE_RAW = {name.lower().encode(): value.encode() for name, value in PRIVATE.items()}
@@ -94,6 +112,9 @@ class ServerConfig:
     request_timeout: float = 60.0
     body_timeout: float = 30.0  # the longest a client may take to send its body (408 after)
     deliver: bool = True  # run a deliverer of webhooks and MQTT (facerec.events) in this process
+    # The wrong-key counters' file, shared by the workers of one server (facerec.interfaces.keyguard);
+    # None: in this process's memory.
+    key_guard: str | None = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -140,7 +161,7 @@ def _status(exc: errors.FacerecError) -> int:
         return 503
     if isinstance(exc, errors.UnknownPersonError):
         return 404
-    if isinstance(exc, errors.DuplicateNameError):
+    if isinstance(exc, errors.DuplicateNameError | errors.DuplicateIdentityError):
         return 409
     return 422
 
@@ -177,7 +198,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         index=config.index,
     )
     queue = ModelQueue(config.max_pending, config.request_timeout)
-    guard = KeyGuard()
+    guard = KeyGuard(config.key_guard)
     keys = ApiKeys(recognizer.store)
     log = AttendanceLog(recognizer.store)
     kiosks = KioskSessions(recognizer)
@@ -202,6 +223,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
             delivery[1].set()
             await run_in_threadpool(delivery[0].join, 15)
         queue.close()
+        guard.close()
         recognizer.store.close()
 
     app = FastAPI(
@@ -229,11 +251,33 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         """One sentence, like every other error (FastAPI's own is a list of objects)."""
         parts = []
         for problem in exc.errors():
+            if problem.get("type") == "json_invalid":
+                where = problem.get("loc", ("body", "?"))[-1]
+                reason = problem.get("ctx", {}).get("error", "JSON decode error")
+                return _unreadable_json(f"{reason} at character {where}")
             where = ".".join(str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "path"))
-            parts.append(f"{where}: {problem.get('msg', 'invalid')}" if where else problem.get("msg", "invalid"))
+            message = str(problem.get("msg", "invalid")).removeprefix("Value error, ")  # pydantic's
+            parts.append(f"{where}: {message}" if where else message)
         return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422, headers=PRIVATE)
 
+    def _unreadable_json(reason: str) -> JSONResponse:
+        return JSONResponse({"detail": f"the body is not valid JSON: {reason}"}, status_code=422, headers=PRIVATE)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """FastAPI's answers, but a body it cannot parse (JSON that is not UTF-8, nested too deep)
+        is a 422 like any other bad body, and a 405 names every method of the path."""
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            return _unreadable_json("not UTF-8, or nested too deep")
+        if exc.status_code == 405:
+            allow = ", ".join(allowed_methods(app.router.routes, request.scope))
+            return JSONResponse(
+                {"detail": f"{request.method} is not allowed here; use {allow}"}, 405, headers={"Allow": allow}
+            )
+        return await http_exception_handler(request, exc)
+
     app.add_middleware(PrivateAnswers)
+    app.add_middleware(HttpRules)
 
     header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
@@ -241,11 +285,10 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         """A dependency: the caller, if their key is live and its role allows ``needed``."""
 
         async def check(request: Request, key: Annotated[str | None, Security(header)]) -> Caller:
-            client = request.client.host if request.client else "?"
-            guard.check(client)  # 429 while this address is locked out for wrong keys
-            found = await run_in_threadpool(keys.valid, key)
+            found = await run_in_threadpool(keys.valid, key) if key else None  # a valid key always gets in
             if found is None:
-                guard.failed(client)
+                if key:  # a guess (no key is none): 429 instead while its address or prefix has had too many
+                    await run_in_threadpool(guard.wrong_key, request.client.host if request.client else "?", key)
                 raise HTTPException(401, "a valid X-API-Key header is needed (facerec apikey create NAME)")
             caller = Caller(*found)
             if not allows(caller.role, needed):
@@ -310,7 +353,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         values: dict[str, Any] = {}
         if kind.startswith("multipart/form-data"):
             for part in parse_form(body, kind):
-                data = part.data if part.filename is not None else part.data.decode("utf-8", "replace")
+                data = part.data if part.filename is not None else _utf8(part.name, part.data)
                 if many and part.name in fields:
                     items = values.setdefault(part.name, [])
                     taken = {label for label, _data in items}
@@ -335,6 +378,10 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
                     values[key] = [(f"{key}[{i}]", d) for i, d in enumerate(decoded)] if many else decoded[0]
                 else:
                     values[key] = value
+        for key, value in values.items():
+            problem = text_problem(value) if isinstance(value, str) else None
+            if problem:
+                raise HTTPException(422, f"{key}: {problem}")
         for key in fields:
             if key not in values:
                 raise HTTPException(422, f"missing image field {key!r}")
@@ -348,6 +395,12 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
                 if not many and not is_image(data):
                     raise HTTPException(415, f"{label}: not an image (JPEG, PNG, GIF, BMP, TIFF or WebP)")
         return values
+
+    def _utf8(key: str, data: bytes) -> str:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPException(422, f"{key}: not UTF-8 text") from None
 
     def _base64(key: str, value: Any) -> bytes:
         if not isinstance(value, str):
@@ -381,7 +434,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
-        return FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache"})
+        return FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache", **DESK_HEADERS})
 
     app.mount("/web", StaticFiles(directory=WEB), name="web")
 
@@ -488,7 +541,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         },
     )
     async def enroll(
-        name: str,
+        name: Name,
         request: Request,
         caller: Enroller,
         _queued: Admitted,
@@ -555,22 +608,22 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     @app.get(
         "/v1/persons/{name:path}/samples", response_model=list[models.Sample], responses=models.errors(401, 403, 404)
     )
-    async def samples(name: str, _caller: Reader) -> list[dict]:
+    async def samples(name: Name, _caller: Reader) -> list[dict]:
         return await run(lambda: [s.to_dict() for s in recognizer.store.samples(name)])
 
     @app.get("/v1/persons/{name:path}", response_model=models.PersonDetail, responses=models.errors(401, 403, 404))
-    async def person(name: str, _caller: Reader) -> dict:
+    async def person(name: Name, _caller: Reader) -> dict:
         return await run(lambda: _person(name))
 
     @app.patch(
         "/v1/persons/{name:path}", response_model=models.Person, responses=models.errors(401, 403, 404, 409, 422)
     )
-    async def rename(name: str, body: models.Rename, caller: Enroller) -> dict:
+    async def rename(name: Name, body: models.Rename, caller: Enroller) -> dict:
         """Give a person another name."""
         return (await run(lambda: recognizer.store.rename(name, body.name), caller=caller)).to_dict()
 
     @app.delete("/v1/persons/{name:path}", response_model=models.Removed, responses=models.errors(401, 403, 404))
-    async def remove(name: str, caller: Enroller) -> dict:
+    async def remove(name: Name, caller: Enroller) -> dict:
         """The person with every sample, embedding, crop, attendance event and snapshot."""
         count = await run(lambda: recognizer.store.remove(name), caller=caller)
         return {"removed": check_name(name), "samples": count}  # the name as stored (NFC)
@@ -597,7 +650,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         return {"groups": await run(recognizer.store.groups)}
 
     @app.patch("/v1/groups/{group:path}", response_model=models.Members, responses=models.errors(401, 403, 404, 422))
-    async def change_group(group: str, body: models.GroupChange, caller: Enroller) -> dict:
+    async def change_group(group: Name, body: models.GroupChange, caller: Enroller) -> dict:
         """Add people to a group (a class, a department) and take others out."""
 
         def work() -> list[str]:
@@ -613,7 +666,13 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     checkin_body = models.image_body(
         {"image": "a frame from the check-in point"},
         {
-            "source": {"type": "string", "description": "where the image comes from (a door, a camera)"},
+            "source": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_TEXT,
+                "pattern": TEXT_PATTERN,
+                "description": "where the image comes from (a door, a camera)",
+            },
             "time": {"type": "string", "description": "ISO 8601 (default: now)"},
             "unknowns": {"type": "string", "description": "true: keep unknown faces for review"},
             "session": {
@@ -623,6 +682,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
                 "checked in once, on two faces of their track, not once per frame (closed after 30 s idle)",
             },
         },
+        required=("source",),
     )
 
     @app.post(
@@ -684,7 +744,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         response_model_by_alias=True,
         responses=models.errors(401, 403, 404, 422),
     )
-    async def attendance(_caller: Reader, start: str, end: str, tz: str = "UTC", group: str | None = None) -> dict:
+    async def attendance(_caller: Reader, start: Text, end: Text, tz: Zone = "UTC", group: Name | None = None) -> dict:
         """Attendance between ``start`` and ``end`` (ISO 8601): per person and source, and who was
         absent; of one ``group`` if given."""
 
@@ -700,7 +760,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         responses={200: {"content": {"text/csv": {}}}, **models.errors(401, 403, 404, 422)},
     )
     async def attendance_csv(
-        _caller: Reader, start: str, end: str, tz: str = "UTC", group: str | None = None
+        _caller: Reader, start: Text, end: Text, tz: Zone = "UTC", group: Name | None = None
     ) -> Response:
         """The same report as `facerec report --format csv`."""
         text = await run(lambda: reports.render(_report(start, end, tz, group)[0], "csv"))
@@ -748,7 +808,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         return Response(data, media_type="image/png", headers=PRIVATE)
 
     @app.get("/v1/spoofs", response_model=list[models.Spoof], responses=models.errors(401, 403, 422))
-    async def spoofs(_caller: Reader, start: str | None = None, end: str | None = None) -> list[dict]:
+    async def spoofs(_caller: Reader, start: Text | None = None, end: Text | None = None) -> list[dict]:
         """Spoof events (prints and screens held up to a check-in camera), oldest first."""
         lo, hi = (_time(start, "start") if start else None), (_time(end, "end") if end else None)
         rows = await run(lambda: log.spoofs(lo, hi))
@@ -785,11 +845,16 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         row = await run(lambda: log.unknown(sighting_id))
         return Response(row.snapshot, media_type="image/png", headers=PRIVATE)
 
-    @app.post("/v1/unknowns/assign", response_model=models.Assigned, responses=models.errors(401, 403, 404, 422))
+    @app.post("/v1/unknowns/assign", response_model=models.Assigned, responses=models.errors(401, 403, 404, 409, 422))
     async def assign(body: models.AssignBody, caller: Enroller) -> dict:
         """ "This is ...": enrol unknown sightings (one, or a whole cluster's) as the person named,
-        in one transaction; they leave the unknowns."""
-        held = await run(lambda: log.assign_all(body.sightings, body.name), caller=caller)
+        in one transaction; they leave the unknowns. 409, naming who, if a sighting is identified
+        as someone else enrolled (``allow_duplicate``, admin keys only: twins)."""
+        if body.allow_duplicate and not allows(caller.role, "admin"):
+            raise HTTPException(403, "allow_duplicate needs a key with the 'admin' role")
+        held = await run(
+            lambda: assign_sightings(recognizer, log, body.sightings, body.name, body.allow_duplicate), caller=caller
+        )
         return {"name": body.name, "sightings": body.sightings, "samples": held}
 
     # --- settings and audit ----------------------------------------------------------------------
@@ -861,7 +926,11 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         )
         error = {"$ref": "#/components/schemas/Error"}
         for operation in (op for path in schema["paths"].values() for op in path.values()):
-            for code, answer in operation.get("responses", {}).items():
+            answers = operation.setdefault("responses", {})
+            answers.setdefault("400", {"description": "a path or query that is not UTF-8 once percent-decoded"})
+            if "401" in answers:
+                answers.setdefault("429", {"description": "too many wrong keys from this address or for this key"})
+            for code, answer in answers.items():
                 if not code.startswith(("4", "5")):
                     continue
                 json_body = answer.get("content", {}).get("application/json", {})

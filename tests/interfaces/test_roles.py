@@ -181,6 +181,32 @@ def test_unknown_sightings_are_clustered_and_a_cluster_assigned_at_once(desk, da
     assert clients["checkin"].post("/v1/identify", files=kit_photo).json()["faces"][0]["name"] == "kit"
 
 
+def test_a_sighting_of_an_enrolled_person_is_not_assigned_to_another_name(desk, data):
+    """``assign`` keeps enrolment's duplicate-identity rule: rose, seen as a stranger before she was
+    enrolled, cannot become 'mallory' (HTTP 409 and the CLI, naming her); she stays assignable as
+    herself, and an admin may assign her to a twin."""
+    clients, url = desk
+    rose = [photo(data, f"knn_examples/train/rose_leslie/img{i}.jpg") for i in (1, 2)]
+    fields = {"source": "side door", "time": "2026-11-24T09:00:00Z", "unknowns": "true"}
+    sighting = clients["checkin"].post("/v1/checkin", files={"image": rose[1]}, data=fields).json()["events"][0]
+    assert sighting["event"] == "unknown"
+    assert clients["enrol"].post("/v1/persons/rose/images", files={"images": rose[0]}).status_code == 201
+    try:
+        body = {"name": "mallory", "sightings": [sighting["event_id"]]}
+        refused = clients["enrol"].post("/v1/unknowns/assign", json=body)
+        assert refused.status_code == 409 and "enrolled already as 'rose'" in refused.json()["detail"], refused.text
+        cli_result = run("--db", url, "assign", sighting["event_id"], "mallory")
+        assert cli_result.exit_code == 1 and "enrolled already as 'rose'" in cli_result.stderr
+        assert "mallory" not in [p["name"] for p in clients["read"].get("/v1/persons").json()]
+        assert sighting["event_id"] in [u["id"] for u in clients["read"].get("/v1/unknowns").json()]
+        twin = clients["enrol"].post("/v1/unknowns/assign", json=body | {"allow_duplicate": True})
+        assert twin.status_code == 403
+        own = clients["enrol"].post("/v1/unknowns/assign", json=body | {"name": "rose"})
+        assert own.status_code == 200 and own.json()["samples"] == 2
+    finally:
+        clients["admin"].delete("/v1/persons/rose")
+
+
 def test_changes_through_the_api_are_audited(desk, data):
     clients, url = desk
     enrol = clients["enrol"]

@@ -245,19 +245,25 @@ def test_two_server_processes_share_one_postgresql_store(postgres, data, tmp_pat
         second.stop()
 
 
-def test_the_key_guard_locks_an_address_out_for_its_window_only():
+def test_the_key_guard_throttles_an_address_or_a_key_prefix_for_its_window_only(tmp_path):
     from fastapi import HTTPException
 
     from facerec.interfaces.keyguard import KeyGuard
 
     now = [100.0]
-    guard = KeyGuard(failures=3, window=60, clock=lambda: now[0])
-    for _ in range(3):
-        guard.check("10.0.0.1")
-        guard.failed("10.0.0.1")
+    guard = KeyGuard(tmp_path / "guard.db", failures=3, window=60, clock=lambda: now[0])
+    for i in range(3):
+        guard.wrong_key("10.0.0.1", f"frk_{i:08d}xyz")
     with pytest.raises(HTTPException) as refused:
-        guard.check("10.0.0.1")
+        guard.wrong_key("10.0.0.1", "frk_another-one")
     assert refused.value.status_code == 429 and refused.value.headers["Retry-After"] == "60"
-    guard.check("10.0.0.2")  # another address is not affected
+    guard.wrong_key("10.0.0.2", "frk_another-one")  # another address is not affected
+    other = KeyGuard(tmp_path / "guard.db", failures=3, window=60, clock=lambda: now[0])  # another worker
+    with pytest.raises(HTTPException):
+        other.wrong_key("10.0.0.1", None)
+    for i in range(3, 6):
+        other.wrong_key(f"10.0.1.{i}", "frk_leakedstart-1")
+    with pytest.raises(HTTPException):
+        guard.wrong_key("10.0.1.9", "frk_leakedstart-2")  # the same 12 first characters
     now[0] += 61
-    guard.check("10.0.0.1")  # the window has passed
+    guard.wrong_key("10.0.0.1", "frk_leakedstart-3")  # the window has passed for both
