@@ -65,7 +65,11 @@ class EventPage(BaseModel):
 
 
 class WebhookCreate(BaseModel):
-    url: str = Field(max_length=2048, description="http:// or https://; private hosts only where an admin allowed them")
+    url: str = Field(
+        max_length=2048,
+        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+",
+        description="http:// or https://; private hosts only where an admin allowed them",
+    )
     events: list[EventType] = Field(default=[], description="the types to send; none: all")
     group: str | None = Field(default=None, max_length=255, description="only events about this group's members")
     from_start: bool = Field(default=False, description="also send every event still kept (default: from now)")

@@ -677,7 +677,9 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
             "unknowns": {"type": "string", "description": "true: keep unknown faces for review"},
             "session": {
                 "type": "string",
+                "minLength": 1,
                 "maxLength": 100,
+                "pattern": TEXT_PATTERN,
                 "description": "a kiosk's session: its frames share face tracks, so a person in front of it is "
                 "checked in once, on two faces of their track, not once per frame (closed after 30 s idle)",
             },
@@ -712,10 +714,8 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         check = True if config.require_liveness else liveness
         limit = None if threshold is None else check_threshold(threshold)
         session = values.get("session")
-        if session is not None and (
-            not isinstance(session, str) or not 0 < len(session) <= 100 or not session.isprintable()
-        ):
-            raise HTTPException(422, "'session' is a short printable string naming the kiosk's session")
+        if session is not None and (not isinstance(session, str) or not 0 < len(session) <= 100):
+            raise HTTPException(422, "'session' names the kiosk's session in 1 to 100 characters")
 
         def attendance(rule: ConfirmRule, follow: FollowConfig | None = None) -> Attendance:
             where = source.strip()
@@ -925,6 +925,10 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
             webhooks=app.webhooks.routes,
         )
         error = {"$ref": "#/components/schemas/Error"}
+        for hook in (op for path in schema.get("webhooks", {}).values() for op in path.values()):
+            answers = hook.setdefault("responses", {})
+            for code in [c for c in answers if c.startswith(("4", "5"))]:
+                answers.pop(code)  # a receiver's errors are its own: facerec retries any answer but 2xx
         for operation in (op for path in schema["paths"].values() for op in path.values()):
             answers = operation.setdefault("responses", {})
             answers.setdefault("400", {"description": "a path or query that is not UTF-8 once percent-decoded"})

@@ -86,12 +86,20 @@ DOCUMENTED = {
     # a schema cannot say "a photo with a face": random bytes are refused for their content
     "image content": (
         "ST202",
-        re.compile(r"not an image|not valid base64|no face found|cannot be decoded|missing image field|one face"),
+        re.compile(
+            r"not an image|not valid base64|no face found|cannot be decoded|missing image field|one face"
+            r"|no face in the clip was good enough"
+        ),
     ),
     # nor which dates a calendar has ("2026-02-30", year 1 moved by an offset): 422 a bad value
     "a date that is not one": ("ST202", re.compile(r"takes an ISO 8601 date|must lie between|is before|future")),
     # nor Unicode categories: format, surrogate, private and unassigned characters are refused too
     "text beyond the pattern": ("ST202", re.compile(r"cannot contain control characters \(U\+([0-9A-F]+)")),
+    # nor which hosts are public: a webhook to a private name or address needs an admin's allow-host
+    "a private webhook host": (
+        "ST202",
+        re.compile(r"is a private|resolves to the private address|cannot resolve|not a URL|names no host"),
+    ),
     # wrong keys past the limit are 429 (documented on every operation that needs a key)
     "wrong keys throttled": ("ST401", re.compile(r"too many wrong API keys")),
     # a person's name may hold "/": /v1/persons/x/samples is also the person "x/samples"
