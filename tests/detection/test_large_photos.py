@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_detector_parity import CONFIDENT, _iou
+from test_detector_parity import CONFIDENT, Parity, _iou
 
 from facerec.detection.mtcnn import MTCNN, area
 from facerec.images import load_image
@@ -80,51 +80,36 @@ def reference(photos):
     return {name: whole.detect(pixels) for name, pixels in photos.items()}
 
 
-def test_large_photos_match_the_cascade_on_the_whole_photo(photos, reference, detector):
+@pytest.fixture(scope="module")
+def found(photos, detector):
+    """What the detector under test (the default one) finds on each photo."""
+    return {name: detector.detect(pixels) for name, pixels in photos.items()}
+
+
+def test_large_photos_match_the_cascade_on_the_whole_photo(reference, found):
     """As test_detector_parity.py asks of smaller photos: every confident face found with IoU >=
     0.95, confidence within 0.01, landmarks within 2 px, and no confident face more."""
-    problems, widths = [], []
-    worst = {"iou": 1.0, "confidence": 0.0, "landmark_px": 0.0}
-    for name, pixels in photos.items():
-        found = detector.detect(pixels)
-        for ref in reference[name]:
-            if ref.confidence < CONFIDENT:
-                continue
-            widths.append(ref.width)
-            best = max(found, key=lambda f: _iou(f.box, ref.box), default=None)
-            if best is None:
-                problems.append(f"{name}: face {ref.box} not found")
-                continue
-            iou = _iou(best.box, ref.box)
-            dconf = abs(best.confidence - ref.confidence)
-            dland = float(np.abs(np.subtract(best.landmarks, ref.landmarks)).max())
-            worst = {
-                "iou": min(worst["iou"], iou),
-                "confidence": max(worst["confidence"], dconf),
-                "landmark_px": max(worst["landmark_px"], dland),
-            }
-            if iou < 0.95 or dconf > 0.01 or dland > 2.0:
-                problems.append(f"{name}: IoU {iou:.3f}, confidence off {dconf:.4f}, landmark off {dland:.2f} px")
-        for face in found:
-            if face.confidence >= CONFIDENT and not any(_iou(face.box, r.box) >= 0.5 for r in reference[name]):
-                problems.append(f"{name}: extra face {face.box} ({face.confidence:.3f})")
-    print(f"checked {len(widths)} faces of {min(widths):.0f} to {max(widths):.0f} px; worst: {worst}")
+    parity = Parity()
+    for name in found:
+        parity.check(name, found[name], [(f.box, f.confidence, f.landmarks) for f in reference[name]])
+    widths = parity.widths
+    print(f"checked {len(widths)} faces of {min(widths):.0f} to {max(widths):.0f} px; worst: {parity.worst}")
     assert len(widths) == 10 and max(widths) >= 1400 and sum(w >= 950 for w in widths) == 4
-    assert not problems, "\n".join(problems)
+    assert not parity.problems, "\n".join(parity.problems)
 
 
-def test_liveness_scores_on_large_photos_stay_with_the_vendors(photos, reference, detector):
+def test_liveness_scores_on_large_photos_stay_with_the_vendors(photos, reference, found):
     """MiniFASNet's crops are cut around the detector's boxes; the vendor's boxes are
     facenet-pytorch's (the reference's), through which test_liveness.py holds the networks to the
-    vendor's scores. On large photos the score from our boxes stays within 0.02 of it."""
+    vendor's scores. On large photos the score from our boxes stays within 0.02 of it (before,
+    from the reduced copy's boxes: 0.033 on average, 0.23 at worst, on photos like these)."""
     from facerec.liveness import LivenessChecker
 
     checker = LivenessChecker()
     drifts = []
     for name, pixels in photos.items():
-        found = detector.detect(pixels)
         for ref in (face for face in reference[name] if face.confidence >= CONFIDENT):
-            ours = max(found, key=lambda f: _iou(f.box, ref.box))
+            ours = max(found[name], key=lambda f: _iou(f.box, ref.box))
             ours_score, vendor_score = (verdict.score for verdict in checker.check(pixels, [ours, ref]))
             drifts.append(abs(ours_score - vendor_score))
     print(f"liveness drift on {len(drifts)} faces: mean {np.mean(drifts):.4f}, largest {max(drifts):.4f}")
