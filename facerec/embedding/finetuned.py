@@ -27,14 +27,25 @@ BACKBONE_SIZE = 512
 
 
 class EmbeddingHead(nn.Module):
-    """Linear projection of the backbone's unit 512-d vectors, then L2 normalisation."""
+    """Linear projection of the backbone's unit 512-d vectors, then L2 normalisation.
 
-    def __init__(self, dimension: int, inputs: int = BACKBONE_SIZE) -> None:
+    With an ``input_centre`` (the base model's centre), the head projects the vectors the base
+    model is used with, ``unit(x - centre)`` (space.centred), not the network's raw ones: the
+    direction every face shares is gone before the projection spends dimensions on it. Heads
+    saved before there was a centre have an empty one and read the raw vectors."""
+
+    def __init__(self, dimension: int, inputs: int = BACKBONE_SIZE, input_centre: torch.Tensor | None = None) -> None:
         super().__init__()
         self.linear = nn.Linear(inputs, dimension)
+        centre = torch.zeros(0) if input_centre is None else torch.as_tensor(input_centre, dtype=torch.float32)
+        self.register_buffer("input_centre", centre.reshape(-1).clone())
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """What the projection sees of the backbone's unit vectors ``x``."""
+        return F.normalize(x - self.input_centre, p=2, dim=1) if self.input_centre.numel() else x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.linear(x), p=2, dim=1)
+        return F.normalize(self.linear(self.inputs(x)), p=2, dim=1)
 
 
 class WithHead(nn.Module):
@@ -65,6 +76,7 @@ def save(path: Path, *, head: EmbeddingHead, backbone: dict[str, torch.Tensor], 
 
 
 def head_from(checkpoint: dict) -> EmbeddingHead:
-    head = EmbeddingHead(int(checkpoint["dimension"]))
-    head.load_state_dict(checkpoint["head"])
+    state = dict(checkpoint["head"])
+    head = EmbeddingHead(int(checkpoint["dimension"]), input_centre=state.setdefault("input_centre", torch.zeros(0)))
+    head.load_state_dict(state)
     return head.eval().requires_grad_(False)

@@ -7,9 +7,10 @@
   brightness, contrast and colour jitter). Batch-norm statistics stay frozen: P x K batches are
   too small and too skewed to re-estimate them.
 
-The head starts where the base model is: the identity for 512-d, the principal directions of
-the training faces' vectors for fewer dimensions, so epoch 0 is already a sensible model and
-training only has to improve on it. Every epoch is validated on people never trained on; the
+The head reads the base model's vectors as the model is used, centred on its centre, and starts
+where the base model is: the identity for 512-d, the principal directions of the training faces'
+centred vectors for fewer dimensions, so epoch 0 is already a sensible model and training only
+has to improve on it. Every epoch is validated on people never trained on; the
 model file always holds the best epoch so far, and a resume file holds everything needed to go
 on (``--resume``), random generator states included, so a fixed seed gives the same run.
 """
@@ -171,14 +172,18 @@ class Trainer:
         return torch.from_numpy(vectors)
 
     def _initial_head(self) -> finetuned.EmbeddingHead:
-        head = finetuned.EmbeddingHead(self.config.dimension)
+        """The head that gives the base model as it is used: its centred vectors for 512-d (the
+        identity on them), their principal directions for fewer dimensions. It reads the vectors
+        centred on the base model's centre, so it learns in the space the model is used in."""
+        centre = None if self.base.centre is None else torch.from_numpy(np.asarray(self.base.centre, np.float32))
+        head = finetuned.EmbeddingHead(self.config.dimension, input_centre=centre)
         with torch.no_grad():
             if self.config.dimension == finetuned.BACKBONE_SIZE:
                 head.linear.weight.copy_(torch.eye(finetuned.BACKBONE_SIZE))
                 head.linear.bias.zero_()
             else:
                 rows = np.flatnonzero(np.isin(self.crops.people, self.train_people))
-                vectors = self.features[rows] if self.features is not None else self._frozen(rows)
+                vectors = head.inputs(self.features[rows] if self.features is not None else self._frozen(rows))
                 mean = vectors.mean(dim=0)
                 # full_matrices: with fewer faces than dimensions, the rest is an orthonormal completion
                 _, _, directions = torch.linalg.svd(vectors - mean, full_matrices=True)

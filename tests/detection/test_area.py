@@ -42,3 +42,38 @@ def test_crops_equal_torch_area_interpolation_of_each_window(seed, size):
 def test_crops_of_nothing():
     table = area.summed_area_table(np.zeros((5, 5, 3), np.uint8))
     assert area.crops(table, np.zeros((0, 4), np.int64), 24).shape == (0, 3, 24, 24)
+
+
+# --- without a table of the whole image (photos past DETECT_MAX_PIXELS) ------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(12, 300), st.integers(12, 300), st.integers(0, 2**31 - 1), st.data())
+def test_levels_made_from_the_photo_equal_those_from_its_table(src_h, src_w, seed, draw):
+    """area.level (a level, or some of its rows, summed from the photo in parts) gives resize's bits."""
+    image = np.random.default_rng(seed).integers(0, 256, (src_h, src_w, 3), dtype=np.uint8)
+    height, width = draw.draw(st.integers(1, src_h)), draw.draw(st.integers(1, src_w))
+    start = draw.draw(st.integers(0, height - 1))
+    stop = draw.draw(st.integers(start + 1, height))
+    whole = area.resize(area.summed_area_table(image), height, width)
+    np.testing.assert_array_equal(area.level(image, height, width), whole)
+    np.testing.assert_array_equal(area.level(image, height, width, (start, stop)), whole[:, start:stop])
+
+
+def test_crops_cut_from_the_photo_equal_those_from_its_table(data, monkeypatch):
+    """area.window_crops gives crops' bits for windows smaller and larger than the crop, at the
+    image's edges, and larger than CROP_TABLE_PIXELS (cut from sums, not a table of their own:
+    checked both ways by lowering the bound)."""
+    from facerec.images import load_image
+
+    image = load_image(data / "face_recognition/examples/obama-1080p.jpg")
+    table = area.summed_area_table(image)
+    windows = np.array(
+        [[0, 0, 1920, 1080], [881, 96, 1118, 421], [10, 20, 30, 44], [100, 100, 101, 103], [1900, 1070, 1920, 1080]]
+    )
+    for size in (24, 48):
+        want = area.crops(table, windows, size)
+        np.testing.assert_array_equal(area.window_crops(image, windows, size), want)
+        monkeypatch.setattr(area, "CROP_TABLE_PIXELS", 0)
+        np.testing.assert_array_equal(area.window_crops(image, windows, size), want)
+        monkeypatch.undo()

@@ -110,7 +110,14 @@ def test_pnet_in_strips_equals_one_pass(height, width, backend):
     pnet = module.load_nets(backend)[0]
     level = np.random.default_rng(height).uniform(-1, 1, (1, 3, height, width)).astype(np.float32)
     whole_reg, whole_prob = pnet(level)
-    reg, prob = module._pnet_forward(pnet, level, module.Strips(pixels=1000, rows=37))
+    asked = []
+
+    def rows(start, stop):
+        asked.append((start, stop))
+        return level[:, :, start:stop]
+
+    reg, prob = module._pnet_forward(pnet, rows, height, width, module.Strips(pixels=1000, rows=37))
+    assert len(asked) > 1 and max(stop - start for start, stop in asked) <= 2 * 37 + 10  # strips, never whole
     assert prob.shape == whole_prob.shape and reg.shape == whole_reg.shape
     np.testing.assert_allclose(prob, whole_prob, atol=1e-6, rtol=0)
     np.testing.assert_allclose(reg, whole_reg, atol=1e-5, rtol=0)
@@ -142,23 +149,27 @@ def test_onet_a_few_crops_at_a_time_equals_whole_chunks(data):
         np.testing.assert_array_equal(got, want)
 
 
-def test_a_photo_over_the_detection_limit_is_searched_reduced_and_answered_at_full_size(detector, data):
-    """A 12 MP photo (over DETECT_MAX_PIXELS) is searched on an area-reduced copy; its faces come
-    back in the photo's own pixels: where the same scene, small enough to be searched whole,
-    puts them, scaled up."""
+def test_a_photo_over_the_detection_limit_is_answered_at_full_size(detector, data):
+    """A 12 MP photo (over DETECT_MAX_PIXELS) has no table of its own, yet its faces come back in
+    its own pixels: where the same scene, small enough to be searched whole, puts them, scaled up.
+    (test_large_photos.py holds such photos to facenet-pytorch's cascade.)"""
     import cv2
 
-    from facerec.detection.mtcnn.area import DETECT_MAX_PIXELS, working_copy
+    from facerec.detection.mtcnn import detector as module
+    from facerec.detection.mtcnn.area import DETECT_MAX_PIXELS
 
     small = load_image(data / "face_recognition/examples/two_people.jpg")
     factor = 4000 / small.shape[1]
     large = cv2.resize(small, (4000, round(small.shape[0] * factor)), interpolation=cv2.INTER_LINEAR)
     assert large.shape[0] * large.shape[1] > DETECT_MAX_PIXELS >= small.shape[0] * small.shape[1]
-    copy, fx, fy = working_copy(large)
-    assert copy.shape[0] * copy.shape[1] <= DETECT_MAX_PIXELS and fx == pytest.approx(fy, rel=1e-3)
+    assert module._Image.of(large).table is None and module._Image.of(small).table is not None
     found, expected = detector.detect(large), detector.detect(small)
-    assert len(found) == len(expected) == 2
-    for got, want in zip(sorted(found, key=lambda f: f.box[0]), sorted(expected, key=lambda f: f.box[0]), strict=True):
+    # The photo's two people; scaled up, a small face at the bottom becomes confident too.
+    assert len(expected) == 2 and len(found) == 3
+    for want in expected:
+        got = min(found, key=lambda f: np.abs(np.subtract(f.box, np.multiply(want.box, factor))).max())
+        # MTCNN is not scale-invariant: facenet-pytorch's cascade on the large photo itself puts
+        # one chin 10% of the face lower than the small photo's, scaled up.
         width = want.width * factor
-        assert np.abs(np.subtract(got.box, np.multiply(want.box, factor))).max() < 0.08 * width
+        assert np.abs(np.subtract(got.box, np.multiply(want.box, factor))).max() < 0.12 * width
         assert np.abs(np.subtract(got.landmarks, np.multiply(want.landmarks, factor))).max() < 0.08 * width

@@ -66,6 +66,9 @@ class Strips:
 # process): 1920x1080 117 -> 98 and 177 -> 150 ms, 1280x720 91 -> 78 ms, 640x480 25.3 -> 23.8 ms.
 # Torch measured the other way round (640x480 55 against 60 ms, 1920x1080 221 against 241 ms).
 CPU_STRIPS = {"onnx": Strips(50_000, 16), "torch": Strips(400_000, 96)}
+# The levels of a photo without a table (see area.level) are made in strips of this many output
+# rows on a GPU too, so that no level is held whole.
+PHOTO_STRIP_ROWS = 96
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,27 @@ class DetectorConfig:
 
 @dataclass(frozen=True)
 class _Image:
+    """An image in the cascade: a summed-area table of it, or, past area.DETECT_MAX_PIXELS, the
+    photo itself, from which levels and crops are made in parts (see area.level)."""
+
     height: int
     width: int
-    table: np.ndarray  # summed-area table, see area.summed_area_table
+    table: np.ndarray | None  # summed-area table, see area.summed_area_table
+    pixels: np.ndarray | None = None  # the photo (H x W x 3 uint8), where it has no table
+
+    @classmethod
+    def of(cls, pixels: np.ndarray, max_pixels: int | None = area.DETECT_MAX_PIXELS) -> _Image:
+        """``pixels`` with a table where it has at most ``max_pixels`` (None: any size)."""
+        height, width = pixels.shape[:2]
+        if max_pixels is None or height * width <= max_pixels:
+            return cls(height, width, area.summed_area_table(pixels))
+        return cls(height, width, None, pixels)
+
+    def crops(self, windows: np.ndarray, size: int) -> np.ndarray:
+        """The networks' input for these windows (see _crops)."""
+        if self.table is None:
+            return _normalise(area.window_crops(self.pixels, windows, size))
+        return _crops(self.table, windows, size)
 
 
 @dataclass(frozen=True)
@@ -146,24 +167,27 @@ def _normalise(pixels: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _pnet_forward(pnet: Network, level: np.ndarray, strips: Strips | None) -> tuple[np.ndarray, np.ndarray]:
-    """P-Net over one 1 x 3 x H x W level; with ``strips``, a large level goes in strips with
-    the same result.
+def _pnet_forward(
+    pnet: Network, level: Callable[[int, int], np.ndarray], height: int, width: int, strips: Strips | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """P-Net over one height x width level, whose rows [a, b) ``level(a, b)`` gives (1 x 3 x
+    (b - a) x width, normalised); with ``strips``, a large level goes in strips with the same
+    result.
 
     Output row j sees input rows 2j .. 2j + 11, so a strip of output rows [a, b) needs input
     rows [2a, 2b + 10); strips start on even rows, so the 2x2 pooling grid is unchanged.
     """
-    height, width = level.shape[2], level.shape[3]
     if strips is None or height * width <= strips.pixels:
-        return pnet(level)
-    regs, probs = [], []
-    rows = native.output_side(height)
+        return pnet(level(0, height))
+    rows, columns = native.output_side(height), native.output_side(width)
+    regs = np.empty((1, 4, rows, columns), np.float32)
+    probs = np.empty((1, rows, columns), np.float32)
     for start in range(0, rows, strips.rows):
         stop = min(rows, start + strips.rows)
-        reg, prob = pnet(level[:, :, 2 * start : min(height, 2 * stop + 10)])
-        regs.append(reg[:, :, : stop - start])
-        probs.append(prob[:, : stop - start])
-    return np.concatenate(regs, axis=2), np.concatenate(probs, axis=1)
+        reg, prob = pnet(level(2 * start, min(height, 2 * stop + 10)))
+        regs[:, :, start:stop] = reg[:, :, : stop - start]
+        probs[:, start:stop] = prob[:, : stop - start]
+    return regs, probs
 
 
 class NetworkPNet:
@@ -176,10 +200,23 @@ class NetworkPNet:
         self.strips = strips
 
     def maps(
-        self, table: np.ndarray, sizes: Sequence[tuple[int, int]], map: Callable = map, workers: int = 1
+        self, source: np.ndarray, sizes: Sequence[tuple[int, int]], map: Callable = map, workers: int = 1
     ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """P-Net's maps of the levels of these sizes of the image behind the summed-area table
+        ``source``, or of the photo ``source`` itself (H x W x 3 uint8: see area.level), whose
+        levels are made a strip at a time, never whole."""
+        from_photo = source.dtype == np.uint8
+
         def level(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-            return _pnet_forward(self.network, _normalise(area.resize(table, *size))[None], self.strips)
+            if from_photo:
+                return _pnet_forward(
+                    self.network,
+                    lambda start, stop: _normalise(area.level(source, *size, (start, stop)))[None],
+                    *size,
+                    self.strips or Strips(0, PHOTO_STRIP_ROWS),
+                )
+            pixels = _normalise(area.resize(source, *size))[None]
+            return _pnet_forward(self.network, lambda start, stop: pixels[:, :, start:stop], *size, self.strips)
 
         # In the pyramid's order, largest first: with two workers, the first level alone is about
         # half the work, so it must not start last.
@@ -194,10 +231,13 @@ def propose(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stage 1: P-Net over every pyramid level; squared candidate boxes and their scores."""
     scales = boxes.pyramid_scales(image.height, image.width, config.min_face_size, config.scale_factor)
+    if image.table is None:  # only the levels of a copy of DETECT_MAX_PIXELS (see area.py)
+        largest = area.DETECT_MAX_PIXELS * (12.0 / config.min_face_size) ** 2
+        scales = [s for s in scales if np.prod(boxes.scaled_size(image.height, image.width, s)) <= largest]
     if not scales:
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
     sizes = [boxes.scaled_size(image.height, image.width, scale) for scale in scales]
-    maps = pnet.maps(image.table, sizes, workers.map, workers.count)
+    maps = pnet.maps(image.table if image.table is not None else image.pixels, sizes, workers.map, workers.count)
 
     def level(scale: float, reg: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         found, scores, regs = boxes.pnet_candidates(reg[0], prob[0], scale, config.thresholds[0])
@@ -258,7 +298,7 @@ def _on_crops(
         pixels = np.empty((len(part), 3, size, size), dtype=np.float32)
         for i in np.unique(ids):
             mine = ids == i
-            pixels[mine] = _crops(images[int(i)].table, part[mine], size)
+            pixels[mine] = images[int(i)].crops(part[mine], size)
         step = batch or len(pixels)
         return _joined(net(pixels[first : first + step]) for first in range(0, len(pixels), step))
 
@@ -329,10 +369,15 @@ class MTCNN:
         backend: Backend = "auto",
         threads: int | None = None,
         native_pnet: bool = True,
+        max_pixels: int | None = area.DETECT_MAX_PIXELS,
     ) -> None:
         """``native_pnet=False`` keeps P-Net on ONNX Runtime even where facerec's C kernel is built
-        (see :mod:`facerec.detection.mtcnn.native`; it is used on the CPU with ONNX Runtime)."""
+        (see :mod:`facerec.detection.mtcnn.native`; it is used on the CPU with ONNX Runtime).
+        ``max_pixels=None`` searches a photo of any size with every pyramid level and one table of
+        it, facenet-pytorch's cascade to the letter, at a memory cost that grows with the photo
+        (gigabytes past 30 MP); the default bounds it (see area.DETECT_MAX_PIXELS)."""
         self.config = config or DetectorConfig()
+        self.max_pixels = max_pixels
         self.device, self.backend = resolve(device, backend, threads)
         self._workers = SERIAL
         on_cpu = self.device == "cpu"
@@ -355,6 +400,14 @@ class MTCNN:
             pnet, self.rnet, self.onet = nets
             self.pnet = NetworkPNet(pnet, CPU_STRIPS[self.backend] if on_cpu else None)
 
+    def _pnet_for(self, image: _Image) -> PNetRunner:
+        """P-Net for this image: the C kernel reads only whole int32 tables, so a photo without
+        one (past max_pixels, or past int32's reach with max_pixels=None) runs on ONNX Runtime."""
+        if isinstance(self.pnet, NetworkPNet) or (image.table is not None and image.table.dtype == np.int32):
+            return self.pnet
+        (pnet,) = load_nets(self.backend, self.device, 1, ("pnet",))  # loaded once per process
+        return NetworkPNet(pnet, CPU_STRIPS[self.backend])
+
     def detect(self, image: ImageSource) -> list[Face]:
         """Faces in one image (any input :func:`facerec.images.load_image` takes)."""
         return self.detect_batch([image])[0]
@@ -362,20 +415,10 @@ class MTCNN:
     def detect_batch(self, images: Sequence[ImageSource]) -> list[list[Face]]:
         """Faces in each of several images. One image has its levels and crops shared among the
         workers; several images are shared out whole, one per worker at a time."""
-        prepared, factors = [], []
-        for image in images:
-            pixels, fx, fy = area.working_copy(load_image(image))
-            prepared.append(_Image(pixels.shape[0], pixels.shape[1], area.summed_area_table(pixels)))
-            factors.append((fx, fy))
-            del pixels
+        prepared = [_Image.of(load_image(image), self.max_pixels) for image in images]
         if self._workers.count == 1 or len(prepared) == 1:
-            found = self._cascade(prepared, self._workers)
-        else:
-            found = [faces for (faces,) in self._workers.map(lambda image: self._cascade([image]), prepared)]
-        return [
-            faces if (fx, fy) == (1.0, 1.0) else [face.scaled(fx, fy) for face in faces]
-            for faces, (fx, fy) in zip(found, factors, strict=True)
-        ]
+            return self._cascade(prepared, self._workers)
+        return [faces for (faces,) in self._workers.map(lambda image: self._cascade([image]), prepared)]
 
     def follow(
         self, image: ImageSource, predicted: Sequence[Sequence[float]], threshold: float = 0.5
@@ -414,7 +457,7 @@ class MTCNN:
 
     def _cascade(self, images: Sequence[_Image], workers: Workers = SERIAL) -> list[list[Face]]:
         """The three stages over some images; stages 2 and 3 take all their candidates at once."""
-        parts = [propose(self.pnet, image, self.config, workers) for image in images]
+        parts = [propose(self._pnet_for(image), image, self.config, workers) for image in images]
         candidates = _Candidates(
             np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 4), np.float32),
             np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.float32),
