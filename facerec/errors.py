@@ -46,3 +46,11 @@ class UnknownPersonError(StoreError):
 
 class DuplicateNameError(StoreError):
     """A person of that name exists already."""
+
+
+class EncryptionKeyError(StoreError):
+    """The encryption key is missing, malformed, or not the one the store's data was sealed with."""
+
+
+class ConsentRequiredError(StoreError):
+    """The store requires a consent record before it keeps a person's biometric data."""

@@ -12,7 +12,9 @@ The index is a read model of the store's ``person_vector`` rows, never a source 
   and catches up from the change log (who was enrolled, removed, renamed since) by removing and
   adding centroids by id, never rebuilding for a change; an IVF index is retrained (rebuilt) only
   when the gallery has grown ``RETRAIN_GROWTH`` times past what its lists were trained on;
-- it is **saved beside the store**, named after it (two stores in one folder keep their own), with
+- it is **saved beside the store** (sealed with the store's key when it has one: its centroids
+  are biometric templates; opening it costs one AES-GCM pass over the file), named after it (two
+  stores in one folder keep their own), with
   the revision it covers and the identity of the faiss file: a new process reads it and catches up,
   so a cold start reads one file and a few change-log rows, and hashes nothing;
 - a missing, damaged or foreign file, or a change log that no longer reaches back, is repaired
@@ -33,6 +35,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from facerec.errors import StoreError
 from facerec.files import write_atomically
 from facerec.store import Store
 
@@ -270,7 +273,9 @@ class PersonIndex:
                 self._faiss_path.unlink(missing_ok=True)
                 stat = None
             else:
-                write_atomically(self._faiss_path, lambda tmp: faiss.write_index(self.index, str(tmp)))
+                # Sealed with the store's key when it has one: the file holds every person's centroid.
+                sealed = self.store.keyring.seal_file(faiss.serialize_index(self.index).tobytes())
+                write_atomically(self._faiss_path, lambda tmp: tmp.write_bytes(sealed))
                 stat = os.stat(self._faiss_path)
             ids = list(self.names)
             meta = {
@@ -301,11 +306,12 @@ class PersonIndex:
                     stat = os.fstat(handle.fileno())
                     if [stat.st_size, stat.st_mtime_ns, stat.st_ino] != meta["faiss"]:
                         return False  # written by another process after this JSON: not the file it describes
-                    index = faiss.read_index(faiss.PyCallbackIOReader(handle.read))
+                    opened = self.store.keyring.open_file(handle.read())
+                index = faiss.deserialize_index(np.frombuffer(opened, np.uint8))
                 _ready(index)
             names = dict(zip(meta["ids"], meta["names"], strict=True))
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError):
-            return False
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError, StoreError):
+            return False  # a file sealed by another key, or a plain one where a key is set: rebuilt
         if (index.ntotal if index is not None else 0) != len(names) or meta["people"] != len(names):
             return False
         self.index, self.names, self.revision = index, names, int(meta["revision"])

@@ -23,21 +23,32 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from facerec.errors import DuplicateNameError, StoreError, StoreUnavailableError, UnknownPersonError
-from facerec.store import migrations
+from facerec.errors import (
+    ConsentRequiredError,
+    DuplicateNameError,
+    EncryptionKeyError,
+    StoreError,
+    StoreUnavailableError,
+    UnknownPersonError,
+)
+from facerec.store import migrations, policy
 from facerec.store.models import (
+    AttendanceEvent,
     AuditEntry,
     ChangeLog,
+    Consent,
     FaceSample,
     GroupMember,
     Person,
     PersonVector,
+    SpoofEvent,
     StoreSetting,
     StoreState,
     UnknownSighting,
     utcnow,
 )
 from facerec.store.records import PersonRecord, SampleRecord, StoredSample
+from facerec.store.sealing import Keyring
 
 HOME_ENV = "FACEREC_HOME"
 MAX_NAME = 255
@@ -51,6 +62,9 @@ _ACTOR: ContextVar[str | None] = ContextVar("facerec_actor", default=None)
 # a process whose index is further behind than that rebuilds it instead of catching up.
 CHANGE_LOG_KEPT = 100_000
 CHANGE_LOG_PRUNE_EVERY = 1_000
+# What each sealed blob is, bound to it as associated data (a crop cannot pass for an embedding).
+EMBEDDING, CROP, CENTROID = "face_sample.embedding", "face_sample.crop", "person_vector.centroid"
+SEALED_TABLES = (FaceSample, PersonVector, AttendanceEvent, UnknownSighting, SpoofEvent)
 
 
 def facerec_home() -> Path:
@@ -153,10 +167,15 @@ def _sqlite_engine(url: str, read_only: bool = False) -> Engine:
 
 
 class Store:
-    """People and their face samples in SQL (SQLite by default, PostgreSQL by URL)."""
+    """People and their face samples in SQL (SQLite by default, PostgreSQL by URL).
 
-    def __init__(self, url: str | None = None) -> None:
+    ``keyring`` (default: the key of ``$FACEREC_KEY_FILE`` / ``$FACEREC_KEY``, see
+    facerec.store.sealing) seals embeddings, centroids and crops as they are written; a store that
+    holds rows sealed by a key the keyring lacks refuses to open, before anything is read."""
+
+    def __init__(self, url: str | None = None, keyring: Keyring | None = None) -> None:
         self.url = url or default_url()
+        self.keyring = Keyring.from_environment() if keyring is None else keyring
         try:
             backend = make_url(self.url).get_backend_name()
         except ArgumentError:
@@ -179,6 +198,42 @@ class Store:
         # that PostgreSQL itself searches (facerec.identity.pg_index), written in the same transaction.
         self.postgresql = backend == "postgresql"
         self.pgvector = False  # known to have the column (checked again where a centroid is written)
+        self._check_keys()
+
+    def sealed_with(self) -> set[str]:
+        """The ids of the keys that sealed rows held now (each table's key_id column is indexed)."""
+        with self.reading() as session:
+            return {
+                key_id
+                for table in SEALED_TABLES
+                for key_id in session.scalars(select(table.key_id).where(table.key_id.is_not(None)).distinct())
+            }
+
+    def _check_keys(self) -> None:
+        """Refuse a store whose data some key we lack sealed: nothing is decrypted or written."""
+        missing = self.sealed_with() - self.keyring.ids
+        if not missing:
+            return
+        where = make_url(self.url).render_as_string()
+        if not self.keyring.ids:
+            raise EncryptionKeyError(
+                f"the store at {where} holds biometric data encrypted with key {', '.join(sorted(missing))}: set "
+                "FACEREC_KEY_FILE (or FACEREC_KEY) to that key to open it; nothing was read or changed"
+            )
+        raise EncryptionKeyError(
+            f"the store at {where} holds biometric data encrypted with key {', '.join(sorted(missing))}, not with "
+            f"the key configured ({', '.join(sorted(self.keyring.ids))}): wrong key, nothing was read or changed "
+            "(if `facerec keys rotate` was interrupted, run it again with both keys)"
+        )
+
+    def _seal(self, data: bytes, what: str) -> tuple[bytes, str | None]:
+        return self.keyring.seal(data, what)
+
+    def _open(self, blob: bytes, key_id: str | None, what: str) -> bytes:
+        return self.keyring.open(blob, key_id, what)
+
+    def _vector(self, blob: bytes, key_id: str | None, dimension: int, what: str = EMBEDDING) -> np.ndarray:
+        return np.frombuffer(self._open(blob, key_id, what), dtype="<f4", count=dimension)
 
     def _open_read_only(self) -> None:
         """A SQLite store on a read-only file system (or a file we may not write): opened as it
@@ -232,10 +287,10 @@ class Store:
                 connection.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
                 connection.execute(text("ALTER TABLE person_vector ADD COLUMN IF NOT EXISTS centroid_v vector"))
                 rows = connection.execute(
-                    text("SELECT person_id, centroid, dimension FROM person_vector WHERE centroid_v IS NULL")
+                    text("SELECT person_id, centroid, dimension, key_id FROM person_vector WHERE centroid_v IS NULL")
                 ).all()
-                for person_id, blob, dim in rows:
-                    vector = np.frombuffer(blob, "<f4", count=dim)
+                for person_id, blob, dim, key_id in rows:
+                    vector = self._vector(blob, key_id, dim, CENTROID)
                     connection.execute(
                         text("UPDATE person_vector SET centroid_v = CAST(:v AS vector) WHERE person_id = :p"),
                         {"v": _vector_text(vector), "p": person_id},
@@ -332,16 +387,17 @@ class Store:
     def _update_centroid(self, session: Session, person_id: int) -> None:
         """A person's centroid as their samples make it now (no row when they hold none)."""
         rows = session.execute(
-            select(FaceSample.model, FaceSample.centre, FaceSample.dimension, FaceSample.embedding).where(
-                FaceSample.person_id == person_id
-            )
+            select(
+                FaceSample.model, FaceSample.centre, FaceSample.dimension, FaceSample.embedding, FaceSample.key_id
+            ).where(FaceSample.person_id == person_id)
         ).all()
         session.execute(delete(PersonVector).where(PersonVector.person_id == person_id))
         if not rows:
             return
-        model, centre, dimension, _ = rows[0]
-        total = np.sum([np.frombuffer(blob, "<f4", count=dim) for *_, dim, blob in rows], axis=0, dtype=np.float64)
+        model, centre, dimension, *_ = rows[0]
+        total = np.sum([self._vector(blob, key, dim) for *_, dim, blob, key in rows], axis=0, dtype=np.float64)
         centroid = (total / max(float(np.linalg.norm(total)), 1e-12)).astype("<f4")
+        sealed, key_id = self._seal(centroid.tobytes(), CENTROID)
         session.add(
             PersonVector(
                 person_id=person_id,
@@ -349,7 +405,8 @@ class Store:
                 centre=centre,
                 dimension=dimension,
                 samples=len(rows),
-                centroid=centroid.tobytes(),
+                centroid=sealed,
+                key_id=key_id,
             )
         )
         session.flush()
@@ -449,7 +506,9 @@ class Store:
         """(person ids, names, centroids) of one kind of vector, by person id: every person's in
         chunks (ids above ``after``, at most ``limit``), or those of ``people``."""
         query = (
-            select(PersonVector.person_id, Person.name, PersonVector.centroid, PersonVector.dimension)
+            select(
+                PersonVector.person_id, Person.name, PersonVector.centroid, PersonVector.dimension, PersonVector.key_id
+            )
             .join(Person, Person.id == PersonVector.person_id)
             .where(PersonVector.model == model, _same_centre(PersonVector.centre, centre))
             .order_by(PersonVector.person_id)
@@ -462,8 +521,7 @@ class Store:
                 query = query.limit(limit)
         with self.reading() as session:
             rows = session.execute(query).all()
-        ids, names, vectors = _unpack([(r[0], r[1], r[2], r[3]) for r in rows])
-        return ids, names, vectors
+        return _unpack([(r[0], r[1], self._open(r[2], r[4], CENTROID), r[3]) for r in rows])
 
     def people_count(self, model: str, centre: str | None) -> int:
         """People with a centroid of this kind: the gallery's size, as identification counts it."""
@@ -495,17 +553,18 @@ class Store:
         sightings), for moving them to another kind of vector."""
         with self.reading() as session:
             rows = session.execute(
-                select(table.id, table.centre, table.embedding, table.dimension)
+                select(table.id, table.centre, table.embedding, table.dimension, table.key_id)
                 .where(table.model == model)
                 .order_by(table.id)
             ).all()
-        return _unpack(rows)
+        what = f"{table.__tablename__}.embedding"
+        return _unpack([(r[0], r[1], self._open(r[2], r[4], what), r[3]) for r in rows])
 
     def embeddings(self, model: str, person: str | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
         """(sample ids, person names, N x D vectors) of every sample made with ``model`` (of one
         ``person`` only, if named; none if no one has that name)."""
         query = (
-            select(FaceSample.id, Person.name, FaceSample.embedding, FaceSample.dimension)
+            select(FaceSample.id, Person.name, FaceSample.embedding, FaceSample.dimension, FaceSample.key_id)
             .join(Person)
             .where(FaceSample.model == model)
             .order_by(FaceSample.id)
@@ -514,7 +573,7 @@ class Store:
             query = query.where(Person.name == check_name(person))
         with self.reading() as session:
             rows = session.execute(query).all()
-        return _unpack(rows)
+        return _unpack([(r[0], r[1], self._open(r[2], r[4], EMBEDDING), r[3]) for r in rows])
 
     def setting(self, key: str) -> dict | None:
         with self.reading() as session:
@@ -538,6 +597,7 @@ class Store:
     ) -> tuple[PersonRecord, int, list[str]]:
         """:meth:`add_samples` inside a caller's transaction (to join it with other changes)."""
         name = check_name(name)
+        rules = self.may_keep(session, name)
         person = session.scalar(select(Person).where(Person.name == name))
         if person is None:
             person = Person(name=name)
@@ -550,6 +610,8 @@ class Store:
                 duplicates.append(sample.source_path)
                 continue
             held.add(sample.source_sha256)
+            embedding, key_id = self._seal(np.asarray(sample.embedding, dtype="<f4").tobytes(), EMBEDDING)
+            crop, _ = self._seal(sample.crop_png if rules["keep_photos"] else b"", CROP)
             session.add(
                 FaceSample(
                     person_id=person.id,
@@ -557,8 +619,9 @@ class Store:
                     centre=sample.centre,
                     preprocessing=sample.preprocessing,
                     dimension=int(sample.embedding.shape[0]),
-                    embedding=np.asarray(sample.embedding, dtype="<f4").tobytes(),
-                    crop=sample.crop_png,
+                    embedding=embedding,
+                    key_id=key_id,
+                    crop=crop,
                     source_path=sample.source_path,
                     source_sha256=sample.source_sha256,
                     box=[float(v) for v in sample.box],
@@ -575,6 +638,22 @@ class Store:
         session.flush()
         return self._record(person, self._count(session, person.id)), added, duplicates
 
+    @staticmethod
+    def may_keep(session: Session, name: str) -> dict:
+        """The privacy settings, once it is known that ``name``'s biometric data may be kept:
+        ConsentRequiredError if the store requires consent and holds no live record for them."""
+        rules = policy.read(session)
+        if rules["require_consent"]:
+            given = session.scalar(
+                select(Consent.id).where(Consent.subject == name, Consent.withdrawn_at.is_(None)).limit(1)
+            )
+            if given is None:
+                raise ConsentRequiredError(
+                    f"this store requires consent before enrolment and holds none for {name!r}: "
+                    f"record it first (facerec consent give {name} --purpose ... --policy ...)"
+                )
+        return rules
+
     def dump(self) -> list[dict]:
         """Everything the store holds, as plain data (for export): people with their samples."""
         with self.reading() as session:
@@ -588,11 +667,11 @@ class Store:
                     "updated": _aware(person.updated_at).isoformat(),
                     "samples": [
                         {
-                            "embedding": np.frombuffer(s.embedding, dtype="<f4", count=s.dimension).copy(),
+                            "embedding": self._vector(s.embedding, s.key_id, s.dimension).copy(),
                             "model": s.model,
                             "centre": s.centre,
                             "preprocessing": s.preprocessing,
-                            "crop_png": s.crop,
+                            "crop_png": self._open(s.crop, s.key_id, CROP),
                             "source_path": s.source_path,
                             "source_sha256": s.source_sha256,
                             "box": s.box,
@@ -623,6 +702,7 @@ class Store:
                 )
             for entry in people:
                 name = check_name(entry["name"])
+                rules = self.may_keep(session, name)
                 person = session.scalar(select(Person).where(Person.name == name))
                 if person is None:
                     person = Person(name=name, external_id=entry.get("external_id"), info=entry.get("metadata"))
@@ -636,6 +716,8 @@ class Store:
                         continue
                     held.add(sample["source_sha256"])
                     vector = np.asarray(sample["embedding"], dtype="<f4")
+                    embedding, key_id = self._seal(vector.tobytes(), EMBEDDING)
+                    crop, _ = self._seal(sample["crop_png"] if rules["keep_photos"] else b"", CROP)
                     session.add(
                         FaceSample(
                             person_id=person.id,
@@ -643,8 +725,9 @@ class Store:
                             centre=sample.get("centre"),  # archives of facerec before 0004 hold raw vectors
                             preprocessing=sample["preprocessing"],
                             dimension=int(vector.shape[0]),
-                            embedding=vector.tobytes(),
-                            crop=sample["crop_png"],
+                            embedding=embedding,
+                            key_id=key_id,
+                            crop=crop,
                             source_path=sample["source_path"],
                             source_sha256=sample["source_sha256"],
                             box=[float(v) for v in sample["box"]],
@@ -674,7 +757,10 @@ class Store:
                 if sample is None:
                     raise UnknownPersonError(f"no face sample with id {sample_id}")
                 vector = np.asarray(vector, dtype="<f4")
-                sample.embedding, sample.dimension = vector.tobytes(), int(vector.shape[0])
+                crop = self._open(sample.crop, sample.key_id, CROP)
+                sample.embedding, sample.key_id = self._seal(vector.tobytes(), EMBEDDING)
+                sample.crop, _ = self._seal(crop, CROP)
+                sample.dimension = int(vector.shape[0])
                 sample.model, sample.centre = model, centre
                 sample.preprocessing = dict(sample.preprocessing) | {"model": model, "centre": centre}
                 touched.add(sample.person_id)
@@ -688,18 +774,19 @@ class Store:
     def crop(self, sample_id: int) -> bytes:
         """One sample's aligned crop (PNG)."""
         with self.reading() as session:
-            crop = session.scalar(select(FaceSample.crop).where(FaceSample.id == int(sample_id)))
-        if crop is None:
+            query = select(FaceSample.crop, FaceSample.key_id).where(FaceSample.id == int(sample_id))
+            row = session.execute(query).first()
+        if row is None:
             raise UnknownPersonError(f"no face sample with id {sample_id}")
-        return crop
+        return self._open(row[0], row[1], CROP)
 
     def crops(self, ids: Sequence[int] | None = None) -> list[tuple[int, bytes]]:
         """(sample id, PNG crop) of every sample, or of those listed."""
-        query = select(FaceSample.id, FaceSample.crop).order_by(FaceSample.id)
+        query = select(FaceSample.id, FaceSample.crop, FaceSample.key_id).order_by(FaceSample.id)
         if ids is not None:
             query = query.where(FaceSample.id.in_([int(i) for i in ids]))
         with self.reading() as session:
-            return [(sample_id, crop) for sample_id, crop in session.execute(query)]
+            return [(sample_id, self._open(crop, key, CROP)) for sample_id, crop, key in session.execute(query)]
 
     def remove_setting(self, key: str) -> None:
         with self.transaction() as session:

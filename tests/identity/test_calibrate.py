@@ -63,4 +63,4 @@ def test_a_store_at_an_older_revision_is_upgraded_when_opened(tmp_path):
     tables = set(inspect(store.engine).get_table_names())
     assert {"store_setting", "attendance_event", "unknown_sighting", "api_key"} <= tables
     with store.engine.connect() as connection:
-        assert migrations.current(connection) == migrations.head() == migrations.HEAD == "0007"
+        assert migrations.current(connection) == migrations.head() == migrations.HEAD == "0009_privacy"
