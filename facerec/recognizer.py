@@ -221,8 +221,7 @@ class FaceRecognizer:
 
     def _person_index(self):
         if self._index is None:
-            from facerec.identity.index import PersonIndex
-            from facerec.store.repository import facerec_home
+            from facerec.identity.index import PersonIndex, index_stem
 
             store, embedder = self.store, self.embedder
             use = self.index_kind
@@ -233,13 +232,7 @@ class FaceRecognizer:
 
                 self._index = PgVectorIndex(store, embedder.model, embedder.centre_id, embedder.dimension)
                 return self._index
-            kind = f"{embedder.model}-{embedder.centre_id or 'raw'}"
-            database = store.engine.url.database if store.engine.url.get_backend_name() == "sqlite" else None
-            if database and database != ":memory:":
-                path = Path(database).resolve()
-                stem = path.with_name(f"{path.name}.index-{kind}")  # per store: two stores in one folder
-            else:
-                stem = facerec_home() / "indexes" / hashlib.sha256(store.url.encode()).hexdigest()[:16] / kind
+            stem = index_stem(store, f"{embedder.model}-{embedder.centre_id or 'raw'}")
             self._index = PersonIndex(store, embedder.model, embedder.centre_id, stem)
         return self._index
 

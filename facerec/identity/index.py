@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -38,6 +39,7 @@ import numpy as np
 from facerec.errors import StoreError
 from facerec.files import write_atomically
 from facerec.store import Store
+from facerec.store.repository import facerec_home
 
 log = logging.getLogger(__name__)
 
@@ -203,14 +205,18 @@ class PersonIndex:
         revision, rows = changes
         touched = {person for person, kind in rows if person is not None and kind != "renamed"}
         renamed = {person for person, kind in rows if person is not None and kind == "renamed"}
+        erased = False
         if touched:
             ids, names, vectors = self.store.centroids(self.model, self.centre, people=touched)
+            erased = any(int(p) in self.names for p in touched - set(ids.tolist()))
             self._remove(np.array(sorted(touched), np.int64))
             self._add(ids, names, vectors)
         if renamed - touched:
             ids, names, _ = self.store.centroids(self.model, self.centre, people=renamed - touched)
             self.names.update(zip(ids.tolist(), names, strict=True))
-        self.unsaved += len(rows)
+        # Someone's centroid is gone (removed, erased, purged): the file is written again now, not
+        # after SAVE_AFTER changes, so an erased face does not outlive its erasure on disk.
+        self.unsaved = max(self.unsaved + len(rows), SAVE_AFTER if erased else 0)
         self.revision = revision
         return True
 
@@ -351,6 +357,43 @@ class PersonIndex:
             out_s[p, : len(order)] = scores[order]
             out_i[p, : len(order)] = np.array(mine)[order]
         return out_s, out_i
+
+
+def _stem_base(store: Store) -> tuple[Path, str]:
+    """(folder, name prefix) of the index files saved for ``store``: beside a SQLite file, named
+    after it (two stores in one folder keep their own); else under $FACEREC_HOME/indexes."""
+    url = store.engine.url
+    database = url.database if url.get_backend_name() == "sqlite" else None
+    if database and database != ":memory:":
+        path = Path(database).resolve()
+        return path.parent, f"{path.name}.index-"
+    return facerec_home() / "indexes" / hashlib.sha256(store.url.encode()).hexdigest()[:16], ""
+
+
+def index_stem(store: Store, kind: str) -> Path:
+    """Where the index of one kind of vector (``model-centre``) of ``store`` is saved."""
+    folder, prefix = _stem_base(store)
+    return folder / f"{prefix}{kind}"
+
+
+def refresh_saved(store: Store) -> list[str]:
+    """Bring every index file saved for ``store`` up to date and write it again where someone's
+    centroid is gone: after an erasure, no saved file keeps the erased face. Returns the files."""
+    folder, prefix = _stem_base(store)
+    written = []
+    for meta in sorted(folder.glob(f"{prefix}*.json")) if folder.is_dir() else []:
+        try:
+            described = json.loads(meta.read_text())
+            model, centre = described["model"], described["centre"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        stem = meta.with_suffix("")
+        index = PersonIndex(store, model, centre, stem)
+        index.current()
+        if index.unsaved:  # caught up without an erasure to write: write it anyway, it is current
+            index._save()
+        written.append(stem.name + ".faiss")
+    return written
 
 
 def remove_files(stem: Path) -> None:

@@ -7,6 +7,7 @@ derived read models (the faiss index) compare against to know whether they are c
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import unicodedata
@@ -50,9 +51,12 @@ from facerec.store.models import (
 from facerec.store.records import PersonRecord, SampleRecord, StoredSample
 from facerec.store.sealing import Keyring
 
+log = logging.getLogger(__name__)
+
 HOME_ENV = "FACEREC_HOME"
 MAX_NAME = 255
 BUSY_TIMEOUT_MS = 30_000
+LOCAL_ACTOR = "local"  # who the audit names for changes made from the command line or Python
 READ_ONLY = "facerec_read_only"  # execution option of the connections reads go through
 _REVISION = select(StoreState.revision).where(StoreState.id == 1)
 # Who is making changes, for the audit log: set by the HTTP API around a request's work (the key's
@@ -64,7 +68,16 @@ CHANGE_LOG_KEPT = 100_000
 CHANGE_LOG_PRUNE_EVERY = 1_000
 # What each sealed blob is, bound to it as associated data (a crop cannot pass for an embedding).
 EMBEDDING, CROP, CENTROID = "face_sample.embedding", "face_sample.crop", "person_vector.centroid"
-SEALED_TABLES = (FaceSample, PersonVector, AttendanceEvent, UnknownSighting, SpoofEvent)
+# Each table's sealed columns, under the one key id its row keeps; the first is never empty in a
+# row that holds biometric data (an erased snapshot is b"" and its key id NULL).
+SEALED_COLUMNS = {
+    FaceSample: ("embedding", "crop"),
+    PersonVector: ("centroid",),
+    AttendanceEvent: ("snapshot",),
+    UnknownSighting: ("embedding", "snapshot"),
+    SpoofEvent: ("snapshot",),
+}
+SEALED_TABLES = tuple(SEALED_COLUMNS)
 
 
 def facerec_home() -> Path:
@@ -153,6 +166,8 @@ def _sqlite_engine(url: str, read_only: bool = False) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted rows are overwritten, not left in free pages: an erased face is gone from the file.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -231,6 +246,25 @@ class Store:
 
     def _open(self, blob: bytes, key_id: str | None, what: str) -> bytes:
         return self.keyring.open(blob, key_id, what)
+
+    def write_sealed(self, row, **plain: bytes) -> None:
+        """Set sealed columns of an ORM ``row`` from plain bytes; its other sealed columns are sealed
+        again with them, so the row stays whole under the one key its key id names."""
+        table = type(row)
+        values = {
+            column: plain[column] if column in plain else self.read_sealed(row, column)
+            for column in SEALED_COLUMNS[table]
+        }
+        key_id = None
+        for column, data in values.items():
+            sealed, used = self._seal(data, f"{table.__tablename__}.{column}")
+            setattr(row, column, sealed)
+            key_id = key_id or used
+        row.key_id = key_id
+
+    def read_sealed(self, row, column: str) -> bytes:
+        """The plain bytes of a sealed column of an ORM ``row``."""
+        return self._open(getattr(row, column), row.key_id, f"{type(row).__tablename__}.{column}")
 
     def _vector(self, blob: bytes, key_id: str | None, dimension: int, what: str = EMBEDDING) -> np.ndarray:
         return np.frombuffer(self._open(blob, key_id, what), dtype="<f4", count=dimension)
@@ -340,10 +374,17 @@ class Store:
             _ACTOR.reset(token)
 
     @staticmethod
-    def _audit(session: Session, action: str, target: str, **details) -> None:
+    def _audit(session: Session, action: str, target: str, always: bool = False, **details) -> None:
+        """An audit line if an actor is set (the HTTP API); with ``always`` (what touches biometric
+        data: erasure, consent, exports) also from the command line or the Python API."""
         actor = _ACTOR.get()
-        if actor is not None:
-            session.add(AuditEntry(actor=actor, action=action, target=target, details=details))
+        if actor is not None or always:
+            session.add(AuditEntry(actor=actor or LOCAL_ACTOR, action=action, target=target, details=details))
+
+    def record(self, action: str, target: str, **details) -> None:
+        """Write an audit line on its own (a read of biometric data: a crop, an export)."""
+        with self.transaction() as session:
+            self._audit(session, action, target, always=True, **details)
 
     def audit(self, limit: int = 200) -> list[dict]:
         """The latest changes made through the API, newest first."""
@@ -757,9 +798,7 @@ class Store:
                 if sample is None:
                     raise UnknownPersonError(f"no face sample with id {sample_id}")
                 vector = np.asarray(vector, dtype="<f4")
-                crop = self._open(sample.crop, sample.key_id, CROP)
-                sample.embedding, sample.key_id = self._seal(vector.tobytes(), EMBEDDING)
-                sample.crop, _ = self._seal(crop, CROP)
+                self.write_sealed(sample, embedding=vector.tobytes())
                 sample.dimension = int(vector.shape[0])
                 sample.model, sample.centre = model, centre
                 sample.preprocessing = dict(sample.preprocessing) | {"model": model, "centre": centre}
@@ -815,14 +854,83 @@ class Store:
 
     def remove(self, name: str) -> int:
         """Delete a person with every sample (embedding and crop). Returns the samples removed."""
+        return self.erase(name)["samples"]
+
+    def erase(self, name: str) -> dict:
+        """Delete a person wholly: samples, centroid, attendance and spoof events (ON DELETE CASCADE).
+        Returns the receipt (what was erased), also written to the audit."""
         with self.transaction() as session:
             person = self._person(session, name)
-            count = self._count(session, person.id)
+            receipt = self._biometric_counts(session, person.id) | {
+                "attendance_events": session.scalar(
+                    select(func.count(AttendanceEvent.id)).where(AttendanceEvent.person_id == person.id)
+                )
+                or 0,
+                "person_row": 1,
+            }
             session.delete(person)  # the database's ON DELETE CASCADE removes the samples, the centroid
             session.flush()
             self._changed(session, "removed", [person.id])
-            self._audit(session, "remove", person.name, samples=count)
-            return count
+            self._audit(session, "remove", person.name, always=True, receipt=receipt)
+        self._checkpoint()
+        return receipt
+
+    def _biometric_counts(self, session: Session, person_id: int) -> dict:
+        """What of a person's biometric data the store holds now (an erasure receipt's numbers)."""
+        samples = session.execute(
+            select(func.count(FaceSample.id), func.coalesce(func.sum(func.length(FaceSample.crop)), 0)).where(
+                FaceSample.person_id == person_id
+            )
+        ).one()
+        crops = session.scalar(
+            select(func.count(FaceSample.id)).where(FaceSample.person_id == person_id, func.length(FaceSample.crop) > 0)
+        )
+        centroids = session.scalar(select(func.count()).where(PersonVector.person_id == person_id)) or 0
+        vectors = 0
+        if self.postgresql and (self.pgvector or self._has_vector_column(session)):
+            vectors = session.scalar(
+                text("SELECT count(*) FROM person_vector WHERE person_id = :p AND centroid_v IS NOT NULL"),
+                {"p": person_id},
+            )
+        snapshots = sum(
+            session.scalar(
+                select(func.count(table.id)).where(table.person_id == person_id, func.length(table.snapshot) > 0)
+            )
+            or 0
+            for table in (AttendanceEvent, SpoofEvent)
+        )
+        return {
+            "samples": samples[0],
+            "embeddings": samples[0],
+            "crops": crops or 0,
+            "centroids": centroids,
+            "pgvector_vectors": vectors or 0,
+            "snapshots": snapshots,
+        }
+
+    def erase_biometrics_in(self, session: Session, person_id: int) -> dict:
+        """Erase a person's biometric data in a caller's transaction, keeping the person and their
+        attendance rows (without snapshots: those follow the attendance retention). The receipt."""
+        receipt = self._biometric_counts(session, person_id)
+        session.execute(delete(FaceSample).where(FaceSample.person_id == person_id))
+        for table in (AttendanceEvent, SpoofEvent):
+            session.execute(update(table).where(table.person_id == person_id).values(snapshot=b"", key_id=None))
+        session.flush()
+        self._changed(session, "samples", [person_id])  # the centroid (and its pgvector copy) goes
+        return receipt
+
+    def _checkpoint(self) -> None:
+        """After an erasure on SQLite, the write-ahead log still holds the pages as they were: fold
+        it into the database file (whose freed space secure_delete has zeroed) and empty it, so the
+        erased face is gone from the disk, not only from the tables. PostgreSQL: see docs/privacy.md."""
+        if make_url(self.url).get_backend_name() == "sqlite" and not self.read_only:
+            connection = self.engine.raw_connection()  # outside a transaction: a checkpoint cannot run in one
+            try:
+                busy, *_ = connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                connection.close()
+            if busy:  # a reader held an older snapshot: the next checkpoint folds the rest in
+                log.warning("the store's write-ahead log could not be emptied after an erasure (a reader was busy)")
 
     # --- groups ----------------------------------------------------------------------------------------
 
