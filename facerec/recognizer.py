@@ -281,6 +281,7 @@ class FaceRecognizer:
         from facerec.store.repository import check_name
 
         name = check_name(name)
+        self.store.check_consent(name)  # before any photo is read: refused is refused at once
         revision = self._check_model()
         report = EnrollReport(name)
         images = list(images)

@@ -376,9 +376,10 @@ def index_stem(store: Store, kind: str) -> Path:
     return folder / f"{prefix}{kind}"
 
 
-def refresh_saved(store: Store) -> list[str]:
-    """Bring every index file saved for ``store`` up to date and write it again where someone's
-    centroid is gone: after an erasure, no saved file keeps the erased face. Returns the files."""
+def refresh_saved(store: Store, force: bool = False) -> list[str]:
+    """Bring every index file saved for ``store`` up to date and write it again (where someone's
+    centroid is gone, or with ``force``: sealed again after a key rotation): after an erasure, no
+    saved file keeps the erased face. Returns the files."""
     folder, prefix = _stem_base(store)
     written = []
     for meta in sorted(folder.glob(f"{prefix}*.json")) if folder.is_dir() else []:
@@ -390,7 +391,7 @@ def refresh_saved(store: Store) -> list[str]:
         stem = meta.with_suffix("")
         index = PersonIndex(store, model, centre, stem)
         index.current()
-        if index.unsaved:  # caught up without an erasure to write: write it anyway, it is current
+        if index.unsaved or force:  # caught up (or rotated): written now, current
             index._save()
         written.append(stem.name + ".faiss")
     return written

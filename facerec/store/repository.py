@@ -695,10 +695,19 @@ class Store:
                 )
         return rules
 
-    def dump(self) -> list[dict]:
-        """Everything the store holds, as plain data (for export): people with their samples."""
+    def check_consent(self, name: str) -> None:
+        """ConsentRequiredError if enrolling ``name`` now would be refused for want of consent."""
         with self.reading() as session:
-            people = session.scalars(select(Person).order_by(Person.name)).all()
+            self.may_keep(session, check_name(name))
+
+    def dump(self, name: str | None = None) -> list[dict]:
+        """Everything the store holds, as plain data (for export): people with their samples (of
+        the one person ``name`` only, if given)."""
+        with self.reading() as session:
+            if name is None:
+                people = session.scalars(select(Person).order_by(Person.name)).all()
+            else:
+                people = [self._person(session, name)]
             return [
                 {
                     "name": person.name,
