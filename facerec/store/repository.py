@@ -382,7 +382,11 @@ class Store:
             session.add(AuditEntry(actor=actor or LOCAL_ACTOR, action=action, target=target, details=details))
 
     def record(self, action: str, target: str, **details) -> None:
-        """Write an audit line on its own (a read of biometric data: a crop, an export)."""
+        """Write an audit line on its own (a read of biometric data: a crop, an export); none on a
+        read-only store, which can be read but not written."""
+        if self.read_only:
+            log.warning("read-only store: %s of %s is not audited", action, target)
+            return
         with self.transaction() as session:
             self._audit(session, action, target, always=True, **details)
 
@@ -820,13 +824,21 @@ class Store:
         return len(vectors)
 
     def crop(self, sample_id: int) -> bytes:
-        """One sample's aligned crop (PNG)."""
+        """One sample's aligned crop (PNG; b"" where photos are not kept). A read on someone's behalf
+        (the HTTP API: an actor is set) is audited, as the person's face was shown."""
         with self.reading() as session:
-            query = select(FaceSample.crop, FaceSample.key_id).where(FaceSample.id == int(sample_id))
+            query = (
+                select(FaceSample.crop, FaceSample.key_id, Person.name)
+                .join(Person, Person.id == FaceSample.person_id)
+                .where(FaceSample.id == int(sample_id))
+            )
             row = session.execute(query).first()
         if row is None:
             raise UnknownPersonError(f"no face sample with id {sample_id}")
-        return self._open(row[0], row[1], CROP)
+        crop = self._open(row[0], row[1], CROP)
+        if _ACTOR.get() is not None:
+            self.record("read_crop", row[2], sample=int(sample_id))
+        return crop
 
     def crops(self, ids: Sequence[int] | None = None) -> list[tuple[int, bytes]]:
         """(sample id, PNG crop) of every sample, or of those listed."""
