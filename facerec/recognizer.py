@@ -539,6 +539,12 @@ class FaceRecognizer:
         samples, sample_crops = _moved(self.store.models(), self.store.vectors, self.store.crops, target)
         sightings, sighting_crops = _moved(log.sighting_models(), log.sighting_vectors, log.snapshots, target)
         again = sample_crops + sighting_crops
+        missing = sum(1 for _, png in sample_crops if not png)
+        if missing:
+            raise StoreError(
+                f"{missing} samples have no photo (the store keeps no photos: facerec privacy --keep-photos off), "
+                f"so they cannot be embedded again with {target.model}: enrol those people again from their photos"
+            )
         vectors: dict[int, np.ndarray] = {}
         for start in range(0, len(again), 64):
             chunk = again[start : start + 64]
