@@ -60,6 +60,15 @@ def test_the_store_does_not_open_without_its_key(office):
     assert status.exit_code == 0 and status.output.count(Keyring.from_environment().current.id) == 2
 
 
+def test_privacy_settings_from_the_command_line(office):
+    _clients, url, _folder, _env = office
+    shown = json.loads(run("--db", url, "privacy", "--template-retention", "3y", "--json").stdout)
+    assert shown == {"require_consent": True, "template_retention_days": 1095, "keep_photos": True}  # BIPA's bound
+    bad = run("--db", url, "privacy", "--keep-photos", "maybe")
+    assert bad.exit_code == 1 and "on or off" in bad.output
+    assert "templates kept: until removed" in run("--db", url, "privacy", "--template-retention", "off").stdout
+
+
 def test_enrolment_over_http_needs_consent(office, data):
     clients, _url, _folder, _env = office
     photo = (data / TRAIN / "kit_harington" / "john1.jpeg").read_bytes()
