@@ -90,6 +90,9 @@ def test_consent_is_required_and_withdrawal_erases_every_biometric_trace(store_u
     assert (line["key"], line["target"], line["details"]["receipt"]["samples"]) == ("local", "alice", 2)
     assert privacy.consents("alice")[0].withdrawn is not None
     assert privacy.consents("bob")[0].recorded_by == "hr-desk"
+    store.rename("bob", "robert")  # consent follows the person: robert may still enrol
+    assert privacy.consents("robert")[0].recorded_by == "hr-desk" and privacy.consents("bob") == []
+    assert store.add_samples("robert", [replace(sample(4), crop_png=png(4))])[1] == 1
     with pytest.raises(ConsentRequiredError):
         store.add_samples("alice", alice)  # withdrawn consent is no consent
 
