@@ -134,7 +134,7 @@ def privacy(
     except FacerecError as exc:
         fail(str(exc))
     if json_out:
-        typer.echo(json.dumps(settings | ({"purged": purged} if purged else {}), indent=2))
+        typer.echo(json.dumps(settings | ({"purged": purged["people"]} if purged is not None else {}), indent=2))
         return
     days = settings["template_retention_days"]
     typer.echo(f"consent required before enrolment: {'yes' if settings['require_consent'] else 'no'}")
