@@ -117,3 +117,22 @@ def test_withdrawal_over_http_makes_identify_forget_the_person(office, data):
     assert clients["read"].get("/v1/persons/obama/samples").json() == []
     consent = clients["read"].get("/v1/persons/obama/consent").json()
     assert consent[0]["withdrawn_by"] == "enrol key"
+
+
+def test_with_no_photos_kept_the_desk_gets_a_placeholder(office, data):
+    clients, url, _folder, _env = office
+    assert clients["enrol"].patch("/v1/privacy", json={"keep_photos": False}).status_code == 403  # admin only
+    changed = clients["admin"].patch("/v1/privacy", json={"keep_photos": False})
+    assert changed.status_code == 200 and changed.json()["keep_photos"] is False
+    try:
+        given = clients["enrol"].post("/v1/persons/kit/consent", json={"purpose": "attendance", "policy_version": "v1"})
+        assert given.status_code == 201 and given.json()["recorded_by"] == "enrol key"
+        photo = (data / TRAIN / "kit_harington" / "john1.jpeg").read_bytes()
+        enrolled = clients["enrol"].post("/v1/persons/kit/images", files=[("images", ("k.jpeg", photo, "image/jpeg"))])
+        assert enrolled.status_code == 201, enrolled.text
+        sample = clients["read"].get("/v1/persons/kit/samples").json()[0]
+        shown = clients["read"].get(f"/v1/samples/{sample['id']}/crop")
+        assert shown.status_code == 200 and shown.headers["x-facerec-no-photo"] == "1"
+        assert shown.content.startswith(b"\x89PNG")
+    finally:
+        clients["admin"].patch("/v1/privacy", json={"keep_photos": True})
