@@ -35,6 +35,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from samples import dumped_person  # noqa: E402
+
 from facerec import FaceRecognizer  # noqa: E402
 from facerec.embedding import space  # noqa: E402
 from facerec.runtime import weights  # noqa: E402
@@ -55,27 +57,8 @@ def gallery(samples: int, seed: int = 0) -> list[dict]:
     for p in range(samples // 10):
         centre = space.unit(rng.normal(size=512))
         vectors = space.unit(centre + 0.04 * rng.normal(size=(10, 512))).astype(np.float32)
-        people.append(
-            {
-                "name": f"person{p:06d}",
-                "samples": [
-                    {
-                        "embedding": v,
-                        "model": MODEL,
-                        "centre": CENTRE,
-                        "preprocessing": {},
-                        "crop_png": rng.bytes(6000),  # about an aligned 160 px crop's PNG
-                        "source_path": f"/{p}/{i}.jpg",
-                        "source_sha256": f"{p:032x}{i:032x}",
-                        "box": (0, 0, 1, 1),
-                        "landmarks": ((0, 0),) * 5,
-                        "confidence": 1.0,
-                        "quality": {},
-                    }
-                    for i, v in enumerate(vectors)
-                ],
-            }
-        )
+        crops = [rng.bytes(6000) for _ in vectors]  # about an aligned 160 px crop's PNG
+        people.append(dumped_person(f"person{p:06d}", vectors, crops, MODEL, CENTRE))
     return people
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from samples import dumped_person
 
 from facerec.errors import EncryptionKeyError
 from facerec.store import Store
@@ -28,23 +29,8 @@ def gallery(rng: np.random.Generator) -> list[dict]:
     people = []
     for p in range(PEOPLE):
         vectors = rng.normal(size=(PER_PERSON, 512)).astype(np.float32)
-        samples = [
-            {
-                "embedding": v / np.linalg.norm(v),
-                "model": MODEL,
-                "centre": None,
-                "preprocessing": {},
-                "crop_png": rng.bytes(2000),
-                "source_path": f"/{p}/{i}.jpg",
-                "source_sha256": f"{p:032x}{i:032x}",
-                "box": (0, 0, 1, 1),
-                "landmarks": ((0, 0),) * 5,
-                "confidence": 1.0,
-                "quality": {},
-            }
-            for i, v in enumerate(vectors)
-        ]
-        people.append({"name": f"p{p:04d}", "samples": samples})
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        people.append(dumped_person(f"p{p:04d}", vectors, [rng.bytes(2000) for _ in vectors], MODEL))
     return people
 
 
