@@ -40,6 +40,7 @@ from facerec.errors import StoreError
 from facerec.files import write_atomically
 from facerec.store import Store
 from facerec.store.repository import facerec_home
+from facerec.store.sealing import FILE_MAGIC
 
 log = logging.getLogger(__name__)
 
@@ -279,9 +280,7 @@ class PersonIndex:
                 self._faiss_path.unlink(missing_ok=True)
                 stat = None
             else:
-                # Sealed with the store's key when it has one: the file holds every person's centroid.
-                sealed = self.store.keyring.seal_file(faiss.serialize_index(self.index).tobytes())
-                write_atomically(self._faiss_path, lambda tmp: tmp.write_bytes(sealed))
+                write_atomically(self._faiss_path, self._write_faiss)
                 stat = os.stat(self._faiss_path)
             ids = list(self.names)
             meta = {
@@ -301,6 +300,23 @@ class PersonIndex:
         except OSError as exc:
             log.warning("could not save the index beside the store (%s); it stays in memory", exc)
 
+    def _write_faiss(self, target: Path) -> None:
+        """The faiss file: sealed with the store's key when it has one (it holds every person's
+        centroid); without one, streamed to disk as faiss writes it."""
+        if self.store.keyring.current is None:
+            faiss.write_index(self.index, str(target))
+        else:
+            target.write_bytes(self.store.keyring.seal_file(faiss.serialize_index(self.index).tobytes()))
+
+    def _read_faiss(self, handle) -> faiss.Index:
+        """An index from an open faiss file, sealed or plain (a plain one is streamed, not copied)."""
+        if self.store.keyring.current is None and handle.read(len(FILE_MAGIC)) != FILE_MAGIC:
+            handle.seek(0)
+            return faiss.read_index(faiss.PyCallbackIOReader(handle.read))
+        handle.seek(0)
+        opened = self.store.keyring.open_file(handle.read())  # EncryptionKeyError: another key's file
+        return faiss.deserialize_index(np.frombuffer(opened, np.uint8))
+
     def _load(self) -> bool:
         try:
             meta = json.loads(self._meta_path.read_text())
@@ -312,8 +328,7 @@ class PersonIndex:
                     stat = os.fstat(handle.fileno())
                     if [stat.st_size, stat.st_mtime_ns, stat.st_ino] != meta["faiss"]:
                         return False  # written by another process after this JSON: not the file it describes
-                    opened = self.store.keyring.open_file(handle.read())
-                index = faiss.deserialize_index(np.frombuffer(opened, np.uint8))
+                    index = self._read_faiss(handle)
                 _ready(index)
             names = dict(zip(meta["ids"], meta["names"], strict=True))
         except (OSError, ValueError, KeyError, TypeError, RuntimeError, StoreError):

@@ -123,3 +123,16 @@ def test_a_sealed_blob_cannot_pass_for_another_column_or_survive_a_changed_byte(
         key.open(blob, key_id, "face_sample.embedding")
     with pytest.raises(EncryptionKeyError, match="integrity check"):
         key.open(blob[:-1] + bytes([blob[-1] ^ 1]), key_id, "face_sample.crop")
+
+
+def test_an_index_file_of_another_key_or_none_is_rebuilt_not_read(tmp_path, key):
+    url, stem = f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "people"
+    enrol_known(Store(url, keyring=Keyring()), tmp_path)  # plain rows, a plain index file
+    assert not (tmp_path / "people.faiss").read_bytes().startswith(b"FACEREC-SEALED-1")
+    index = PersonIndex(Store(url, keyring=key), MODEL, None, stem).current()  # a key is set now
+    assert index.rebuilds == 1 and (tmp_path / "people.faiss").read_bytes().startswith(b"FACEREC-SEALED-1")
+    index = PersonIndex(Store(url, keyring=key), MODEL, None, stem).current()
+    assert index.rebuilds == 0  # read back with its key
+    other = Keyring(Key.of(bytes(32)))  # the rows are still plain, so another key may open the store
+    index = PersonIndex(Store(url, keyring=other), MODEL, None, stem).current()
+    assert index.rebuilds == 1 and len(index) == 2  # the file sealed by the first key is not opened
