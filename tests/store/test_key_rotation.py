@@ -86,3 +86,26 @@ def test_rotation_killed_halfway_then_run_again_leaves_every_row_readable_with_t
     assert store.crops() == crops
     with pytest.raises(EncryptionKeyError, match="wrong key"):
         Store(url, keyring=Keyring(old))
+
+
+def test_rotation_on_postgresql_keeps_pgvector_searching(postgres):
+    from facerec.identity.pg_index import PgVectorIndex
+    from facerec.store.rotation import rotate
+    from facerec.store.sealing import Key
+
+    url = postgres.new_database()
+    old, new = Key.of(bytes(range(32))), Key.of(bytes(range(1, 33)))
+    store = Store(url, keyring=Keyring(old))
+    store.load(gallery(np.random.default_rng(1))[:30])
+    store.enable_pgvector(512)
+    ids, names, vectors = store.embeddings(MODEL)
+    _, people, centroids = store.centroids(MODEL, None)
+    store.close()
+    store = Store(url, keyring=Keyring(new, older=(old,)))
+    steps = []
+    result = rotate(store, lambda done, total: steps.append((done, total)), batch=64)
+    assert (result.rows, result.remaining) == (30 * PER_PERSON + 30, 0) and steps[-1] == (result.rows, result.rows)
+    store = Store(url, keyring=Keyring(new))
+    assert store.sealed_with() == {new.id} and np.array_equal(store.embeddings(MODEL)[2], vectors)
+    index = PgVectorIndex(store, MODEL, None, 512).current()
+    assert [index.search(c[None], 1)[0][0][0] for c in centroids] == people  # still searched in PostgreSQL
