@@ -571,16 +571,21 @@ def remove(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     db: DbOption = None,
 ) -> None:
-    """Delete a person: every sample, embedding, crop, attendance event and snapshot."""
+    """Delete a person: every sample, embedding, crop, attendance event and snapshot; prints the
+    receipt of what was erased (also written to the audit)."""
+    from facerec.identity import erasure
+    from facerec.interfaces.cli_privacy import receipt_text
+
     recognizer = recognizer_for(ctx, None, None, db=db)
     try:
         person = recognizer.store.person(name)
         if not yes and not typer.confirm(f"remove {person.name} and {counted(person.samples, 'sample')}?", err=True):
             fail("nothing removed")
-        count = recognizer.store.remove(name)
+        receipt = erasure.remove(recognizer.store, name)
     except FacerecError as exc:
         fail(str(exc))
-    typer.echo(f"removed {name} ({counted(count, 'sample')})")
+    typer.echo(f"removed {name} ({counted(receipt['samples'], 'sample')})")
+    stderr.print(f"erased: {receipt_text(receipt)}", highlight=False)
 
 
 @app.command("remove-sample")
@@ -648,12 +653,28 @@ def calibrate(
 
 @app.command("export")
 def export_store(
-    ctx: typer.Context, file: Annotated[Path, typer.Argument(help="Archive to write (.zip).")], db: DbOption = None
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Archive to write (.zip).")],
+    person: Annotated[
+        str | None,
+        typer.Option("--person", help="Only what is held about this person (a subject access request); audited."),
+    ] = None,
+    db: DbOption = None,
 ) -> None:
-    """Write the whole store (people, samples, embeddings, crops) to a portable archive."""
-    from facerec.store import archive
+    """Write the whole store (people, samples, embeddings, crops) to a portable archive; with
+    --person, everything held about one person (samples, attendance, consent, audit lines)."""
+    from facerec.files import write_atomically
+    from facerec.store import archive, subject_access
 
     recognizer = recognizer_for(ctx, None, None, db=db)
+    if person is not None:
+        try:
+            data = subject_access.archive(recognizer.store, person)
+            write_atomically(file, lambda tmp: tmp.write_bytes(data))
+        except (FacerecError, OSError) as exc:
+            fail(str(exc))
+        typer.echo(f"exported everything held about {person} to {file}")
+        return
     try:
         people = recognizer.store.dump()
         count = archive.write(people, file)
@@ -754,7 +775,7 @@ def reembed(ctx: typer.Context, model: ModelOption = None, db: DbOption = None, 
 
 
 # The attendance, server and training commands register on the same app.
-from facerec.interfaces import cli_attendance, cli_events, cli_train  # noqa: E402, F401
+from facerec.interfaces import cli_attendance, cli_events, cli_privacy, cli_train  # noqa: E402, F401
 
 if __name__ == "__main__":
     app()

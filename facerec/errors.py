@@ -51,3 +51,11 @@ class DuplicateNameError(StoreError):
 class DuplicateIdentityError(StoreError):
     """A face to enrol would be identified as someone else enrolled (HTTP 409): the same person
     under another name, refused unless allowed (twins)."""
+
+
+class EncryptionKeyError(StoreError):
+    """The encryption key is missing, malformed, or not the one the store's data was sealed with."""
+
+
+class ConsentRequiredError(StoreError):
+    """The store requires a consent record before it keeps a person's biometric data."""

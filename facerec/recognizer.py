@@ -221,8 +221,7 @@ class FaceRecognizer:
 
     def _person_index(self):
         if self._index is None:
-            from facerec.identity.index import PersonIndex
-            from facerec.store.repository import facerec_home
+            from facerec.identity.index import PersonIndex, index_stem
 
             store, embedder = self.store, self.embedder
             use = self.index_kind
@@ -233,13 +232,7 @@ class FaceRecognizer:
 
                 self._index = PgVectorIndex(store, embedder.model, embedder.centre_id, embedder.dimension)
                 return self._index
-            kind = f"{embedder.model}-{embedder.centre_id or 'raw'}"
-            database = store.engine.url.database if store.engine.url.get_backend_name() == "sqlite" else None
-            if database and database != ":memory:":
-                path = Path(database).resolve()
-                stem = path.with_name(f"{path.name}.index-{kind}")  # per store: two stores in one folder
-            else:
-                stem = facerec_home() / "indexes" / hashlib.sha256(store.url.encode()).hexdigest()[:16] / kind
+            stem = index_stem(store, f"{embedder.model}-{embedder.centre_id or 'raw'}")
             self._index = PersonIndex(store, embedder.model, embedder.centre_id, stem)
         return self._index
 
@@ -291,6 +284,7 @@ class FaceRecognizer:
 
         images = enrolment_images(images)  # before anything else: a TypeError is a caller's mistake
         name = check_name(name)
+        self.store.check_consent(name)  # before any photo is read: refused is refused at once
         revision = self._check_model()
         report = EnrollReport(name)
         pending: list[_Enrolment] = []
@@ -559,6 +553,12 @@ class FaceRecognizer:
         samples, sample_crops = _moved(self.store.models(), self.store.vectors, self.store.crops, target)
         sightings, sighting_crops = _moved(log.sighting_models(), log.sighting_vectors, log.snapshots, target)
         again = sample_crops + sighting_crops
+        missing = sum(1 for _, png in sample_crops if not png)
+        if missing:
+            raise StoreError(
+                f"{missing} samples have no photo (the store keeps no photos: facerec privacy --keep-photos off), "
+                f"so they cannot be embedded again with {target.model}: enrol those people again from their photos"
+            )
         vectors: dict[int, np.ndarray] = {}
         for start in range(0, len(again), 64):
             chunk = again[start : start + 64]

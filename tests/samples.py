@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from facerec.store import StoredSample
@@ -23,3 +25,26 @@ def sample(seed: int, path: str | None = None, model: str = "casia-webface") -> 
         confidence=0.99,
         quality={"size": 120.0},
     )
+
+
+def dumped_person(
+    name: str, vectors: np.ndarray, crops: list[bytes], model: str = "casia-webface", centre: str | None = None
+) -> dict:
+    """A person with one sample per vector, as Store.dump gives and Store.load takes them."""
+    samples = [
+        {
+            "embedding": vector,
+            "model": model,
+            "centre": centre,
+            "preprocessing": {},
+            "crop_png": crop,
+            "source_path": f"/{name}/{i}.jpg",
+            "source_sha256": hashlib.sha256(f"{name}/{i}".encode()).hexdigest(),
+            "box": (0, 0, 1, 1),
+            "landmarks": ((0, 0),) * 5,
+            "confidence": 1.0,
+            "quality": {},
+        }
+        for i, (vector, crop) in enumerate(zip(vectors, crops, strict=True))
+    ]
+    return {"name": name, "samples": samples}

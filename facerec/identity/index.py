@@ -12,7 +12,9 @@ The index is a read model of the store's ``person_vector`` rows, never a source 
   and catches up from the change log (who was enrolled, removed, renamed since) by removing and
   adding centroids by id, never rebuilding for a change; an IVF index is retrained (rebuilt) only
   when the gallery has grown ``RETRAIN_GROWTH`` times past what its lists were trained on;
-- it is **saved beside the store**, named after it (two stores in one folder keep their own), with
+- it is **saved beside the store** (sealed with the store's key when it has one: its centroids
+  are biometric templates; opening it costs one AES-GCM pass over the file), named after it (two
+  stores in one folder keep their own), with
   the revision it covers and the identity of the faiss file: a new process reads it and catches up,
   so a cold start reads one file and a few change-log rows, and hashes nothing;
 - a missing, damaged or foreign file, or a change log that no longer reaches back, is repaired
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -33,8 +36,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from facerec.errors import StoreError
 from facerec.files import write_atomically
 from facerec.store import Store
+from facerec.store.repository import facerec_home
+from facerec.store.sealing import FILE_MAGIC
 
 log = logging.getLogger(__name__)
 
@@ -200,14 +206,18 @@ class PersonIndex:
         revision, rows = changes
         touched = {person for person, kind in rows if person is not None and kind != "renamed"}
         renamed = {person for person, kind in rows if person is not None and kind == "renamed"}
+        erased = False
         if touched:
             ids, names, vectors = self.store.centroids(self.model, self.centre, people=touched)
+            erased = any(int(p) in self.names for p in touched - set(ids.tolist()))
             self._remove(np.array(sorted(touched), np.int64))
             self._add(ids, names, vectors)
         if renamed - touched:
             ids, names, _ = self.store.centroids(self.model, self.centre, people=renamed - touched)
             self.names.update(zip(ids.tolist(), names, strict=True))
-        self.unsaved += len(rows)
+        # Someone's centroid is gone (removed, erased, purged): the file is written again now, not
+        # after SAVE_AFTER changes, so an erased face does not outlive its erasure on disk.
+        self.unsaved = max(self.unsaved + len(rows), SAVE_AFTER if erased else 0)
         self.revision = revision
         return True
 
@@ -270,7 +280,7 @@ class PersonIndex:
                 self._faiss_path.unlink(missing_ok=True)
                 stat = None
             else:
-                write_atomically(self._faiss_path, lambda tmp: faiss.write_index(self.index, str(tmp)))
+                write_atomically(self._faiss_path, self._write_faiss)
                 stat = os.stat(self._faiss_path)
             ids = list(self.names)
             meta = {
@@ -290,6 +300,23 @@ class PersonIndex:
         except OSError as exc:
             log.warning("could not save the index beside the store (%s); it stays in memory", exc)
 
+    def _write_faiss(self, target: Path) -> None:
+        """The faiss file: sealed with the store's key when it has one (it holds every person's
+        centroid); without one, streamed to disk as faiss writes it."""
+        if self.store.keyring.current is None:
+            faiss.write_index(self.index, str(target))
+        else:
+            target.write_bytes(self.store.keyring.seal_file(faiss.serialize_index(self.index).tobytes()))
+
+    def _read_faiss(self, handle) -> faiss.Index:
+        """An index from an open faiss file, sealed or plain (a plain one is streamed, not copied)."""
+        if self.store.keyring.current is None and handle.read(len(FILE_MAGIC)) != FILE_MAGIC:
+            handle.seek(0)
+            return faiss.read_index(faiss.PyCallbackIOReader(handle.read))
+        handle.seek(0)
+        opened = self.store.keyring.open_file(handle.read())  # EncryptionKeyError: another key's file
+        return faiss.deserialize_index(np.frombuffer(opened, np.uint8))
+
     def _load(self) -> bool:
         try:
             meta = json.loads(self._meta_path.read_text())
@@ -301,11 +328,11 @@ class PersonIndex:
                     stat = os.fstat(handle.fileno())
                     if [stat.st_size, stat.st_mtime_ns, stat.st_ino] != meta["faiss"]:
                         return False  # written by another process after this JSON: not the file it describes
-                    index = faiss.read_index(faiss.PyCallbackIOReader(handle.read))
+                    index = self._read_faiss(handle)
                 _ready(index)
             names = dict(zip(meta["ids"], meta["names"], strict=True))
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError):
-            return False
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError, StoreError):
+            return False  # a file sealed by another key, or a plain one where a key is set: rebuilt
         if (index.ntotal if index is not None else 0) != len(names) or meta["people"] != len(names):
             return False
         self.index, self.names, self.revision = index, names, int(meta["revision"])
@@ -345,6 +372,44 @@ class PersonIndex:
             out_s[p, : len(order)] = scores[order]
             out_i[p, : len(order)] = np.array(mine)[order]
         return out_s, out_i
+
+
+def _stem_base(store: Store) -> tuple[Path, str]:
+    """(folder, name prefix) of the index files saved for ``store``: beside a SQLite file, named
+    after it (two stores in one folder keep their own); else under $FACEREC_HOME/indexes."""
+    url = store.engine.url
+    database = url.database if url.get_backend_name() == "sqlite" else None
+    if database and database != ":memory:":
+        path = Path(database).resolve()
+        return path.parent, f"{path.name}.index-"
+    return facerec_home() / "indexes" / hashlib.sha256(store.url.encode()).hexdigest()[:16], ""
+
+
+def index_stem(store: Store, kind: str) -> Path:
+    """Where the index of one kind of vector (``model-centre``) of ``store`` is saved."""
+    folder, prefix = _stem_base(store)
+    return folder / f"{prefix}{kind}"
+
+
+def refresh_saved(store: Store, force: bool = False) -> list[str]:
+    """Bring every index file saved for ``store`` up to date and write it again (where someone's
+    centroid is gone, or with ``force``: sealed again after a key rotation): after an erasure, no
+    saved file keeps the erased face. Returns the files."""
+    folder, prefix = _stem_base(store)
+    written = []
+    for meta in sorted(folder.glob(f"{prefix}*.json")) if folder.is_dir() else []:
+        try:
+            described = json.loads(meta.read_text())
+            model, centre = described["model"], described["centre"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        stem = meta.with_suffix("")
+        index = PersonIndex(store, model, centre, stem)
+        index.current()
+        if index.unsaved or force:  # caught up (or rotated): written now, current
+            index._save()
+        written.append(stem.name + ".faiss")
+    return written
 
 
 def remove_files(stem: Path) -> None:

@@ -122,6 +122,41 @@ class PersonDetail(BaseModel):
 class Removed(BaseModel):
     removed: str
     samples: int
+    receipt: dict[str, int | list[str]] = Field(
+        description="what was erased: rows, crops, centroids, pgvector vectors, snapshots, index files rewritten"
+    )
+
+
+class ConsentGiven(BaseModel):
+    purpose: str = Field(min_length=1, max_length=1024, description="what the face is used for")
+    policy_version: str = Field(min_length=1, max_length=64, description="the notice the person agreed to")
+
+
+class Consent(BaseModel):
+    subject: str
+    purpose: str
+    policy_version: str
+    given: str
+    recorded_by: str = Field(description="the API key's name (local: the command line)")
+    withdrawn: str | None
+    withdrawn_by: str | None
+
+
+class Withdrawn(BaseModel):
+    withdrawn: str
+    receipt: dict[str, int | list[str]] = Field(description="what was erased (see Removed)")
+
+
+class Privacy(BaseModel):
+    require_consent: bool = Field(description="enrolment needs a consent record")
+    keep_photos: bool = Field(description="aligned face crops are kept beside the templates")
+    template_retention_days: float | None = Field(description="templates erased this long after last seen; null: kept")
+
+
+class PrivacyChange(BaseModel):
+    require_consent: bool | None = None
+    keep_photos: bool | None = None
+    template_retention_days: float | None = Field(None, ge=0, le=36500, description="0: kept until removed")
 
 
 class SampleRemoved(BaseModel):

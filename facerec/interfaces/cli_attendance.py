@@ -435,7 +435,8 @@ def audit(
     json_out: JsonOption = False,
     db: DbOption = None,
 ) -> None:
-    """Changes made through the HTTP API: when, by which key, what (newest first)."""
+    """Changes made through the HTTP API, and erasures, consent and exports from anywhere: when, by
+    which key (local: the command line), what (newest first)."""
     recognizer = recognizer_for(ctx, None, None, db=db)
     try:
         entries = recognizer.store.audit(limit)

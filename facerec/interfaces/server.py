@@ -181,6 +181,22 @@ def api_message(exc: errors.FacerecError) -> str:
     return str(exc).replace("use --largest", "add largest=true")
 
 
+@functools.cache
+def _placeholder() -> bytes:
+    """What the desk shows for a face whose photo is not kept: a grey silhouette, 160 px."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (160, 160), (225, 225, 225))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((52, 28, 108, 92), fill=(180, 180, 180))
+    draw.ellipse((28, 100, 132, 200), fill=(180, 180, 180))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def is_image(data: bytes) -> bool:
     return data.startswith(_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
@@ -605,6 +621,51 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         report = await compute(request, work, caller)
         return JSONResponse(report.to_dict(), status_code=201 if report.added else 422)
 
+    # --- a person's data: consent, export (before /v1/persons/{name:path}, which would take them) ----
+
+    @app.get(
+        "/v1/persons/{name:path}/export",
+        response_class=Response,
+        responses={200: {"content": {"application/zip": {}}}, **models.errors(401, 403, 404)},
+    )
+    async def export_person(name: str, caller: Admin) -> Response:
+        """Everything held about one person, as one zip (GDPR Art. 15): samples' crops, embeddings and
+        metadata, attendance, consent records, audit lines about them. Audited."""
+        from facerec.store import subject_access
+
+        data = await run(lambda: subject_access.archive(recognizer.store, name), caller=caller)
+        disposition = {"Content-Disposition": 'attachment; filename="person-export.zip"'}
+        return Response(data, media_type="application/zip", headers=PRIVATE | disposition)
+
+    @app.post(
+        "/v1/persons/{name:path}/consent",
+        response_model=models.Consent,
+        status_code=201,
+        responses=models.errors(401, 403, 422),
+    )
+    async def give_consent(name: str, body: models.ConsentGiven, caller: Enroller) -> dict:
+        """Record a person's consent (recorded by this key), before enrolment where it is required."""
+        from facerec.store.privacy import Privacy
+
+        work = lambda: Privacy(recognizer.store).give(name, body.purpose, body.policy_version)  # noqa: E731
+        return (await run(work, caller=caller)).to_dict()
+
+    @app.get("/v1/persons/{name:path}/consent", response_model=list[models.Consent], responses=models.errors(401, 403))
+    async def consents(name: str, _caller: Reader) -> list[dict]:
+        from facerec.store.privacy import Privacy
+
+        return [c.to_dict() for c in await run(lambda: Privacy(recognizer.store).consents(name))]
+
+    @app.delete(
+        "/v1/persons/{name:path}/consent", response_model=models.Withdrawn, responses=models.errors(401, 403, 404)
+    )
+    async def withdraw_consent(name: str, caller: Enroller) -> dict:
+        """Withdraw consent: the person's face data is erased now; attendance rows stay. The receipt."""
+        from facerec.identity import erasure
+
+        receipt = await run(lambda: erasure.withdraw(recognizer.store, name), caller=caller)
+        return {"withdrawn": check_name(name), "receipt": receipt}
+
     @app.get(
         "/v1/persons/{name:path}/samples", response_model=list[models.Sample], responses=models.errors(401, 403, 404)
     )
@@ -624,18 +685,23 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
 
     @app.delete("/v1/persons/{name:path}", response_model=models.Removed, responses=models.errors(401, 403, 404))
     async def remove(name: Name, caller: Enroller) -> dict:
-        """The person with every sample, embedding, crop, attendance event and snapshot."""
-        count = await run(lambda: recognizer.store.remove(name), caller=caller)
-        return {"removed": check_name(name), "samples": count}  # the name as stored (NFC)
+        """The person with every sample, embedding, crop, attendance event and snapshot; the receipt
+        says what was erased (also in the audit)."""
+        from facerec.identity import erasure
+
+        receipt = await run(lambda: erasure.remove(recognizer.store, name), caller=caller)
+        return {"removed": check_name(name), "samples": receipt["samples"], "receipt": receipt}  # the name as stored
 
     @app.get(
         "/v1/samples/{sample_id}/crop",
         response_class=Response,
         responses={**private_png, **models.errors(401, 403, 404)},
     )
-    async def sample_crop(sample_id: RecordId, _caller: Reader) -> Response:
-        """A sample's aligned face crop."""
-        data = await run(lambda: recognizer.store.crop(sample_id))
+    async def sample_crop(sample_id: RecordId, caller: Reader) -> Response:
+        """A sample's aligned face crop (each read audited); a placeholder where photos are not kept."""
+        data = await run(lambda: recognizer.store.crop(sample_id), caller=caller)
+        if not data:
+            return Response(_placeholder(), media_type="image/png", headers=PRIVATE | {"X-Facerec-No-Photo": "1"})
         return Response(data, media_type="image/png", headers=PRIVATE)
 
     @app.delete("/v1/samples/{sample_id}", response_model=models.SampleRemoved, responses=models.errors(401, 403, 404))
@@ -803,8 +869,10 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         responses={**private_png, **models.errors(401, 403, 404)},
     )
     async def event_snapshot(event_id: RecordId, _caller: Reader) -> Response:
-        """The best face crop of an attendance event."""
+        """The best face crop of an attendance event (a placeholder once its face data is erased)."""
         data = await run(lambda: log.snapshot(event_id))
+        if not data:
+            return Response(_placeholder(), media_type="image/png", headers=PRIVATE | {"X-Facerec-No-Photo": "1"})
         return Response(data, media_type="image/png", headers=PRIVATE)
 
     @app.get("/v1/spoofs", response_model=list[models.Spoof], responses=models.errors(401, 403, 422))
@@ -869,6 +937,30 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
             "liveness": bool(stored["liveness"]),
             "threshold": float(threshold["threshold"]) if usable else None,
         }
+
+    @app.get("/v1/privacy", response_model=models.Privacy, responses=models.errors(401, 403))
+    async def privacy_settings(_caller: Admin) -> dict:
+        from facerec.store.privacy import Privacy
+
+        return await run(lambda: Privacy(recognizer.store).settings())
+
+    @app.patch("/v1/privacy", response_model=models.Privacy, responses=models.errors(401, 403, 422))
+    async def change_privacy(body: models.PrivacyChange, caller: Admin) -> dict:
+        """Consent required, photos kept, template retention (a new retention purges what it covers now)."""
+        from facerec.identity import erasure
+        from facerec.store.privacy import Privacy
+
+        changes = body.model_dump(exclude_none=True)
+        if "template_retention_days" in changes:
+            changes["template_retention_days"] = changes["template_retention_days"] or None
+
+        def work() -> dict:
+            settings = Privacy(recognizer.store).configure(**changes)
+            if "template_retention_days" in changes:
+                erasure.purge_templates(recognizer.store)
+            return settings
+
+        return await run(work, caller=caller)
 
     @app.get("/v1/settings", response_model=models.Settings, responses=models.errors(401, 403))
     async def settings(_caller: Reader) -> dict:

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from facerec.errors import StoreError, UnknownPersonError
 from facerec.store import outbox
 from facerec.store.models import AttendanceEvent, Person, SpoofEvent, UnknownSighting
+from facerec.store.privacy import Privacy
 from facerec.store.records import StoredSample
 from facerec.store.repository import Store, _aware, check_name, describe_kinds, held_kinds
 
@@ -134,7 +135,7 @@ def _spoof(row: SpoofEvent, claimed: str | None) -> SpoofRecord:
     )
 
 
-def _sighting(row: UnknownSighting) -> SightingRecord:
+def _sighting(store: Store, row: UnknownSighting) -> SightingRecord:
     return SightingRecord(
         row.id,
         row.source,
@@ -144,9 +145,9 @@ def _sighting(row: UnknownSighting) -> SightingRecord:
         row.best_similarity,
         row.model,
         row.centre,
-        np.frombuffer(row.embedding, dtype="<f4", count=row.dimension).copy(),
+        np.frombuffer(store.read_sealed(row, "embedding"), dtype="<f4", count=row.dimension).copy(),
         dict(row.preprocessing),
-        row.snapshot,
+        store.read_sealed(row, "snapshot"),
     )
 
 
@@ -205,8 +206,8 @@ class AttendanceLog:
                     last_seen=last_seen,
                     best_similarity=similarity,
                     sightings=sightings,
-                    snapshot=snapshot,
                 )
+                self.store.write_sealed(row, snapshot=snapshot)
                 session.add(row)
             else:
                 self._extend(row, last_seen, similarity, snapshot, sightings)
@@ -216,12 +217,12 @@ class AttendanceLog:
             outbox.emit(session, "checkin" if new else "checkin.updated", record.to_dict(), groups)
             return record, new
 
-    @staticmethod
-    def _extend(row, seen: datetime, similarity: float, snapshot: bytes, sightings: int) -> None:
+    def _extend(self, row, seen: datetime, similarity: float, snapshot: bytes, sightings: int) -> None:
         row.last_seen = max(_aware(row.last_seen), seen)
         row.sightings += sightings
         if similarity > row.best_similarity:
-            row.best_similarity, row.snapshot = similarity, snapshot
+            row.best_similarity = similarity
+            self.store.write_sealed(row, snapshot=snapshot)
 
     def extend(self, event_id: int, seen: datetime, similarity: float, snapshot: bytes) -> None:
         """One more sighting of a person already checked in."""
@@ -247,7 +248,7 @@ class AttendanceLog:
             if similarity == similarity and similarity > row.best_similarity:  # not NaN
                 row.best_similarity = similarity
             if snapshot is not None:
-                row.snapshot = snapshot
+                self.store.write_sealed(row, snapshot=snapshot)
 
     def last_seen(self) -> dict[str, str]:
         """Each person's latest sighting at any source (ISO 8601), for those ever seen."""
@@ -293,7 +294,7 @@ class AttendanceLog:
             row = session.get(AttendanceEvent, event_id)
             if row is None:
                 raise UnknownPersonError(f"no attendance event with id {event_id}")
-            return row.snapshot
+            return self.store.read_sealed(row, "snapshot")
 
     # --- unknown sightings ------------------------------------------------------------------------
 
@@ -322,13 +323,12 @@ class AttendanceLog:
                 model=model,
                 centre=centre,
                 dimension=int(vector.shape[0]),
-                embedding=vector.tobytes(),
                 preprocessing=preprocessing,
-                snapshot=snapshot,
             )
+            self.store.write_sealed(row, embedding=vector.tobytes(), snapshot=snapshot)
             session.add(row)
             session.flush()
-            record = _sighting(row)
+            record = _sighting(self.store, row)
             outbox.emit(session, "unknown", record.to_dict())
             return record
 
@@ -342,7 +342,7 @@ class AttendanceLog:
     def unknowns(self) -> list[SightingRecord]:
         with self.store.reading() as session:
             rows = session.scalars(select(UnknownSighting).order_by(UnknownSighting.first_seen, UnknownSighting.id))
-            return [_sighting(row) for row in rows]
+            return [_sighting(self.store, row) for row in rows]
 
     def sighting_models(self) -> set[str]:
         with self.store.reading() as session:
@@ -352,11 +352,11 @@ class AttendanceLog:
         """(sighting id, PNG crop) of the sightings listed."""
         with self.store.reading() as session:
             rows = session.execute(
-                select(UnknownSighting.id, UnknownSighting.snapshot)
+                select(UnknownSighting)
                 .where(UnknownSighting.id.in_([int(i) for i in ids]))
                 .order_by(UnknownSighting.id)
             )
-            return [(sighting_id, snapshot) for sighting_id, snapshot in rows]
+            return [(row.id, self.store.read_sealed(row, "snapshot")) for row in rows.scalars()]
 
     def sighting_vectors(self, model: str) -> tuple[np.ndarray, list[str | None], np.ndarray]:
         """(sighting ids, centres, vectors) of the unknown sightings of ``model`` (see Store.vectors)."""
@@ -370,7 +370,8 @@ class AttendanceLog:
                 if row is None:
                     continue  # purged meanwhile
                 vector = np.asarray(vector, dtype="<f4")
-                row.embedding, row.dimension, row.model, row.centre = vector.tobytes(), len(vector), model, centre
+                self.store.write_sealed(row, embedding=vector.tobytes())
+                row.dimension, row.model, row.centre = len(vector), model, centre
                 row.preprocessing = dict(row.preprocessing) | {"model": model, "centre": centre}
         return len(vectors)
 
@@ -379,7 +380,7 @@ class AttendanceLog:
             row = session.get(UnknownSighting, sighting_id)
             if row is None:
                 raise UnknownPersonError(f"no unknown sighting with id {sighting_id}")
-            return _sighting(row)
+            return _sighting(self.store, row)
 
     def assign(self, sighting_id: int, name: str) -> tuple[int, int]:
         """Enrol a sighting's face as a sample of ``name`` (created if new) and drop the sighting,
@@ -404,7 +405,7 @@ class AttendanceLog:
         row = session.get(UnknownSighting, sighting_id)
         if row is None:
             raise UnknownPersonError(f"no unknown sighting with id {sighting_id}")
-        sighting = _sighting(row)
+        sighting = _sighting(self.store, row)
         sample = StoredSample(
             embedding=sighting.embedding,
             model=sighting.model,
@@ -455,8 +456,8 @@ class AttendanceLog:
                 sightings=sightings,
                 similarity=similarity,
                 liveness_score=liveness_score,
-                snapshot=snapshot,
             )
+            self.store.write_sealed(row, snapshot=snapshot)
             session.add(row)
             session.flush()
             record = _spoof(row, person.name if person else None)
@@ -488,7 +489,7 @@ class AttendanceLog:
             row = session.get(SpoofEvent, spoof_id)
             if row is None:
                 raise UnknownPersonError(f"no spoof event with id {spoof_id}")
-            return row.snapshot
+            return self.store.read_sealed(row, "snapshot")
 
     # --- retention --------------------------------------------------------------------------------
 
@@ -503,11 +504,14 @@ class AttendanceLog:
         return {"events": events, "unknown_sightings": sightings, "spoof_events": spoofs}
 
     def apply_retention(self, settings: dict | None = None, now: datetime | None = None) -> dict[str, int]:
-        """Purge by the retention setting (``settings`` as :meth:`settings` returns them, if at hand)."""
+        """Purge by the retention settings (``settings`` as :meth:`settings` returns them, if at hand):
+        attendance by its own, and the templates of people not seen within the privacy setting's
+        ``template_retention_days`` (facerec.store.privacy; audited). Adds ``templates_of`` (people)."""
         days = (settings or self.settings()).get("retention_days")
-        return (
+        gone = (
             self.purge(timedelta(days=days), now) if days else {"events": 0, "unknown_sightings": 0, "spoof_events": 0}
         )
+        return gone | {"templates_of": len(Privacy(self.store).purge_templates(now)["people"])}
 
     def counts(self) -> dict[str, int]:
         with self.store.reading() as session:

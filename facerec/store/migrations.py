@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-HEAD = "0008"
+HEAD = "0009"
 
 
 def migrations_dir() -> Path:

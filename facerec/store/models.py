@@ -52,6 +52,8 @@ class FaceSample(Base):
     # NULL: the network's own unit vector. Vectors of one (model, centre) are comparable.
     centre: Mapped[str | None] = mapped_column(String(64), nullable=True)
     crop: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # the aligned crop, PNG
+    # The id of the key that sealed this row's blobs (facerec.store.sealing); NULL: they are plain.
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     source_path: Mapped[str] = mapped_column(String(4096), nullable=False)
     source_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     box: Mapped[list] = mapped_column(JSON, nullable=False)
@@ -78,6 +80,8 @@ class PersonVector(Base):
     dimension: Mapped[int] = mapped_column(Integer, nullable=False)
     samples: Mapped[int] = mapped_column(Integer, nullable=False)
     centroid: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # float32, little-endian, unit
+    # The id of the key that sealed this row's blobs (facerec.store.sealing); NULL: they are plain.
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
 
 
 class ChangeLog(Base):
@@ -127,6 +131,8 @@ class AttendanceEvent(Base):
     best_similarity: Mapped[float] = mapped_column(Float, nullable=False)
     sightings: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     snapshot: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # best aligned crop, PNG
+    # The id of the key that sealed this row's blobs (facerec.store.sealing); NULL: they are plain.
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
 
 
 class UnknownSighting(Base):
@@ -146,6 +152,8 @@ class UnknownSighting(Base):
     centre: Mapped[str | None] = mapped_column(String(64), nullable=True)  # as FaceSample.centre
     preprocessing: Mapped[dict] = mapped_column(JSON, nullable=False)
     snapshot: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # aligned crop, PNG
+    # The id of the key that sealed this row's blobs (facerec.store.sealing); NULL: they are plain.
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
 
 
 class SpoofEvent(Base):
@@ -166,6 +174,8 @@ class SpoofEvent(Base):
     similarity: Mapped[float] = mapped_column(Float, nullable=False)  # to the person it claimed to be
     liveness_score: Mapped[float] = mapped_column(Float, nullable=False)  # the highest of the run
     snapshot: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # aligned crop, PNG
+    # The id of the key that sealed this row's blobs (facerec.store.sealing); NULL: they are plain.
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
 
 
 class ApiKey(Base):
@@ -242,3 +252,20 @@ class EventSubscription(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Consent(Base):
+    """A person's consent to the processing of their biometric data: for what, under which policy,
+    when and by whom recorded, and when withdrawn. Keyed by name, not by person: it is recorded
+    before enrolment (with ``require_consent`` enrolment needs it) and outlives erasure."""
+
+    __tablename__ = "consent"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), index=True, nullable=False)
+    purpose: Mapped[str] = mapped_column(String(1024), nullable=False)
+    policy_version: Mapped[str] = mapped_column(String(64), nullable=False)
+    given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    recorded_by: Mapped[str] = mapped_column(String(255), nullable=False)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(255), nullable=True)

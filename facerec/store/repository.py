@@ -7,6 +7,7 @@ derived read models (the faiss index) compare against to know whether they are c
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import unicodedata
@@ -23,25 +24,39 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from facerec.errors import DuplicateNameError, StoreError, StoreUnavailableError, UnknownPersonError
-from facerec.store import migrations, outbox
+from facerec.errors import (
+    ConsentRequiredError,
+    DuplicateNameError,
+    EncryptionKeyError,
+    StoreError,
+    StoreUnavailableError,
+    UnknownPersonError,
+)
+from facerec.store import migrations, outbox, policy
 from facerec.store.models import (
+    AttendanceEvent,
     AuditEntry,
     ChangeLog,
+    Consent,
     FaceSample,
     GroupMember,
     Person,
     PersonVector,
+    SpoofEvent,
     StoreSetting,
     StoreState,
     UnknownSighting,
     utcnow,
 )
 from facerec.store.records import PersonRecord, SampleRecord, StoredSample
+from facerec.store.sealing import Keyring
+
+log = logging.getLogger(__name__)
 
 HOME_ENV = "FACEREC_HOME"
 MAX_NAME = 255
 BUSY_TIMEOUT_MS = 30_000
+LOCAL_ACTOR = "local"  # who the audit names for changes made from the command line or Python
 READ_ONLY = "facerec_read_only"  # execution option of the connections reads go through
 _REVISION = select(StoreState.revision).where(StoreState.id == 1)
 # Who is making changes, for the audit log: set by the HTTP API around a request's work (the key's
@@ -51,6 +66,18 @@ _ACTOR: ContextVar[str | None] = ContextVar("facerec_actor", default=None)
 # a process whose index is further behind than that rebuilds it instead of catching up.
 CHANGE_LOG_KEPT = 100_000
 CHANGE_LOG_PRUNE_EVERY = 1_000
+# What each sealed blob is, bound to it as associated data (a crop cannot pass for an embedding).
+EMBEDDING, CROP, CENTROID = "face_sample.embedding", "face_sample.crop", "person_vector.centroid"
+# Each table's sealed columns, under the one key id its row keeps; the first is never empty in a
+# row that holds biometric data (an erased snapshot is b"" and its key id NULL).
+SEALED_COLUMNS = {
+    FaceSample: ("embedding", "crop"),
+    PersonVector: ("centroid",),
+    AttendanceEvent: ("snapshot",),
+    UnknownSighting: ("embedding", "snapshot"),
+    SpoofEvent: ("snapshot",),
+}
+SEALED_TABLES = tuple(SEALED_COLUMNS)
 
 
 def facerec_home() -> Path:
@@ -152,6 +179,8 @@ def _sqlite_engine(url: str, read_only: bool = False) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted rows are overwritten, not left in free pages: an erased face is gone from the file.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -166,10 +195,15 @@ def _sqlite_engine(url: str, read_only: bool = False) -> Engine:
 
 
 class Store:
-    """People and their face samples in SQL (SQLite by default, PostgreSQL by URL)."""
+    """People and their face samples in SQL (SQLite by default, PostgreSQL by URL).
 
-    def __init__(self, url: str | None = None) -> None:
+    ``keyring`` (default: the key of ``$FACEREC_KEY_FILE`` / ``$FACEREC_KEY``, see
+    facerec.store.sealing) seals embeddings, centroids and crops as they are written; a store that
+    holds rows sealed by a key the keyring lacks refuses to open, before anything is read."""
+
+    def __init__(self, url: str | None = None, keyring: Keyring | None = None) -> None:
         self.url = store_url(url) if url else default_url()
+        self.keyring = Keyring.from_environment() if keyring is None else keyring
         try:
             backend = make_url(self.url).get_backend_name()
         except ArgumentError:
@@ -195,6 +229,65 @@ class Store:
         # that PostgreSQL itself searches (facerec.identity.pg_index), written in the same transaction.
         self.postgresql = backend == "postgresql"
         self.pgvector = False  # known to have the column (checked again where a centroid is written)
+        self._check_keys()
+
+    def sealed_with(self) -> set[str]:
+        """The ids of the keys that sealed rows held now. Read key by key from each table's index on
+        key_id (the least id above the last found), not by scanning it: a handful of index probes
+        at any size, which is what a cold start pays for the check."""
+        found: set[str] = set()
+        with self.reading() as session:
+            for table in SEALED_TABLES:
+                key_id = session.scalar(select(func.min(table.key_id)))
+                while key_id is not None:
+                    found.add(key_id)
+                    key_id = session.scalar(select(func.min(table.key_id)).where(table.key_id > key_id))
+        return found
+
+    def _check_keys(self) -> None:
+        """Refuse a store whose data some key we lack sealed: nothing is decrypted or written."""
+        missing = self.sealed_with() - self.keyring.ids
+        if not missing:
+            return
+        where = make_url(self.url).render_as_string()
+        if not self.keyring.ids:
+            raise EncryptionKeyError(
+                f"the store at {where} holds biometric data encrypted with key {', '.join(sorted(missing))}: set "
+                "FACEREC_KEY_FILE (or FACEREC_KEY) to that key to open it; nothing was read or changed"
+            )
+        raise EncryptionKeyError(
+            f"the store at {where} holds biometric data encrypted with key {', '.join(sorted(missing))}, not with "
+            f"the key configured ({', '.join(sorted(self.keyring.ids))}): wrong key, nothing was read or changed "
+            "(if `facerec keys rotate` was interrupted, run it again with both keys)"
+        )
+
+    def _seal(self, data: bytes, what: str) -> tuple[bytes, str | None]:
+        return self.keyring.seal(data, what)
+
+    def _open(self, blob: bytes, key_id: str | None, what: str) -> bytes:
+        return self.keyring.open(blob, key_id, what)
+
+    def write_sealed(self, row, **plain: bytes) -> None:
+        """Set sealed columns of an ORM ``row`` from plain bytes; its other sealed columns are sealed
+        again with them, so the row stays whole under the one key its key id names."""
+        table = type(row)
+        values = {
+            column: plain[column] if column in plain else self.read_sealed(row, column)
+            for column in SEALED_COLUMNS[table]
+        }
+        key_id = None
+        for column, data in values.items():
+            sealed, used = self._seal(data, f"{table.__tablename__}.{column}")
+            setattr(row, column, sealed)
+            key_id = key_id or used
+        row.key_id = key_id
+
+    def read_sealed(self, row, column: str) -> bytes:
+        """The plain bytes of a sealed column of an ORM ``row``."""
+        return self._open(getattr(row, column), row.key_id, f"{type(row).__tablename__}.{column}")
+
+    def _vector(self, blob: bytes, key_id: str | None, dimension: int, what: str = EMBEDDING) -> np.ndarray:
+        return np.frombuffer(self._open(blob, key_id, what), dtype="<f4", count=dimension)
 
     def _open_read_only(self) -> None:
         """A SQLite store on a read-only file system (or a file we may not write): opened as it
@@ -248,10 +341,10 @@ class Store:
                 connection.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
                 connection.execute(text("ALTER TABLE person_vector ADD COLUMN IF NOT EXISTS centroid_v vector"))
                 rows = connection.execute(
-                    text("SELECT person_id, centroid, dimension FROM person_vector WHERE centroid_v IS NULL")
+                    text("SELECT person_id, centroid, dimension, key_id FROM person_vector WHERE centroid_v IS NULL")
                 ).all()
-                for person_id, blob, dim in rows:
-                    vector = np.frombuffer(blob, "<f4", count=dim)
+                for person_id, blob, dim, key_id in rows:
+                    vector = self._vector(blob, key_id, dim, CENTROID)
                     connection.execute(
                         text("UPDATE person_vector SET centroid_v = CAST(:v AS vector) WHERE person_id = :p"),
                         {"v": _vector_text(vector), "p": person_id},
@@ -301,10 +394,21 @@ class Store:
             _ACTOR.reset(token)
 
     @staticmethod
-    def _audit(session: Session, action: str, target: str, **details) -> None:
+    def _audit(session: Session, action: str, target: str, always: bool = False, **details) -> None:
+        """An audit line if an actor is set (the HTTP API); with ``always`` (what touches biometric
+        data: erasure, consent, exports) also from the command line or the Python API."""
         actor = _ACTOR.get()
-        if actor is not None:
-            session.add(AuditEntry(actor=actor, action=action, target=target, details=details))
+        if actor is not None or always:
+            session.add(AuditEntry(actor=actor or LOCAL_ACTOR, action=action, target=target, details=details))
+
+    def record(self, action: str, target: str, **details) -> None:
+        """Write an audit line on its own (a read of biometric data: a crop, an export); none on a
+        read-only store, which can be read but not written."""
+        if self.read_only:
+            log.warning("read-only store: %s of %s is not audited", action, target)
+            return
+        with self.transaction() as session:
+            self._audit(session, action, target, always=True, **details)
 
     def audit(self, limit: int = 200) -> list[dict]:
         """The latest changes made through the API, newest first."""
@@ -348,16 +452,17 @@ class Store:
     def _update_centroid(self, session: Session, person_id: int) -> None:
         """A person's centroid as their samples make it now (no row when they hold none)."""
         rows = session.execute(
-            select(FaceSample.model, FaceSample.centre, FaceSample.dimension, FaceSample.embedding).where(
-                FaceSample.person_id == person_id
-            )
+            select(
+                FaceSample.model, FaceSample.centre, FaceSample.dimension, FaceSample.embedding, FaceSample.key_id
+            ).where(FaceSample.person_id == person_id)
         ).all()
         session.execute(delete(PersonVector).where(PersonVector.person_id == person_id))
         if not rows:
             return
-        model, centre, dimension, _ = rows[0]
-        total = np.sum([np.frombuffer(blob, "<f4", count=dim) for *_, dim, blob in rows], axis=0, dtype=np.float64)
+        model, centre, dimension, *_ = rows[0]
+        total = np.sum([self._vector(blob, key, dim) for *_, dim, blob, key in rows], axis=0, dtype=np.float64)
         centroid = (total / max(float(np.linalg.norm(total)), 1e-12)).astype("<f4")
+        sealed, key_id = self._seal(centroid.tobytes(), CENTROID)
         session.add(
             PersonVector(
                 person_id=person_id,
@@ -365,7 +470,8 @@ class Store:
                 centre=centre,
                 dimension=dimension,
                 samples=len(rows),
-                centroid=centroid.tobytes(),
+                centroid=sealed,
+                key_id=key_id,
             )
         )
         session.flush()
@@ -465,7 +571,9 @@ class Store:
         """(person ids, names, centroids) of one kind of vector, by person id: every person's in
         chunks (ids above ``after``, at most ``limit``), or those of ``people``."""
         query = (
-            select(PersonVector.person_id, Person.name, PersonVector.centroid, PersonVector.dimension)
+            select(
+                PersonVector.person_id, Person.name, PersonVector.centroid, PersonVector.dimension, PersonVector.key_id
+            )
             .join(Person, Person.id == PersonVector.person_id)
             .where(PersonVector.model == model, _same_centre(PersonVector.centre, centre))
             .order_by(PersonVector.person_id)
@@ -478,8 +586,7 @@ class Store:
                 query = query.limit(limit)
         with self.reading() as session:
             rows = session.execute(query).all()
-        ids, names, vectors = _unpack([(r[0], r[1], r[2], r[3]) for r in rows])
-        return ids, names, vectors
+        return _unpack([(r[0], r[1], self._open(r[2], r[4], CENTROID), r[3]) for r in rows])
 
     def people_count(self, model: str, centre: str | None) -> int:
         """People with a centroid of this kind: the gallery's size, as identification counts it."""
@@ -511,17 +618,18 @@ class Store:
         sightings), for moving them to another kind of vector."""
         with self.reading() as session:
             rows = session.execute(
-                select(table.id, table.centre, table.embedding, table.dimension)
+                select(table.id, table.centre, table.embedding, table.dimension, table.key_id)
                 .where(table.model == model)
                 .order_by(table.id)
             ).all()
-        return _unpack(rows)
+        what = f"{table.__tablename__}.embedding"
+        return _unpack([(r[0], r[1], self._open(r[2], r[4], what), r[3]) for r in rows])
 
     def embeddings(self, model: str, person: str | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
         """(sample ids, person names, N x D vectors) of every sample made with ``model`` (of one
         ``person`` only, if named; none if no one has that name)."""
         query = (
-            select(FaceSample.id, Person.name, FaceSample.embedding, FaceSample.dimension)
+            select(FaceSample.id, Person.name, FaceSample.embedding, FaceSample.dimension, FaceSample.key_id)
             .join(Person)
             .where(FaceSample.model == model)
             .order_by(FaceSample.id)
@@ -530,7 +638,7 @@ class Store:
             query = query.where(Person.name == check_name(person))
         with self.reading() as session:
             rows = session.execute(query).all()
-        return _unpack(rows)
+        return _unpack([(r[0], r[1], self._open(r[2], r[4], EMBEDDING), r[3]) for r in rows])
 
     def setting(self, key: str) -> dict | None:
         with self.reading() as session:
@@ -554,6 +662,7 @@ class Store:
     ) -> tuple[PersonRecord, int, list[str]]:
         """:meth:`add_samples` inside a caller's transaction (to join it with other changes)."""
         name = check_name(name)
+        rules = self.may_keep(session, name)
         person = session.scalar(select(Person).where(Person.name == name))
         new = person is None
         if person is None:
@@ -567,6 +676,8 @@ class Store:
                 duplicates.append(sample.source_path)
                 continue
             held.add(sample.source_sha256)
+            embedding, key_id = self._seal(np.asarray(sample.embedding, dtype="<f4").tobytes(), EMBEDDING)
+            crop, _ = self._seal(sample.crop_png if rules["keep_photos"] else b"", CROP)
             session.add(
                 FaceSample(
                     person_id=person.id,
@@ -574,8 +685,9 @@ class Store:
                     centre=sample.centre,
                     preprocessing=sample.preprocessing,
                     dimension=int(sample.embedding.shape[0]),
-                    embedding=np.asarray(sample.embedding, dtype="<f4").tobytes(),
-                    crop=sample.crop_png,
+                    embedding=embedding,
+                    key_id=key_id,
+                    crop=crop,
                     source_path=sample.source_path,
                     source_sha256=sample.source_sha256,
                     box=[float(v) for v in sample.box],
@@ -595,10 +707,35 @@ class Store:
             outbox.emit(session, "person.enrolled", {"name": person.name, "person_id": person.id, "samples": added})
         return record, added, duplicates
 
-    def dump(self) -> list[dict]:
-        """Everything the store holds, as plain data (for export): people with their samples."""
+    @staticmethod
+    def may_keep(session: Session, name: str) -> dict:
+        """The privacy settings, once it is known that ``name``'s biometric data may be kept:
+        ConsentRequiredError if the store requires consent and holds no live record for them."""
+        rules = policy.read(session)
+        if rules["require_consent"]:
+            given = session.scalar(
+                select(Consent.id).where(Consent.subject == name, Consent.withdrawn_at.is_(None)).limit(1)
+            )
+            if given is None:
+                raise ConsentRequiredError(
+                    f"this store requires consent before enrolment and holds none for {name!r}: "
+                    f"record it first (facerec consent give {name} --purpose ... --policy ...)"
+                )
+        return rules
+
+    def check_consent(self, name: str) -> None:
+        """ConsentRequiredError if enrolling ``name`` now would be refused for want of consent."""
         with self.reading() as session:
-            people = session.scalars(select(Person).order_by(Person.name)).all()
+            self.may_keep(session, check_name(name))
+
+    def dump(self, name: str | None = None) -> list[dict]:
+        """Everything the store holds, as plain data (for export): people with their samples (of
+        the one person ``name`` only, if given)."""
+        with self.reading() as session:
+            if name is None:
+                people = session.scalars(select(Person).order_by(Person.name)).all()
+            else:
+                people = [self._person(session, name)]
             return [
                 {
                     "name": person.name,
@@ -608,11 +745,11 @@ class Store:
                     "updated": _aware(person.updated_at).isoformat(),
                     "samples": [
                         {
-                            "embedding": np.frombuffer(s.embedding, dtype="<f4", count=s.dimension).copy(),
+                            "embedding": self._vector(s.embedding, s.key_id, s.dimension).copy(),
                             "model": s.model,
                             "centre": s.centre,
                             "preprocessing": s.preprocessing,
-                            "crop_png": s.crop,
+                            "crop_png": self._open(s.crop, s.key_id, CROP),
                             "source_path": s.source_path,
                             "source_sha256": s.source_sha256,
                             "box": s.box,
@@ -644,6 +781,7 @@ class Store:
                 )
             for entry in people:
                 name = check_name(entry["name"])
+                rules = self.may_keep(session, name)
                 person = session.scalar(select(Person).where(Person.name == name))
                 if person is None:
                     person = Person(name=name, external_id=entry.get("external_id"), info=entry.get("metadata"))
@@ -658,6 +796,8 @@ class Store:
                         continue
                     held.add(sample["source_sha256"])
                     vector = np.asarray(sample["embedding"], dtype="<f4")
+                    embedding, key_id = self._seal(vector.tobytes(), EMBEDDING)
+                    crop, _ = self._seal(sample["crop_png"] if rules["keep_photos"] else b"", CROP)
                     session.add(
                         FaceSample(
                             person_id=person.id,
@@ -665,8 +805,9 @@ class Store:
                             centre=sample.get("centre"),  # archives of facerec before 0004 hold raw vectors
                             preprocessing=sample["preprocessing"],
                             dimension=int(vector.shape[0]),
-                            embedding=vector.tobytes(),
-                            crop=sample["crop_png"],
+                            embedding=embedding,
+                            key_id=key_id,
+                            crop=crop,
                             source_path=sample["source_path"],
                             source_sha256=sample["source_sha256"],
                             box=[float(v) for v in sample["box"]],
@@ -698,7 +839,8 @@ class Store:
                 if sample is None:
                     raise UnknownPersonError(f"no face sample with id {sample_id}")
                 vector = np.asarray(vector, dtype="<f4")
-                sample.embedding, sample.dimension = vector.tobytes(), int(vector.shape[0])
+                self.write_sealed(sample, embedding=vector.tobytes())
+                sample.dimension = int(vector.shape[0])
                 sample.model, sample.centre = model, centre
                 sample.preprocessing = dict(sample.preprocessing) | {"model": model, "centre": centre}
                 touched.add(sample.person_id)
@@ -710,20 +852,29 @@ class Store:
         return len(vectors)
 
     def crop(self, sample_id: int) -> bytes:
-        """One sample's aligned crop (PNG)."""
+        """One sample's aligned crop (PNG; b"" where photos are not kept). A read on someone's behalf
+        (the HTTP API: an actor is set) is audited, as the person's face was shown."""
         with self.reading() as session:
-            crop = session.scalar(select(FaceSample.crop).where(FaceSample.id == int(sample_id)))
-        if crop is None:
+            query = (
+                select(FaceSample.crop, FaceSample.key_id, Person.name)
+                .join(Person, Person.id == FaceSample.person_id)
+                .where(FaceSample.id == int(sample_id))
+            )
+            row = session.execute(query).first()
+        if row is None:
             raise UnknownPersonError(f"no face sample with id {sample_id}")
+        crop = self._open(row[0], row[1], CROP)
+        if _ACTOR.get() is not None:
+            self.record("read_crop", row[2], sample=int(sample_id))
         return crop
 
     def crops(self, ids: Sequence[int] | None = None) -> list[tuple[int, bytes]]:
         """(sample id, PNG crop) of every sample, or of those listed."""
-        query = select(FaceSample.id, FaceSample.crop).order_by(FaceSample.id)
+        query = select(FaceSample.id, FaceSample.crop, FaceSample.key_id).order_by(FaceSample.id)
         if ids is not None:
             query = query.where(FaceSample.id.in_([int(i) for i in ids]))
         with self.reading() as session:
-            return [(sample_id, crop) for sample_id, crop in session.execute(query)]
+            return [(sample_id, self._open(crop, key, CROP)) for sample_id, crop, key in session.execute(query)]
 
     def remove_setting(self, key: str) -> None:
         with self.transaction() as session:
@@ -745,6 +896,8 @@ class Store:
                 raise DuplicateNameError(f"a person named {new!r} exists already")
             old_name = person.name
             person.name, person.updated_at = new, utcnow()
+            # Consent is recorded by name (before enrolment): it follows the person to the new one.
+            session.execute(update(Consent).where(Consent.subject == old_name).values(subject=new))
             self._changed(session, "renamed", [person.id])
             self._audit(session, "rename", old_name, to=new)
             if new != old_name:
@@ -755,16 +908,85 @@ class Store:
 
     def remove(self, name: str) -> int:
         """Delete a person with every sample (embedding and crop). Returns the samples removed."""
+        return self.erase(name)["samples"]
+
+    def erase(self, name: str) -> dict:
+        """Delete a person wholly: samples, centroid, attendance and spoof events (ON DELETE CASCADE).
+        Returns the receipt (what was erased), also written to the audit."""
         with self.transaction() as session:
             person = self._person(session, name)
-            count = self._count(session, person.id)
+            receipt = self._biometric_counts(session, person.id) | {
+                "attendance_events": session.scalar(
+                    select(func.count(AttendanceEvent.id)).where(AttendanceEvent.person_id == person.id)
+                )
+                or 0,
+                "person_row": 1,
+            }
             groups = outbox.person_groups(session, person.id)
             session.delete(person)  # the database's ON DELETE CASCADE removes the samples, the centroid
             session.flush()
             self._changed(session, "removed", [person.id])
-            self._audit(session, "remove", person.name, samples=count)
+            self._audit(session, "remove", person.name, always=True, receipt=receipt)
             outbox.emit(session, "person.removed", {"name": person.name, "person_id": person.id}, groups)
-            return count
+        self._checkpoint()
+        return receipt
+
+    def _biometric_counts(self, session: Session, person_id: int) -> dict:
+        """What of a person's biometric data the store holds now (an erasure receipt's numbers)."""
+        samples = session.execute(
+            select(func.count(FaceSample.id), func.coalesce(func.sum(func.length(FaceSample.crop)), 0)).where(
+                FaceSample.person_id == person_id
+            )
+        ).one()
+        crops = session.scalar(
+            select(func.count(FaceSample.id)).where(FaceSample.person_id == person_id, func.length(FaceSample.crop) > 0)
+        )
+        centroids = session.scalar(select(func.count()).where(PersonVector.person_id == person_id)) or 0
+        vectors = 0
+        if self.postgresql and (self.pgvector or self._has_vector_column(session)):
+            vectors = session.scalar(
+                text("SELECT count(*) FROM person_vector WHERE person_id = :p AND centroid_v IS NOT NULL"),
+                {"p": person_id},
+            )
+        snapshots = sum(
+            session.scalar(
+                select(func.count(table.id)).where(table.person_id == person_id, func.length(table.snapshot) > 0)
+            )
+            or 0
+            for table in (AttendanceEvent, SpoofEvent)
+        )
+        return {
+            "samples": samples[0],
+            "embeddings": samples[0],
+            "crops": crops or 0,
+            "centroids": centroids,
+            "pgvector_vectors": vectors or 0,
+            "snapshots": snapshots,
+        }
+
+    def erase_biometrics_in(self, session: Session, person_id: int) -> dict:
+        """Erase a person's biometric data in a caller's transaction, keeping the person and their
+        attendance rows (without snapshots: those follow the attendance retention). The receipt."""
+        receipt = self._biometric_counts(session, person_id)
+        session.execute(delete(FaceSample).where(FaceSample.person_id == person_id))
+        for table in (AttendanceEvent, SpoofEvent):
+            session.execute(update(table).where(table.person_id == person_id).values(snapshot=b"", key_id=None))
+        session.flush()
+        self._changed(session, "samples", [person_id])  # the centroid (and its pgvector copy) goes
+        return receipt
+
+    def _checkpoint(self) -> None:
+        """After an erasure on SQLite, the write-ahead log still holds the pages as they were: fold
+        it into the database file (whose freed space secure_delete has zeroed) and empty it, so the
+        erased face is gone from the disk, not only from the tables. PostgreSQL: see docs/privacy.md."""
+        if make_url(self.url).get_backend_name() == "sqlite" and not self.read_only:
+            connection = self.engine.raw_connection()  # outside a transaction: a checkpoint cannot run in one
+            try:
+                busy, *_ = connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                connection.close()
+            if busy:  # a reader held an older snapshot: the next checkpoint folds the rest in
+                log.warning("the store's write-ahead log could not be emptied after an erasure (a reader was busy)")
 
     # --- groups ----------------------------------------------------------------------------------------
 

@@ -107,7 +107,8 @@ def test_people_endpoints(api, data):
     assert client.patch("/v1/persons/rose leslie", json={"name": "rose"}).json()["name"] == "rose"
     assert client.delete(f"/v1/samples/{samples[0]['id']}").json()["person"] == "rose"
     assert len(client.get("/v1/persons/rose").json()["samples"]) == 1
-    assert client.delete("/v1/persons/rose").json() == {"removed": "rose", "samples": 1}
+    removed = client.delete("/v1/persons/rose").json()
+    assert (removed["removed"], removed["samples"], removed["receipt"]["crops"]) == ("rose", 1, 1)  # and the receipt
     for response in (
         client.get("/v1/persons/rose"),
         client.delete("/v1/persons/rose"),
