@@ -71,7 +71,7 @@ def check_webhook_url(url: str, allowed_hosts: list[str] = ()) -> str:  # type: 
             raise BadUrlError(f"{host} is a private name (not a public DNS name); {hint}")
         try:
             found = {info[4][0] for info in socket.getaddrinfo(host, endpoint.port, proto=socket.IPPROTO_TCP)}
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
             raise BadUrlError(f"cannot resolve {host}: {exc}") from None
         private = sorted(a for a in found if _private_address(a))
         if private:

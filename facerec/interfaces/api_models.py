@@ -128,8 +128,11 @@ class Removed(BaseModel):
 
 
 class ConsentGiven(BaseModel):
-    purpose: str = Field(min_length=1, max_length=1024, description="what the face is used for")
-    policy_version: str = Field(min_length=1, max_length=64, description="the notice the person agreed to")
+    model_config = STRICT
+
+    # Text under the names' rule (facerec.interfaces.http_rules): no control characters, NFC, bounded
+    purpose: Name = Field(description="what the face is used for")
+    policy_version: Name = Field(description="the notice the person agreed to")
 
 
 class Consent(BaseModel):
@@ -154,6 +157,8 @@ class Privacy(BaseModel):
 
 
 class PrivacyChange(BaseModel):
+    model_config = STRICT
+
     require_consent: bool | None = None
     keep_photos: bool | None = None
     template_retention_days: float | None = Field(None, ge=0, le=36500, description="0: kept until removed")

@@ -628,7 +628,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         response_class=Response,
         responses={200: {"content": {"application/zip": {}}}, **models.errors(401, 403, 404)},
     )
-    async def export_person(name: str, caller: Admin) -> Response:
+    async def export_person(name: Name, caller: Admin) -> Response:
         """Everything held about one person, as one zip (GDPR Art. 15): samples' crops, embeddings and
         metadata, attendance, consent records, audit lines about them. Audited."""
         from facerec.store import subject_access
@@ -643,7 +643,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         status_code=201,
         responses=models.errors(401, 403, 422),
     )
-    async def give_consent(name: str, body: models.ConsentGiven, caller: Enroller) -> dict:
+    async def give_consent(name: Name, body: models.ConsentGiven, caller: Enroller) -> dict:
         """Record a person's consent (recorded by this key), before enrolment where it is required."""
         from facerec.store.privacy import Privacy
 
@@ -651,7 +651,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
         return (await run(work, caller=caller)).to_dict()
 
     @app.get("/v1/persons/{name:path}/consent", response_model=list[models.Consent], responses=models.errors(401, 403))
-    async def consents(name: str, _caller: Reader) -> list[dict]:
+    async def consents(name: Name, _caller: Reader) -> list[dict]:
         from facerec.store.privacy import Privacy
 
         return [c.to_dict() for c in await run(lambda: Privacy(recognizer.store).consents(name))]
@@ -659,7 +659,7 @@ def create_app(config: ServerConfig = ServerConfig()) -> FastAPI:
     @app.delete(
         "/v1/persons/{name:path}/consent", response_model=models.Withdrawn, responses=models.errors(401, 403, 404)
     )
-    async def withdraw_consent(name: str, caller: Enroller) -> dict:
+    async def withdraw_consent(name: Name, caller: Enroller) -> dict:
         """Withdraw consent: the person's face data is erased now; attendance rows stay. The receipt."""
         from facerec.identity import erasure
 

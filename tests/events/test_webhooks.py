@@ -139,6 +139,7 @@ def _disable_and_retry(store):
         ("http://localhost/hook", "localhost is a private name"),
         ("https://printer/hook", "printer is a private name"),
         ("https://nas.local/hook", "nas.local is a private name"),
+        ("http://a\x92b.example/hook", "cannot resolve"),  # no IDNA form: a 500 before
     ],
 )
 def test_bad_subscription_urls_are_refused_with_a_clear_error(url, message):

@@ -132,7 +132,9 @@ def _documented(code: str, operation: str, status: int, text: str) -> bool:
             continue
         if reason == "text beyond the pattern" and unicodedata.category(chr(int(match.group(1), 16))) == "Cc":
             return False  # a control character: the schema's pattern says so, it should not have been sent
-        return reason != "a name with a slash" or bool(re.search(r"/v1/persons/\{name\}/(samples|images)", operation))
+        return reason != "a name with a slash" or bool(
+            re.search(r"/v1/persons/\{name\}/(samples|images|clip|consent|export)", operation)
+        )
     return False
 
 
