@@ -217,8 +217,10 @@ def liveness(
 @app.command()
 def verify(
     ctx: typer.Context,
-    first: Annotated[str, typer.Argument(help="Photo of one face.", show_default=False)],
-    second: Annotated[str, typer.Argument(help="Photo of another face.", show_default=False)],
+    first: Annotated[str, typer.Argument(help="Photo of one face (the reference).", show_default=False)],
+    second: Annotated[
+        str, typer.Argument(help="Photo of another face, or a folder: each of its photos against FIRST.")
+    ],
     json_out: JsonOption = False,
     largest: LargestOption = False,
     margin: MarginOption = None,
@@ -229,8 +231,23 @@ def verify(
     device: DeviceOption = None,
     model: ModelOption = None,
 ) -> None:
-    """Say whether two photos show the same person (cosine similarity against the model's threshold)."""
+    """Say whether two photos show the same person (cosine similarity against the model's threshold);
+    with a folder as SECOND, whether each photo in it shows the person of FIRST."""
     recognizer = embedding_recognizer(ctx, threads, device, model, margin, align, flip, precision)
+    if Path(first).is_dir():
+        fail(f"{first} is a folder: the first argument is the reference, one photo (a folder may come second)")
+    if Path(second).is_dir():
+        try:
+            reference = recognizer.embed_one(first, largest=largest)
+        except FacerecError as exc:
+            fail(str(exc))
+
+        def work(source: str) -> tuple[dict, list[str]]:
+            result = recognizer.verify(reference, source, largest=largest)
+            return result.to_dict() | {"files": [first, source]}, [_verdict(result)]
+
+        _for_each_file([second], "verifying", json_out, work)
+        return
     try:
         result = recognizer.verify(first, second, largest=largest)
     except FacerecError as exc:
@@ -239,11 +256,15 @@ def verify(
         doc = result.to_dict() | {"files": [first, second]}
         typer.echo(json.dumps(doc, indent=2))
     else:
-        verdict = "same person" if result.same else "different people"
-        typer.echo(
-            f"{verdict}: similarity {result.similarity:.4f} "
-            f"({'>=' if result.same else '<'} threshold {result.threshold:.4f}, model {result.model})"
-        )
+        typer.echo(_verdict(result))
+
+
+def _verdict(result) -> str:
+    verdict = "same person" if result.same else "different people"
+    return (
+        f"{verdict}: similarity {result.similarity:.4f} "
+        f"({'>=' if result.same else '<'} threshold {result.threshold:.4f}, model {result.model})"
+    )
 
 
 @app.command()

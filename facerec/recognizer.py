@@ -621,9 +621,11 @@ class FaceRecognizer:
         face = choose.only_face(self.detector.detect(pixels), describe(image), largest=largest)
         return self.embed_faces(pixels, [face])[0]
 
-    def verify(self, first: ImageSource, second: ImageSource, *, largest: bool = False) -> Verification:
-        """Are the faces of two photos the same person? Cosine similarity against the model's threshold."""
-        a = self.embed_one(first, largest=largest)
+    def verify(self, first: ImageSource | Face, second: ImageSource, *, largest: bool = False) -> Verification:
+        """Are the faces of two photos the same person? Cosine similarity against the model's threshold.
+        ``first`` may be a face embedded already (one reference against many photos)."""
+        embedded = isinstance(first, Face) and first.embedding is not None
+        a = first if embedded else self.embed_one(first, largest=largest)  # type: ignore[arg-type]
         b = self.embed_one(second, largest=largest)
         similarity = float(np.dot(a.embedding, b.embedding))
         threshold = self.embedder.threshold

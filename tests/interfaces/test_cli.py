@@ -122,6 +122,16 @@ def test_commands_take_folders_and_a_plain_path_for_the_store(data, tmp_path, mo
     identified = run("--db", "people.db", "identify", folder)
     assert identified.exit_code == 0, identified.stderr
     assert sorted(line.split("\t")[0] for line in identified.stdout.splitlines()) == photos
+    # verify: a reference photo against each photo of a folder; a folder as the reference is refused
+    against = run("verify", train / "obama" / "obama.jpg", train / "biden", "--json")
+    assert against.exit_code == 0, against.stderr
+    answers = json.loads(against.stdout)
+    assert [a["files"][1] for a in answers] == sorted(str(p) for p in (train / "biden").iterdir())
+    assert all(not a["same"] for a in answers)
+    same = run("verify", train / "obama" / "obama.jpg", folder)
+    assert same.exit_code == 0 and same.stdout.count("same person") == len(photos)
+    refused = run("verify", folder, train / "obama" / "obama.jpg")
+    assert refused.exit_code == 1 and "the first argument is the reference" in refused.stderr
     nothing = run("detect", tmp_path / "no-photos-here")
     assert nothing.exit_code != 0 and "no-photos-here" in nothing.stderr
     (tmp_path / "empty").mkdir()
