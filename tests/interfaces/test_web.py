@@ -256,18 +256,26 @@ def test_the_desk_says_what_happened_and_forgets_the_last_key(desk, data, tmp_pa
     expect(page.locator("#enrol-outcome li")).to_have_count(1)
 
     # Crops show nothing, not their alt text, until they have loaded.
-    held = []
-    page.route("**/v1/samples/*/crop", lambda route: held.append(route))
+    held, holding = [], [True]
+
+    def hold(route) -> None:  # while holding, a crop's request waits; later ones (the list drawn again) pass
+        if holding[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/v1/samples/*/crop", hold)
     page.goto(server.url + "/#people")
     crops = page.locator("#people-list li[data-name=kit] .crops img")
     expect(crops).to_have_count(1)
     while not held:  # the crop's request, held while the thumbnail waits for it
         page.wait_for_timeout(50)
     assert crops.first.get_attribute("alt") == ""
-    page.unroute("**/v1/samples/*/crop")  # crops asked for from now on (the list drawn again) pass
-    for route in list(held):
+    holding[0] = False
+    for route in held:
         route.continue_()
     expect(crops.first).to_have_attribute("alt", re.compile(r"^kit, sample \d+$"))
+    page.unroute("**/v1/samples/*/crop")
 
     # Removing is red, not the blue of every other button.
     page.locator("#people-list li[data-name=kit] button.danger").click()
