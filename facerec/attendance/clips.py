@@ -14,20 +14,18 @@ through is one answer, decided on the quality-weighted mean of their faces, not 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from PIL import Image
 
 from facerec.attendance.evidence import EvidenceRule, TrackEvidence
 from facerec.attendance.following import FaceFollower, FollowConfig, Sighting
 from facerec.attendance.sources import Frame
 from facerec.errors import FacerecError
 from facerec.identity import quality
-from facerec.recognizer import FaceRecognizer
+from facerec.recognizer import FaceRecognizer, png
 
 SAME_PERSON = 0.5  # two tracks of one clip this alike are one person (found again after a turn)
 NEAR_DUPLICATE = 0.97  # enrolment: a face this like one already picked adds nothing
@@ -189,7 +187,7 @@ def enrolment_faces(
         if best is None:
             break
         chosen.append(best)
-    images = [(f"{label}#{faces[i][3]}", _png(faces[i][2])) for i in sorted(chosen, key=lambda i: faces[i][3])]
+    images = [(f"{label}#{faces[i][3]}", png(faces[i][2])) for i in sorted(chosen, key=lambda i: faces[i][3])]
     return EnrolmentFaces(images, len(followed), len(faces))
 
 
@@ -214,9 +212,3 @@ def _region(pixels: np.ndarray, box: tuple[float, float, float, float]) -> np.nd
     top, left = max(int(y1 - h / 2), 0), max(int(x1 - w / 2), 0)
     bottom, right = min(int(y2 + h / 2), pixels.shape[0]), min(int(x2 + w / 2), pixels.shape[1])
     return np.ascontiguousarray(pixels[top:bottom, left:right])
-
-
-def _png(pixels: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="PNG")
-    return out.getvalue()

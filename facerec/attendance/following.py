@@ -206,9 +206,7 @@ class FaceFollower:
 
 def _expected(face: Face) -> float:
     """A face's weight before its crop is cut (size, confidence and pose only)."""
-    (lx, ly), (rx, ry), (nx, _), _, _ = face.landmarks
-    yaw = (nx - (lx + rx) / 2) / max(float(np.hypot(rx - lx, ry - ly)), 1e-6)
-    return face_weight(min(face.width, face.height), 40.0, yaw, face.confidence)
+    return face_weight(min(face.width, face.height), 40.0, quality.yaw(face), face.confidence)
 
 
 def _crossing(box: tuple, predicted: dict[int, tuple]) -> bool:

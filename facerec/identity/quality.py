@@ -22,15 +22,19 @@ class QualityGate:
     max_yaw: float = 0.6  # nose offset from the eye midpoint, in eye distances
 
 
+def yaw(face: Face) -> float:
+    """A yaw proxy from the landmarks: the nose's offset from the eye midpoint, in eye distances."""
+    (lx, ly), (rx, ry), (nx, _ny), _, _ = face.landmarks
+    return float((nx - (lx + rx) / 2) / max(float(np.hypot(rx - lx, ry - ly)), 1e-6))
+
+
 def measure(face: Face, crop: np.ndarray) -> dict:
     """Size, sharpness and a yaw proxy from the landmarks; plain floats, stored with the sample."""
-    (lx, ly), (rx, ry), (nx, _ny), _, _ = face.landmarks
-    eye_distance = max(float(np.hypot(rx - lx, ry - ly)), 1e-6)
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
     return {
         "size": float(min(face.width, face.height)),
         "sharpness": float(cv2.Laplacian(grey, cv2.CV_64F).var()),
-        "yaw": float((nx - (lx + rx) / 2) / eye_distance),
+        "yaw": yaw(face),
     }
 
 
