@@ -1,16 +1,13 @@
-"""Who is in view: turns per-frame recognitions into confirmed presences, in pure logic.
+"""The attendance rule and times as people type them: ``--confirm K/T``, durations, dates.
 
-A key (a person's name, or an unknown face's track) is *confirmed* once it was recognised in at
-least K processed frames within T seconds (``3/2s``), so a one-frame mistake never checks anyone
-in. It stays *in view* while it keeps being seen; a gap longer than T ends the visit, and the
-next confirmation is a new visit (which the attendance log may fold into the same event).
+A face track is decided once it holds K faces, and ends when unseen for T seconds
+(:mod:`facerec.attendance.checkins`), so a one-frame mistake never checks anyone in.
 """
 
 from __future__ import annotations
 
 import re
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from facerec.errors import FacerecError
@@ -65,7 +62,7 @@ def check_sighting_time(moment: datetime, what: str = "time") -> datetime:
 
 @dataclass(frozen=True)
 class ConfirmRule:
-    """K sightings within T: ``ConfirmRule.parse("3/2s")``."""
+    """K faces of a track, T the longest a track may go unseen: ``ConfirmRule.parse("3/2s")``."""
 
     sightings: int = 3
     window: timedelta = timedelta(seconds=2)
@@ -76,57 +73,3 @@ class ConfirmRule:
         if not count.strip().isdigit() or int(count) < 1 or not window:
             raise FacerecError(f"--confirm takes K/T, e.g. 3/2s (K sightings within T), not {text!r}")
         return cls(int(count), parse_duration(window))
-
-
-@dataclass
-class _Track:
-    times: deque = field(default_factory=deque)  # recent sighting times, within the window
-    confirmed: bool = False
-    first: datetime | None = None  # first sighting of this visit
-    last: datetime | None = None
-    count: int = 0  # sightings of this visit once confirmed
-
-
-@dataclass(frozen=True)
-class Seen:
-    """What one sighting means: ``state`` is "pending", "confirmed" (this sighting completes K in
-    T: a check-in) or "in_view" (already confirmed); ``first`` is when the visit began and
-    ``count`` the sightings so far in it."""
-
-    state: str
-    first: datetime
-    count: int
-
-
-class Presence:
-    """Tracks keys over time; feed sightings in time order with :meth:`observe`."""
-
-    def __init__(self, rule: ConfirmRule = ConfirmRule()) -> None:
-        self.rule = rule
-        self._tracks: dict[object, _Track] = {}
-
-    def observe(self, key: object, moment: datetime) -> Seen:
-        track = self._tracks.setdefault(key, _Track())
-        if track.last is not None and moment - track.last > self.rule.window:
-            track.times.clear()  # out of view for longer than T: a new visit
-            track.confirmed, track.first = False, None
-        track.first = track.first or moment
-        track.last = moment
-        track.times.append(moment)
-        while track.times and moment - track.times[0] > self.rule.window:
-            track.times.popleft()
-        if track.confirmed:
-            track.count += 1
-            return Seen("in_view", track.first, track.count)
-        if len(track.times) >= self.rule.sightings:
-            track.confirmed, track.first, track.count = True, track.times[0], len(track.times)
-            return Seen("confirmed", track.first, track.count)
-        return Seen("pending", track.first, len(track.times))
-
-    def in_view(self, moment: datetime) -> list[object]:
-        """Confirmed keys seen within T of ``moment``."""
-        return [
-            key
-            for key, track in self._tracks.items()
-            if track.confirmed and track.last is not None and moment - track.last <= self.rule.window
-        ]

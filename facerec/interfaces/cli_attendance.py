@@ -45,7 +45,8 @@ def attend(
     ],
     fps: Annotated[float, typer.Option("--fps", help="Frames processed per second of source time.")] = 5.0,
     confirm: Annotated[
-        str, typer.Option("--confirm", help="Check in after K recognitions within T seconds: K/T.")
+        str,
+        typer.Option("--confirm", help="K/T: check a face track in once it holds K faces; a track unseen for T ends."),
     ] = "3/2s",
     dedupe: Annotated[
         str | None, typer.Option("--dedupe", help="Seen again within this, a person updates the same event (8h).")
