@@ -30,7 +30,6 @@ from facerec.attendance.evidence import EvidenceRule, TrackEvidence
 from facerec.attendance.following import FaceFollower, FollowConfig, FrameTracks, Sighting
 from facerec.attendance.presence import ConfirmRule
 from facerec.attendance.tracker import TrackerConfig
-from facerec.identity import quality
 from facerec.recognizer import FaceRecognizer, check_threshold, png
 from facerec.store.attendance_log import AttendanceLog
 
@@ -169,8 +168,7 @@ class Attendance:
         if not evidence.add(sighting.face.embedding, sighting.weight, self.evidence_rule):
             return False
         evidence.keep_snapshot(sighting.crop, sighting.snapshot_score)
-        if sighting.figures is not None and not quality.problems(sighting.figures, self.recognizer.quality_gate):
-            evidence.usable = True
+        evidence.usable = evidence.usable or sighting.enrollable(self.recognizer.quality_gate)
         if sighting.liveness is not None:
             evidence.liveness.append((sighting.liveness.live, sighting.liveness.score))
         evidence.changed = True

@@ -21,10 +21,9 @@ from datetime import datetime
 import numpy as np
 
 from facerec.attendance.evidence import EvidenceRule, TrackEvidence
-from facerec.attendance.following import FaceFollower, FollowConfig, Sighting
+from facerec.attendance.following import FaceFollower, FollowConfig
 from facerec.attendance.sources import Frame
 from facerec.errors import FacerecError
-from facerec.identity import quality
 from facerec.recognizer import FaceRecognizer, png
 
 SAME_PERSON = 0.5  # two tracks of one clip this alike are one person (found again after a turn)
@@ -92,7 +91,7 @@ def _follow(
                 continue
             if held.evidence.keep_snapshot(sighting.crop, sighting.snapshot_score):
                 held.box = sighting.face.box
-            if keep_faces and _usable(recognizer, sighting):
+            if keep_faces and sighting.enrollable(recognizer.quality_gate):
                 held.faces.append(
                     (
                         sighting.weight,
@@ -199,10 +198,6 @@ def _people(vectors: list[np.ndarray]) -> list[list[int]]:
         merged = [i] + [j for g in joined for j in g]
         groups = [g for g in groups if g not in joined] + [merged]
     return groups
-
-
-def _usable(recognizer: FaceRecognizer, sighting: Sighting) -> bool:
-    return sighting.figures is not None and not quality.problems(sighting.figures, recognizer.quality_gate)
 
 
 def _region(pixels: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:

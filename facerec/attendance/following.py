@@ -60,6 +60,10 @@ class Sighting:
         f = self.figures
         return face_weight(f["size"], f["sharpness"], f["yaw"], self.face.confidence)
 
+    def enrollable(self, gate: quality.QualityGate) -> bool:
+        """Embedded here, and good enough for enrolment's quality gate."""
+        return self.figures is not None and not quality.problems(self.figures, gate)
+
     @property
     def snapshot_score(self) -> float:
         f = self.figures or {}
