@@ -16,7 +16,7 @@ from facerec.images import load_image
 from facerec.recognizer import FaceRecognizer
 from facerec.types import Face, Verification
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "MTCNN",

@@ -70,7 +70,12 @@ def test_installed_command_detects_from_another_directory(tmp_path, data):
     )
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)[0]["faces"]) == 2
-    assert _run_installed("--version", cwd=tmp_path).stdout.startswith("facerec ")
+    # One source for the version (facerec/__init__.py): the wheel's metadata and the command agree with it.
+    import facerec
+
+    assert _run_installed("--version", cwd=tmp_path).stdout.strip() == f"facerec {facerec.__version__}"
+    metadata = _installed_python("from importlib.metadata import version; print(version('facerec'))", tmp_path)
+    assert metadata == facerec.__version__
 
 
 def test_installed_command_verifies_offline_with_the_shipped_model(tmp_path, data):
