@@ -16,11 +16,15 @@ import numpy as np
 from sqlalchemy import delete, func, select
 
 from facerec.errors import StoreError, UnknownPersonError
-from facerec.store import outbox
-from facerec.store.models import AttendanceEvent, Person, SpoofEvent, UnknownSighting
+from facerec.store import audit, outbox
+from facerec.store.models import AttendanceEvent, Person, SpoofEvent, UnknownSighting, aware
+from facerec.store.names import check_name
 from facerec.store.privacy import Privacy
 from facerec.store.records import StoredSample
-from facerec.store.repository import Store, _aware, check_name, describe_kinds, held_kinds
+from facerec.store.repository import Store
+from facerec.store.samples import Samples
+from facerec.store.settings import Settings
+from facerec.store.vectors import describe_kinds, held_kinds
 
 DEFAULT_DEDUPE = timedelta(hours=8)
 SETTING = "attendance"
@@ -115,8 +119,8 @@ def _event(row: AttendanceEvent, person: str) -> EventRecord:
         person,
         row.person_id,
         row.source,
-        _aware(row.first_seen),
-        _aware(row.last_seen),
+        aware(row.first_seen),
+        aware(row.last_seen),
         row.best_similarity,
         row.sightings,
     )
@@ -126,8 +130,8 @@ def _spoof(row: SpoofEvent, claimed: str | None) -> SpoofRecord:
     return SpoofRecord(
         row.id,
         row.source,
-        _aware(row.first_seen),
-        _aware(row.last_seen),
+        aware(row.first_seen),
+        aware(row.last_seen),
         row.sightings,
         claimed,
         row.similarity,
@@ -139,8 +143,8 @@ def _sighting(store: Store, row: UnknownSighting) -> SightingRecord:
     return SightingRecord(
         row.id,
         row.source,
-        _aware(row.first_seen),
-        _aware(row.last_seen),
+        aware(row.first_seen),
+        aware(row.last_seen),
         row.sightings,
         row.best_similarity,
         row.model,
@@ -162,12 +166,12 @@ class AttendanceLog:
     def settings(self) -> dict:
         """``dedupe_seconds``, ``retention_days`` (None: keep forever) and ``liveness`` (check-ins
         need a live face by default: attend and the HTTP check-in)."""
-        stored = self.store.setting(SETTING) or {}
+        stored = Settings(self.store).get(SETTING) or {}
         return {"dedupe_seconds": DEFAULT_DEDUPE.total_seconds(), "retention_days": None, "liveness": False} | stored
 
     def configure(self, **values) -> dict:
         settings = self.settings() | values
-        self.store.put_setting(SETTING, settings)
+        Settings(self.store).put(SETTING, settings)
         return settings
 
     # --- events ---------------------------------------------------------------------------------
@@ -218,7 +222,7 @@ class AttendanceLog:
             return record, new
 
     def _extend(self, row, seen: datetime, similarity: float, snapshot: bytes, sightings: int) -> None:
-        row.last_seen = max(_aware(row.last_seen), seen)
+        row.last_seen = max(aware(row.last_seen), seen)
         row.sightings += sightings
         if similarity > row.best_similarity:
             row.best_similarity = similarity
@@ -243,7 +247,7 @@ class AttendanceLog:
             row = session.get(AttendanceEvent, event_id)
             if row is None:  # removed meanwhile (the person was deleted): nothing to bring up to date
                 return
-            row.last_seen = max(_aware(row.last_seen), seen)
+            row.last_seen = max(aware(row.last_seen), seen)
             row.sightings += max(frames, 0)
             if similarity == similarity and similarity > row.best_similarity:  # not NaN
                 row.best_similarity = similarity
@@ -258,7 +262,7 @@ class AttendanceLog:
                 .join(AttendanceEvent, AttendanceEvent.person_id == Person.id)
                 .group_by(Person.name)
             )
-            return {name: _aware(moment).isoformat() for name, moment in rows}
+            return {name: aware(moment).isoformat() for name, moment in rows}
 
     def last_event_id(self) -> int:
         with self.store.reading() as session:
@@ -337,7 +341,7 @@ class AttendanceLog:
         with self.store.transaction() as session:
             row = session.get(UnknownSighting, sighting_id)
             if row is not None:
-                row.last_seen, row.sightings = max(_aware(row.last_seen), seen), row.sightings + 1
+                row.last_seen, row.sightings = max(aware(row.last_seen), seen), row.sightings + 1
 
     def unknowns(self) -> list[SightingRecord]:
         with self.store.reading() as session:
@@ -360,7 +364,7 @@ class AttendanceLog:
 
     def sighting_vectors(self, model: str) -> tuple[np.ndarray, list[str | None], np.ndarray]:
         """(sighting ids, centres, vectors) of the unknown sightings of ``model`` (see Store.vectors)."""
-        return self.store.vectors(model, UnknownSighting)
+        return Samples(self.store).vectors(model, UnknownSighting)
 
     def replace_sighting_embeddings(self, model: str, centre: str | None, vectors: dict[int, np.ndarray]) -> int:
         """Sightings' embeddings as another kind of vector (see Store.replace_embeddings), in one transaction."""
@@ -388,7 +392,7 @@ class AttendanceLog:
         with another model (or centre) than the store holds is refused: kinds of vector never mix."""
         with self.store.transaction() as session:
             person = self._assign_in(session, sighting_id, name)
-            self.store._audit(session, "assign", person.name, sightings=[sighting_id])
+            audit.write(session, "assign", person.name, sightings=[sighting_id])
             return person.id, person.samples
 
     def assign_all(self, sighting_ids: Sequence[int], name: str) -> int:
@@ -398,7 +402,7 @@ class AttendanceLog:
             ids = list(dict.fromkeys(int(i) for i in sighting_ids))
             for sighting_id in ids:
                 person = self._assign_in(session, sighting_id, name)
-            self.store._audit(session, "assign", person.name, sightings=ids)
+            audit.write(session, "assign", person.name, sightings=ids)
             return person.samples
 
     def _assign_in(self, session, sighting_id: int, name: str):
@@ -426,7 +430,7 @@ class AttendanceLog:
                 f"sighting {sighting_id} was embedded with {describe_kinds({kind})}; "
                 f"the store holds {describe_kinds(held)}"
             )
-        person, _added, _duplicates = self.store.add_in(session, name, [sample])
+        person, _added, _duplicates = Samples(self.store).add_in(session, name, [sample])
         session.execute(delete(UnknownSighting).where(UnknownSighting.id == sighting_id))
         return person
 
@@ -470,7 +474,7 @@ class AttendanceLog:
         with self.store.transaction() as session:
             row = session.get(SpoofEvent, spoof_id)
             if row is not None:
-                row.last_seen, row.sightings = max(_aware(row.last_seen), seen), row.sightings + 1
+                row.last_seen, row.sightings = max(aware(row.last_seen), seen), row.sightings + 1
                 row.liveness_score = max(row.liveness_score, liveness_score)
 
     def spoofs(self, start: datetime | None = None, end: datetime | None = None) -> list[SpoofRecord]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
-from facerec.store.models import EventSubscription, GroupMember, OutboxRow, utcnow
+from facerec.store.models import EventSubscription, GroupMember, OutboxRow, aware, utcnow
 
 if TYPE_CHECKING:  # the repository writes events through emit(): no import back at run time
     from facerec.store.repository import Store
@@ -77,11 +77,6 @@ def emit(session: Session, type_: str, data: dict, groups: Iterable[str] = ()) -
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ORDER_LOCK})
     session.add(OutboxRow(at=utcnow(), type=type_, groups=sorted(groups), data=data))
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _event(row: OutboxRow) -> OutboxEvent:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, or_, select, update
 
 from facerec.errors import EncryptionKeyError
-from facerec.store.repository import SEALED_COLUMNS, Store
+from facerec.store.models import SEALED_COLUMNS
+from facerec.store.repository import Store
 
 BATCH = 500
 

@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, update
 
 from facerec.errors import StoreError, UnknownPersonError
-from facerec.store.models import EventSubscription, OutboxRow, utcnow
-from facerec.store.outbox import EVENT_TYPES, aware
+from facerec.store import audit
+from facerec.store.models import EventSubscription, OutboxRow, aware, utcnow
+from facerec.store.outbox import EVENT_TYPES
 from facerec.store.repository import Store
 
 KINDS = ("webhook", "mqtt")
@@ -154,7 +155,7 @@ class Subscriptions:
             )
             session.add(row)
             session.flush()
-            self.store._audit(session, f"{kind}_add", shown_url(url), id=row.id, events=types, group=group)
+            audit.write(session, f"{kind}_add", shown_url(url), id=row.id, events=types, group=group)
             return _record(row), secret
 
     def list(self, kind: str | None = None) -> list[Subscription]:
@@ -180,7 +181,7 @@ class Subscriptions:
             row = self._row(session, subscription_id)
             record = _record(row)
             session.delete(row)
-            self.store._audit(session, f"{row.kind}_remove", shown_url(row.url), id=row.id)
+            audit.write(session, f"{row.kind}_remove", shown_url(row.url), id=row.id)
             return record
 
     def retry_now(self, subscription_id: int) -> Subscription:
@@ -188,7 +189,7 @@ class Subscriptions:
         with self.store.transaction() as session:
             row = self._row(session, subscription_id)
             row.enabled, row.attempts, row.next_attempt_at, row.failing_since = True, 0, None, None
-            self.store._audit(session, f"{row.kind}_retry", shown_url(row.url), id=row.id)
+            audit.write(session, f"{row.kind}_retry", shown_url(row.url), id=row.id)
             session.flush()
             return _record(row)
 
