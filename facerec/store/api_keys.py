@@ -65,7 +65,7 @@ class ApiKeys:
             old = session.scalar(select(ApiKey).where(ApiKey.name == name))
             if old is not None and old.revoked_at is None:
                 raise DuplicateNameError(f"an API key named {name!r} exists already (facerec apikey revoke {name})")
-            if old is not None:  # a revoked key gives its name up; its row stays, renamed
+            if old is not None and old.revoked_at is not None:  # a revoked key gives its name up; its row stays
                 old.name = f"{name} (revoked {aware(old.revoked_at).isoformat(timespec='seconds')} #{old.id})"
                 session.flush()
             session.add(ApiKey(name=name, key_sha256=digest(key), role=role))

@@ -11,9 +11,11 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import cast
 
 import numpy as np
 from sqlalchemy import delete, func, select
+from sqlalchemy.engine import CursorResult
 
 from facerec.errors import StoreError, UnknownPersonError
 from facerec.store import audit, outbox
@@ -202,7 +204,7 @@ class AttendanceLog:
                 .limit(1)
             )
             new = row is None
-            if new:
+            if row is None:
                 row = AttendanceEvent(
                     person_id=person.id,
                     source=source,
@@ -502,10 +504,15 @@ class AttendanceLog:
         ``now - older_than``."""
         cutoff = _utc(now or datetime.now(UTC)) - older_than
         with self.store.transaction() as session:
-            events = session.execute(delete(AttendanceEvent).where(AttendanceEvent.last_seen < cutoff)).rowcount
-            sightings = session.execute(delete(UnknownSighting).where(UnknownSighting.last_seen < cutoff)).rowcount
-            spoofs = session.execute(delete(SpoofEvent).where(SpoofEvent.last_seen < cutoff)).rowcount
-        return {"events": events, "unknown_sightings": sightings, "spoof_events": spoofs}
+            counts = {
+                what: cast(CursorResult, session.execute(delete(table).where(table.last_seen < cutoff))).rowcount
+                for what, table in (
+                    ("events", AttendanceEvent),
+                    ("unknown_sightings", UnknownSighting),
+                    ("spoof_events", SpoofEvent),
+                )
+            }
+        return counts
 
     def apply_retention(self, settings: dict | None = None, now: datetime | None = None) -> dict[str, int]:
         """Purge by the retention settings (``settings`` as :meth:`settings` returns them, if at hand):

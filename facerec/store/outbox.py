@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import delete, func, select, text
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from facerec.store.models import EventSubscription, GroupMember, OutboxRow, aware, utcnow
@@ -125,7 +126,7 @@ class Outbox:
             query = delete(OutboxRow).where(OutboxRow.at < cutoff)
             if behind is not None:
                 query = query.where(OutboxRow.id <= behind)
-            return session.execute(query).rowcount
+            return cast(CursorResult, session.execute(query)).rowcount
 
     def apply_retention(self, now: datetime | None = None) -> int:
         days = self.settings().get("retention_days")

@@ -140,13 +140,16 @@ class Privacy:
         if not days:
             return {"people": [], "receipt": {}}
         cutoff = (now or datetime.now(UTC)).astimezone(UTC) - timedelta(days=days)
-        enrolled = select(FaceSample.person_id, func.max(FaceSample.created_at).label("at")).group_by(
-            FaceSample.person_id
+        enrolled = (
+            select(FaceSample.person_id, func.max(FaceSample.created_at).label("at"))
+            .group_by(FaceSample.person_id)
+            .subquery()
         )
-        seen = select(AttendanceEvent.person_id, func.max(AttendanceEvent.last_seen).label("at")).group_by(
-            AttendanceEvent.person_id
+        seen = (
+            select(AttendanceEvent.person_id, func.max(AttendanceEvent.last_seen).label("at"))
+            .group_by(AttendanceEvent.person_id)
+            .subquery()
         )
-        enrolled, seen = enrolled.subquery(), seen.subquery()
         with self.store.transaction() as session:
             rows = session.execute(
                 select(Person.id, Person.name, enrolled.c.at, seen.c.at)

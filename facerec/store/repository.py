@@ -227,12 +227,13 @@ class Store:
         changed are made again from their samples. Returns the new revision."""
         session.execute(update(StoreState).where(StoreState.id == 1).values(revision=StoreState.revision + 1))
         revision = session.scalar(_REVISION) or 0
-        touched: list[int | None] = sorted(set(people))
+        touched = sorted(set(people))
         if kind == "samples":
             centroids = Centroids(self)
             for person_id in touched:
                 centroids.update_in(session, person_id)
-        session.add_all([ChangeLog(revision=revision, person_id=p, kind=kind) for p in touched or [None]])
+        logged: list[int | None] = [*touched] or [None]  # a change of no one in particular: one row
+        session.add_all([ChangeLog(revision=revision, person_id=p, kind=kind) for p in logged])
         if revision % CHANGE_LOG_PRUNE_EVERY == 0:
             session.execute(delete(ChangeLog).where(ChangeLog.revision <= revision - CHANGE_LOG_KEPT))
         return revision

@@ -64,7 +64,7 @@ def rotate(store: Store, progress: Progress | None = None, batch: int = BATCH) -
         while True:
             with store.transaction() as session:
                 rows = session.execute(
-                    select(key, table.key_id, *(getattr(table, c) for c in columns))
+                    select(key, table.__table__.c.key_id, *(getattr(table, c) for c in columns))
                     .where(_pending(table, columns, new.id))
                     .order_by(key)
                     .limit(batch)
