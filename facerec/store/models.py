@@ -17,6 +17,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def utc(moment: datetime) -> datetime:
+    """Every time is stored in UTC: SQLite keeps no offset, so comparisons need one zone."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: attendance times need a time zone")
+    return moment.astimezone(UTC)
+
+
 def aware(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything we store is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
