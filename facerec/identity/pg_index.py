@@ -2,7 +2,7 @@
 
 PostgreSQL answers "who is nearest?" itself, so any number of API servers on any machines share
 one index with no local copy, and see every enrolment or removal at its commit: the centroid and
-its vector are written in the change's own transaction (Store._update_centroid). HNSW rather than
+its vector are written in the change's own transaction (facerec.store.centroids). HNSW rather than
 IVFFlat: it needs no training (IVFFlat's lists are fixed by the rows present when it is built, so
 a gallery that grows would need rebuilding) and measured recall@1 1.000 at 10,000 people
 (benchmarks/identity_speed.py). Searches widen HNSW's candidate list (``ef_search``) for recall.
@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import text
 
 from facerec.store import Store
-from facerec.store.repository import _vector_text
+from facerec.store.pgvector import vector_text
 
 EF_SEARCH = 200
 
@@ -68,7 +68,7 @@ class PgVectorIndex:
         with self.store.reading() as session:
             session.execute(text(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, int(k))}"))
             for probe in np.asarray(probes, np.float32):
-                rows = session.execute(query, {"probe": _vector_text(probe), "k": int(k)})
+                rows = session.execute(query, {"probe": vector_text(probe), "k": int(k)})
                 found = [
                     (name, float(s)) for name, s, model, centre in rows if (model, centre) == (self.model, self.centre)
                 ]

@@ -17,8 +17,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from facerec.errors import DuplicateNameError, StoreError, UnknownPersonError
-from facerec.store.models import ApiKey, utcnow
-from facerec.store.repository import Store, _aware, check_name
+from facerec.store.models import ApiKey, aware, utcnow
+from facerec.store.names import check_name
+from facerec.store.repository import Store
 
 PREFIX = "frk_"
 ROLES = ("checkin", "read", "enrol", "admin")  # each includes what the ones before it may do
@@ -64,8 +65,8 @@ class ApiKeys:
             old = session.scalar(select(ApiKey).where(ApiKey.name == name))
             if old is not None and old.revoked_at is None:
                 raise DuplicateNameError(f"an API key named {name!r} exists already (facerec apikey revoke {name})")
-            if old is not None:  # a revoked key gives its name up; its row stays, renamed
-                old.name = f"{name} (revoked {_aware(old.revoked_at).isoformat(timespec='seconds')} #{old.id})"
+            if old is not None and old.revoked_at is not None:  # a revoked key gives its name up; its row stays
+                old.name = f"{name} (revoked {aware(old.revoked_at).isoformat(timespec='seconds')} #{old.id})"
                 session.flush()
             session.add(ApiKey(name=name, key_sha256=digest(key), role=role))
         return key
@@ -74,7 +75,7 @@ class ApiKeys:
         with self.store.reading() as session:
             rows = session.scalars(select(ApiKey).order_by(ApiKey.name))
             return [
-                KeyRecord(r.name, r.role, _aware(r.created_at), _aware(r.revoked_at) if r.revoked_at else None)
+                KeyRecord(r.name, r.role, aware(r.created_at), aware(r.revoked_at) if r.revoked_at else None)
                 for r in rows
             ]
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from facerec.errors import StoreError
+
 HEAD = "0009"
 
 
@@ -36,7 +38,10 @@ def head() -> str:
     """The newest revision, as Alembic reads it from ``db/versions``."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(_config()).get_current_head()
+    revision = ScriptDirectory.from_config(_config()).get_current_head()
+    if revision is None:
+        raise StoreError("db/versions holds no schema revision: this facerec is incomplete")
+    return revision
 
 
 def current(connection: Connection) -> str | None:

@@ -17,6 +17,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def utc(moment: datetime) -> datetime:
+    """Every time is stored in UTC: SQLite keeps no offset, so comparisons need one zone."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: attendance times need a time zone")
+    return moment.astimezone(UTC)
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -269,3 +281,17 @@ class Consent(Base):
     recorded_by: Mapped[str] = mapped_column(String(255), nullable=False)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     withdrawn_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+# What each sealed blob is, bound to it as associated data (a crop cannot pass for an embedding).
+EMBEDDING, CROP, CENTROID = "face_sample.embedding", "face_sample.crop", "person_vector.centroid"
+# Each table's sealed columns, under the one key id its row keeps; the first is never empty in a
+# row that holds biometric data (an erased snapshot is b"" and its key id NULL).
+SEALED_COLUMNS: dict[type[Base], tuple[str, ...]] = {
+    FaceSample: ("embedding", "crop"),
+    PersonVector: ("centroid",),
+    AttendanceEvent: ("snapshot",),
+    UnknownSighting: ("embedding", "snapshot"),
+    SpoofEvent: ("snapshot",),
+}
+SEALED_TABLES = tuple(SEALED_COLUMNS)

@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import delete, func, select, text
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from facerec.store.models import EventSubscription, GroupMember, OutboxRow, utcnow
+from facerec.store.models import EventSubscription, GroupMember, OutboxRow, aware, utcnow
 
 if TYPE_CHECKING:  # the repository writes events through emit(): no import back at run time
     from facerec.store.repository import Store
@@ -79,11 +80,6 @@ def emit(session: Session, type_: str, data: dict, groups: Iterable[str] = ()) -
     session.add(OutboxRow(at=utcnow(), type=type_, groups=sorted(groups), data=data))
 
 
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _event(row: OutboxRow) -> OutboxEvent:
     return OutboxEvent(row.id, row.type, aware(row.at), tuple(row.groups), dict(row.data))
 
@@ -130,7 +126,7 @@ class Outbox:
             query = delete(OutboxRow).where(OutboxRow.at < cutoff)
             if behind is not None:
                 query = query.where(OutboxRow.id <= behind)
-            return session.execute(query).rowcount
+            return cast(CursorResult, session.execute(query)).rowcount
 
     def apply_retention(self, now: datetime | None = None) -> int:
         days = self.settings().get("retention_days")

@@ -9,10 +9,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facerec.errors import StoreError
-from facerec.store.models import StoreSetting
+from facerec.errors import ConsentRequiredError, StoreError
+from facerec.store.models import Consent, StoreSetting
 
 SETTING = "privacy"
 DEFAULTS = {"require_consent": False, "template_retention_days": None, "keep_photos": True}
@@ -21,6 +22,22 @@ DEFAULTS = {"require_consent": False, "template_retention_days": None, "keep_pho
 def read(session: Session) -> dict:
     row = session.get(StoreSetting, SETTING)
     return DEFAULTS | (dict(row.value) if row else {})
+
+
+def may_keep(session: Session, name: str) -> dict:
+    """The privacy settings, once it is known that ``name``'s biometric data may be kept:
+    ConsentRequiredError if the store requires consent and holds no live record for them."""
+    rules = read(session)
+    if rules["require_consent"]:
+        given = session.scalar(
+            select(Consent.id).where(Consent.subject == name, Consent.withdrawn_at.is_(None)).limit(1)
+        )
+        if given is None:
+            raise ConsentRequiredError(
+                f"this store requires consent before enrolment and holds none for {name!r}: "
+                f"record it first (facerec consent give {name} --purpose ... --policy ...)"
+            )
+    return rules
 
 
 def checked(values: dict) -> dict:

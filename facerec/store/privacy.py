@@ -14,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from facerec.errors import StoreError, UnknownPersonError
-from facerec.store import policy
-from facerec.store.models import AttendanceEvent, Consent, FaceSample, Person, StoreSetting, utcnow
-from facerec.store.repository import _ACTOR, LOCAL_ACTOR, Store, _aware, check_name
+from facerec.store import audit, policy
+from facerec.store.models import AttendanceEvent, Consent, FaceSample, Person, StoreSetting, aware, utcnow
+from facerec.store.names import check_name
+from facerec.store.people import People
+from facerec.store.repository import Store
 
 MAX_PURPOSE = 1024
 MAX_POLICY = 64
@@ -49,9 +51,9 @@ def _consent(row: Consent) -> ConsentRecord:
         row.subject,
         row.purpose,
         row.policy_version,
-        _aware(row.given_at),
+        aware(row.given_at),
         row.recorded_by,
-        _aware(row.withdrawn_at) if row.withdrawn_at else None,
+        aware(row.withdrawn_at) if row.withdrawn_at else None,
         row.withdrawn_by,
     )
 
@@ -81,8 +83,8 @@ class Privacy:
         with self.store.transaction() as session:
             settings = policy.read(session) | values
             session.merge(StoreSetting(key=policy.SETTING, value=settings))
-            self.store._changed(session, "settings")
-            self.store._audit(session, "privacy_settings", policy.SETTING, always=True, value=settings)
+            self.store.changed(session, "settings")
+            audit.write(session, "privacy_settings", policy.SETTING, always=True, value=settings)
         return settings
 
     # --- consent -----------------------------------------------------------------------------------
@@ -91,12 +93,12 @@ class Privacy:
         """Record ``name``'s consent (before or after enrolment), by the current actor."""
         name = check_name(name)
         purpose, policy_version = _text(purpose, "purpose", MAX_PURPOSE), _text(policy_version, "policy", MAX_POLICY)
-        actor = _ACTOR.get() or LOCAL_ACTOR
+        actor = audit.actor_or_local()
         with self.store.transaction() as session:
             row = Consent(subject=name, purpose=purpose, policy_version=policy_version, recorded_by=actor)
             session.add(row)
             session.flush()
-            self.store._audit(session, "consent_given", name, always=True, purpose=purpose, policy=policy_version)
+            audit.write(session, "consent_given", name, always=True, purpose=purpose, policy=policy_version)
             return _consent(row)
 
     def consents(self, name: str | None = None) -> list[ConsentRecord]:
@@ -111,7 +113,7 @@ class Privacy:
         (samples, crops, centroid and its pgvector copy, attendance snapshots); their attendance rows
         stay, under the attendance retention. Returns the erasure receipt (also audited)."""
         name = check_name(name)
-        actor = _ACTOR.get() or LOCAL_ACTOR
+        actor = audit.actor_or_local()
         with self.store.transaction() as session:
             live = session.scalars(select(Consent).where(Consent.subject == name, Consent.withdrawn_at.is_(None)))
             withdrawn = 0
@@ -123,9 +125,9 @@ class Privacy:
                 raise UnknownPersonError(f"no person named {name!r} is enrolled, nor has consent on record")
             receipt = {"consents_withdrawn": withdrawn}
             if person is not None:
-                receipt |= self.store.erase_biometrics_in(session, person.id)
-            self.store._audit(session, "consent_withdrawn", name, always=True, receipt=receipt)
-        self.store._checkpoint()
+                receipt |= People(self.store).erase_biometrics_in(session, person.id)
+            audit.write(session, "consent_withdrawn", name, always=True, receipt=receipt)
+        self.store.checkpoint()
         return receipt
 
     # --- retention of templates ----------------------------------------------------------------------
@@ -138,13 +140,16 @@ class Privacy:
         if not days:
             return {"people": [], "receipt": {}}
         cutoff = (now or datetime.now(UTC)).astimezone(UTC) - timedelta(days=days)
-        enrolled = select(FaceSample.person_id, func.max(FaceSample.created_at).label("at")).group_by(
-            FaceSample.person_id
+        enrolled = (
+            select(FaceSample.person_id, func.max(FaceSample.created_at).label("at"))
+            .group_by(FaceSample.person_id)
+            .subquery()
         )
-        seen = select(AttendanceEvent.person_id, func.max(AttendanceEvent.last_seen).label("at")).group_by(
-            AttendanceEvent.person_id
+        seen = (
+            select(AttendanceEvent.person_id, func.max(AttendanceEvent.last_seen).label("at"))
+            .group_by(AttendanceEvent.person_id)
+            .subquery()
         )
-        enrolled, seen = enrolled.subquery(), seen.subquery()
         with self.store.transaction() as session:
             rows = session.execute(
                 select(Person.id, Person.name, enrolled.c.at, seen.c.at)
@@ -152,17 +157,17 @@ class Privacy:
                 .outerjoin(seen, seen.c.person_id == Person.id)
             ).all()
             stale = [
-                (pid, name) for pid, name, *times in rows if max(_aware(t) for t in times if t is not None) < cutoff
+                (pid, name) for pid, name, *times in rows if max(aware(t) for t in times if t is not None) < cutoff
             ]
             total: dict[str, int] = {}
             for person_id, _name in stale:
-                for key, value in self.store.erase_biometrics_in(session, person_id).items():
+                for key, value in People(self.store).erase_biometrics_in(session, person_id).items():
                     total[key] = total.get(key, 0) + value
             names = sorted(name for _, name in stale)
             if names:
-                self.store._audit(
+                audit.write(
                     session, "retention_purge", "templates", always=True, days=days, people=names, receipt=total
                 )
         if names:
-            self.store._checkpoint()
+            self.store.checkpoint()
         return {"people": names, "receipt": total}

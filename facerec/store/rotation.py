@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, or_, select, update
 
 from facerec.errors import EncryptionKeyError
-from facerec.store.repository import SEALED_COLUMNS, Store
+from facerec.store.models import SEALED_COLUMNS
+from facerec.store.repository import Store
 
 BATCH = 500
 
@@ -63,7 +64,7 @@ def rotate(store: Store, progress: Progress | None = None, batch: int = BATCH) -
         while True:
             with store.transaction() as session:
                 rows = session.execute(
-                    select(key, table.key_id, *(getattr(table, c) for c in columns))
+                    select(key, table.__table__.c.key_id, *(getattr(table, c) for c in columns))
                     .where(_pending(table, columns, new.id))
                     .order_by(key)
                     .limit(batch)

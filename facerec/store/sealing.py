@@ -111,7 +111,7 @@ class Keyring:
 
     def seal(self, data: bytes, what: str) -> tuple[bytes, str | None]:
         """(blob to store, key id to store beside it); the data itself when no key is set."""
-        if self._sealer is None or not data:
+        if self._sealer is None or self.current is None or not data:  # a sealer comes with a current key
             return data, None
         nonce = secrets.token_bytes(NONCE)
         return nonce + self._sealer.encrypt(nonce, data, what.encode()), self.current.id

@@ -14,10 +14,13 @@ import numpy as np
 from sqlalchemy import select
 
 from facerec.errors import UnknownPersonError
+from facerec.store.archive import Archive
 from facerec.store.attendance_log import AttendanceLog
-from facerec.store.models import AuditEntry, Person, SpoofEvent
+from facerec.store.audit import AuditTrail
+from facerec.store.models import AuditEntry, Person, SpoofEvent, aware
+from facerec.store.names import check_name
 from facerec.store.privacy import Privacy
-from facerec.store.repository import Store, _aware, check_name
+from facerec.store.repository import Store
 
 FORMAT = 1
 DOCUMENT = "person.json"
@@ -27,9 +30,7 @@ def _audit_about(store: Store, name: str) -> list[dict]:
     """Audit lines whose target is the person (enrolment, consent, removal, exports, reads)."""
     with store.reading() as session:
         rows = session.scalars(select(AuditEntry).where(AuditEntry.target == name).order_by(AuditEntry.id))
-        return [
-            {"at": _aware(r.at).isoformat(), "key": r.actor, "action": r.action, "details": r.details} for r in rows
-        ]
+        return [{"at": aware(r.at).isoformat(), "key": r.actor, "action": r.action, "details": r.details} for r in rows]
 
 
 def _spoofs_of(store: Store, name: str) -> list[dict]:
@@ -46,7 +47,7 @@ def archive(store: Store, name: str) -> bytes:
     name = check_name(name)
     consents = [c.to_dict() for c in Privacy(store).consents(name)]
     try:
-        (person,) = store.dump(name)
+        (person,) = Archive(store).dump(name)
     except UnknownPersonError:  # consent records alone may still be held
         if not consents:
             raise
@@ -67,7 +68,7 @@ def archive(store: Store, name: str) -> bytes:
             snapshot = log.snapshot(event.id)
             if snapshot:
                 out.writestr(f"attendance/{event.id}.png", snapshot)
-        store.record("export", name, samples=len(samples), events=len(events))
+        AuditTrail(store).record("export", name, samples=len(samples), events=len(events))
         document = {
             "format": FORMAT,
             "person": {k: v for k, v in person.items() if k != "samples"},

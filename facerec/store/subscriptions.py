@@ -9,16 +9,20 @@ once its lease runs out; the events after the cursor go again (at least once, sa
 
 from __future__ import annotations
 
+import builtins
 import secrets
 import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
 
 from facerec.errors import StoreError, UnknownPersonError
-from facerec.store.models import EventSubscription, OutboxRow, utcnow
-from facerec.store.outbox import EVENT_TYPES, aware
+from facerec.store import audit
+from facerec.store.models import EventSubscription, OutboxRow, aware, utcnow
+from facerec.store.outbox import EVENT_TYPES
 from facerec.store.repository import Store
 
 KINDS = ("webhook", "mqtt")
@@ -154,7 +158,7 @@ class Subscriptions:
             )
             session.add(row)
             session.flush()
-            self.store._audit(session, f"{kind}_add", shown_url(url), id=row.id, events=types, group=group)
+            audit.write(session, f"{kind}_add", shown_url(url), id=row.id, events=types, group=group)
             return _record(row), secret
 
     def list(self, kind: str | None = None) -> list[Subscription]:
@@ -180,7 +184,7 @@ class Subscriptions:
             row = self._row(session, subscription_id)
             record = _record(row)
             session.delete(row)
-            self.store._audit(session, f"{row.kind}_remove", shown_url(row.url), id=row.id)
+            audit.write(session, f"{row.kind}_remove", shown_url(row.url), id=row.id)
             return record
 
     def retry_now(self, subscription_id: int) -> Subscription:
@@ -188,7 +192,7 @@ class Subscriptions:
         with self.store.transaction() as session:
             row = self._row(session, subscription_id)
             row.enabled, row.attempts, row.next_attempt_at, row.failing_since = True, 0, None, None
-            self.store._audit(session, f"{row.kind}_retry", shown_url(row.url), id=row.id)
+            audit.write(session, f"{row.kind}_retry", shown_url(row.url), id=row.id)
             session.flush()
             return _record(row)
 
@@ -200,7 +204,7 @@ class Subscriptions:
 
     # --- used by deliverers ---------------------------------------------------------------------
 
-    def due(self, now: datetime | None = None) -> list[Subscription]:
+    def due(self, now: datetime | None = None) -> builtins.list[Subscription]:  # list: the method above
         """Enabled subscriptions not backing off that have events after their cursor."""
         now = now or datetime.now(UTC)
         with self.store.reading() as session:
@@ -216,15 +220,18 @@ class Subscriptions:
         """Take (or keep) the lease of a subscription; None if another process holds it."""
         now = datetime.now(UTC)
         with self.store.transaction() as session:
-            taken = session.execute(
-                update(EventSubscription)
-                .where(EventSubscription.id == subscription_id, EventSubscription.enabled)
-                .where(
-                    (EventSubscription.lease_owner.is_(None))
-                    | (EventSubscription.lease_owner == owner)
-                    | (EventSubscription.lease_until < now)
-                )
-                .values(lease_owner=owner, lease_until=now + lease)
+            taken = cast(
+                CursorResult,
+                session.execute(
+                    update(EventSubscription)
+                    .where(EventSubscription.id == subscription_id, EventSubscription.enabled)
+                    .where(
+                        (EventSubscription.lease_owner.is_(None))
+                        | (EventSubscription.lease_owner == owner)
+                        | (EventSubscription.lease_until < now)
+                    )
+                    .values(lease_owner=owner, lease_until=now + lease)
+                ),
             ).rowcount
             return _record(self._row(session, subscription_id)) if taken else None
 
@@ -236,14 +243,13 @@ class Subscriptions:
         if sent:
             values |= {"attempts": 0, "next_attempt_at": None, "failing_since": None, "last_success_at": now}
         with self.store.transaction() as session:
-            return bool(
-                session.execute(
-                    update(EventSubscription)
-                    .where(EventSubscription.id == subscription_id, EventSubscription.lease_owner == owner)
-                    .where(EventSubscription.position <= position)
-                    .values(**values)
-                ).rowcount
+            moved = session.execute(
+                update(EventSubscription)
+                .where(EventSubscription.id == subscription_id, EventSubscription.lease_owner == owner)
+                .where(EventSubscription.position <= position)
+                .values(**values)
             )
+            return bool(cast(CursorResult, moved).rowcount)
 
     def failed(self, subscription_id: int, owner: str, error: str, delay: timedelta, give_up: timedelta) -> None:
         """A delivery failed: back off for ``delay``; disabled once failing for ``give_up``."""

@@ -141,13 +141,13 @@ def test_killed_in_the_middle_of_writing_leaves_the_store_as_before(store_url, t
         from facerec.store import Store
         import facerec.store.repository as repository
         store = Store({store_url!r})
-        original = repository.Store._changed
+        original = repository.Store.changed
         def changed_then_wait(self, session, kind, people=()):
             original(self, session, kind, people)  # samples, centroid and change log written
             session.flush()
             print("written", flush=True)
             time.sleep(120)
-        repository.Store._changed = changed_then_wait
+        repository.Store.changed = changed_then_wait
         store.add_samples("alice", [sample(i) for i in range(2, 40)])
         """
     )
