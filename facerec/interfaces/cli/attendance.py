@@ -23,7 +23,7 @@ from facerec.interfaces.cli.options import (
     ThreadsOption,
     ThresholdOption,
 )
-from facerec.interfaces.cli.settings import recognizer_for, store_for
+from facerec.interfaces.cli.settings import checked_settings, open_store, recognizer_for, store_for
 from facerec.interfaces.cli.signals import stop_on_signals
 from facerec.types import MAX_ID, counted
 
@@ -205,6 +205,7 @@ def report(
 
     from facerec.attendance import report as reports
 
+    settings = checked_settings(ctx, db)
     zone = reports.zone(tz)
     if start or end:
         if day:
@@ -217,7 +218,7 @@ def report(
         except ValueError:
             fail(f"--date takes YYYY-MM-DD, not {day!r}")
         lo, hi = reports.day_range(chosen, zone)
-    result, _events = reports.gather(store_for(ctx, db), lo, hi, zone, group)
+    result, _events = reports.gather(open_store(settings), lo, hi, zone, group)
     typer.echo(reports.render(result, fmt))
 
 

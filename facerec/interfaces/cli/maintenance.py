@@ -13,7 +13,7 @@ from facerec.interfaces.cli.console import progress_bar, stderr
 from facerec.interfaces.cli.errors import fail, reported
 from facerec.interfaces.cli.main import app
 from facerec.interfaces.cli.options import DbOption, ModelOption, ThreadsOption
-from facerec.interfaces.cli.settings import recognizer_for, settings_for, store_for
+from facerec.interfaces.cli.settings import checked_settings, open_store, recognizer_for, settings_for, store_for
 
 
 @app.command()
@@ -123,8 +123,9 @@ def restore(
     """Replace the whole store with a backup (one step: on failure the store is as it was)."""
     from facerec.store import backup as backups
 
+    settings = checked_settings(ctx, db)
     info = backups.describe(file) if file.is_file() else fail(f"{file}: no such file")
-    store = store_for(ctx, db)
+    store = open_store(settings)
     current = len(store.people())
     if not yes and not typer.confirm(
         f"replace the store ({current} people) with {file} ({info.people} people, {info.samples} samples)?"

@@ -15,7 +15,7 @@ from facerec.interfaces.cli.console import progress_bar, stderr
 from facerec.interfaces.cli.errors import fail
 from facerec.interfaces.cli.main import app
 from facerec.interfaces.cli.options import DbOption, JsonOption
-from facerec.interfaces.cli.settings import settings_for, store_for
+from facerec.interfaces.cli.settings import checked_settings, open_store, store_for
 
 consent_app = typer.Typer(help="Consent to the processing of a person's face (docs/privacy.md).", no_args_is_help=True)
 app.add_typer(consent_app, name="consent")
@@ -74,9 +74,10 @@ def consent_withdraw(
     """Withdraw consent: the person's face data (samples, crops, vectors, snapshots) is erased now."""
     from facerec.identity import erasure
 
+    settings = checked_settings(ctx, db)
     if not yes and not typer.confirm(f"withdraw the consent of {name} and erase their face data?", err=True):
         fail("nothing changed")
-    receipt = erasure.withdraw(store_for(ctx, db), name)
+    receipt = erasure.withdraw(open_store(settings), name)
     typer.echo(json.dumps(receipt, indent=2) if json_out else f"erased for {name}: {receipt_text(receipt)}")
 
 
@@ -103,6 +104,7 @@ def privacy(
     from facerec.identity import erasure
     from facerec.store.privacy import Privacy
 
+    checked = checked_settings(ctx, db)
     changes: dict = {}
     for key, value in (("require_consent", require_consent), ("keep_photos", keep_photos)):
         if (switch := _switch(value, key.replace("_", "-"))) is not None:
@@ -117,7 +119,7 @@ def privacy(
             else parse_duration(template_retention, "d").total_seconds() / 86400
         )
         changes["template_retention_days"] = days
-    store = store_for(ctx, db)
+    store = open_store(checked)
     store_privacy = Privacy(store)
     settings = store_privacy.configure(**changes) if changes else store_privacy.settings()
     purged = erasure.purge_templates(store) if "template_retention_days" in changes else None
@@ -176,10 +178,11 @@ def keys_rotate(
     from facerec.store.rotation import rotate
     from facerec.store.sealing import Key, Keyring
 
+    settings = checked_settings(ctx, db)
     old = Keyring.from_environment()
     new = Key.read(new_key_file)
     keyring = Keyring(new, older=(old.current,) if old.current and old.current != new else ())
-    store = Store(settings_for(ctx, db=db).db, keyring=keyring)  # opened with both keys
+    store = Store(settings.db, keyring=keyring)  # opened with both keys
     with progress_bar(2) as progress:
         task = progress.add_task("re-encrypting", total=None)
         result = rotate(store, lambda done, total: progress.update(task, completed=done, total=total), batch)

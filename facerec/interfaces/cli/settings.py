@@ -13,10 +13,14 @@ from typing import TYPE_CHECKING, Any, cast
 import typer
 
 import facerec
+from facerec.errors import FacerecError
 
 if TYPE_CHECKING:
     from facerec.runtime.settings import Backend
     from facerec.store import Store
+
+
+INDEX_KINDS = ("auto", "faiss", "pgvector")  # --index: as FaceRecognizer takes it
 
 
 @dataclass(frozen=True)
@@ -55,12 +59,30 @@ def settings_for(
     return (ctx.obj or Settings()).merged(threads, device, model, db)
 
 
-def store_for(ctx: typer.Context, db: str | None) -> Store:
+def checked_settings(ctx: typer.Context, db: str | None) -> Settings:
+    """The settings of a command that opens only the store, refused where a recognizer would refuse
+    them (a bad --device, --backend or --index), with its message, though no network is loaded."""
+    from facerec.runtime.settings import resolve
+
+    settings = settings_for(ctx, db=db)
+    resolve(settings.device, settings.backend, settings.threads)
+    if settings.index not in INDEX_KINDS:
+        raise FacerecError(f"unknown index {settings.index!r}; use auto, faiss or pgvector")
+    return settings
+
+
+def open_store(settings: Settings) -> Store:
     """The store named by ``--db`` (after the command, else before it, else $FACEREC_HOME's),
     opened now, and migrated if older: what a recognizer would open, without its networks."""
     from facerec.store import Store
 
-    return Store(settings_for(ctx, db=db).db)
+    return Store(settings.db)
+
+
+def store_for(ctx: typer.Context, db: str | None) -> Store:
+    """:func:`checked_settings` and :func:`open_store` at once, for a command that needs the store
+    from its start."""
+    return open_store(checked_settings(ctx, db))
 
 
 def recognizer_for(
