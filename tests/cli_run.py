@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-import cli
+from facerec.interfaces import cli
 
 runner = CliRunner()
 EXAMPLES = "face_recognition/examples"  # under ../shared/data

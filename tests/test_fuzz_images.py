@@ -20,9 +20,9 @@ from PIL import Image
 from server_process import ServerProcess
 from typer.testing import CliRunner
 
-import cli
 from facerec.errors import ImageError
 from facerec.images import load_image
+from facerec.interfaces import cli
 
 pytestmark = pytest.mark.slow  # pytest -m "not slow" leaves it out (docs/setup.md)
 

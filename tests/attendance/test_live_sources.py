@@ -16,7 +16,7 @@ import pytest
 from cli_run import TRAIN
 from typer.testing import CliRunner
 
-import cli
+from facerec.interfaces import cli
 
 pytestmark = pytest.mark.slow  # pytest -m "not slow" leaves it out (docs/setup.md)
 

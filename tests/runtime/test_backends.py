@@ -130,7 +130,7 @@ def test_a_cache_that_cannot_be_written_still_works(data, tmp_path, monkeypatch,
 def test_the_cli_takes_a_backend_and_refuses_an_unknown_one(data):
     from typer.testing import CliRunner
 
-    import cli
+    from facerec.interfaces import cli
 
     app, runner = cli.app, CliRunner()
     photo = str(data / PROBE)

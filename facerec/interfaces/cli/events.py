@@ -6,13 +6,19 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from facerec.errors import FacerecError
-from facerec.interfaces.cli_support import DbOption, JsonOption, app, fail, recognizer_for, stderr, stop_on_signals
+from facerec.interfaces.cli.console import stderr
+from facerec.interfaces.cli.main import app
+from facerec.interfaces.cli.options import DbOption, JsonOption
+from facerec.interfaces.cli.settings import store_for
+from facerec.interfaces.cli.signals import stop_on_signals
 from facerec.store.outbox import EVENT_TYPES
+
+if TYPE_CHECKING:
+    from facerec.store.subscriptions import Subscription
 
 EventOption = Annotated[
     list[str] | None,
@@ -51,13 +57,6 @@ app.add_typer(webhook_app, name="webhook")
 app.add_typer(mqtt_app, name="mqtt")
 
 
-def _store(ctx: typer.Context, db: str | None):
-    try:
-        return recognizer_for(ctx, None, None, db=db).store
-    except FacerecError as exc:
-        fail(str(exc))
-
-
 @webhook_app.command("add")
 def webhook_add(
     ctx: typer.Context,
@@ -73,11 +72,8 @@ def webhook_add(
     """Subscribe URL to events. Prints the signing secret: it is not shown again."""
     from facerec.events.manage import add_webhook
 
-    store = _store(ctx, db)
-    try:
-        subscription, secret = add_webhook(store, url, event or [], group, from_start)
-    except FacerecError as exc:
-        fail(str(exc))
+    store = store_for(ctx, db)
+    subscription, secret = add_webhook(store, url, event or [], group, from_start)
     if json_out:
         typer.echo(json.dumps(subscription.to_dict() | {"secret": secret}, indent=2))
         return
@@ -92,11 +88,8 @@ def webhook_add(
 def _subscription_lines(kind: str, ctx: typer.Context, json_out: bool, db: str | None) -> None:
     from facerec.store.subscriptions import Subscriptions
 
-    subscriptions = Subscriptions(_store(ctx, db))
-    try:
-        found = [(s, subscriptions.pending(s)) for s in subscriptions.list(kind)]
-    except FacerecError as exc:
-        fail(str(exc))
+    subscriptions = Subscriptions(store_for(ctx, db))
+    found = [(s, subscriptions.pending(s)) for s in subscriptions.list(kind)]
     if json_out:
         typer.echo(json.dumps([s.to_dict(pending) for s, pending in found], indent=2))
         return
@@ -130,10 +123,7 @@ def webhook_retry(ctx: typer.Context, subscription_id: int, db: DbOption = None)
 def _change(ctx: typer.Context, db: str | None, work):
     from facerec.store.subscriptions import Subscriptions
 
-    try:
-        return work(Subscriptions(_store(ctx, db)))
-    except FacerecError as exc:
-        fail(str(exc))
+    return work(Subscriptions(store_for(ctx, db)))
 
 
 @webhook_app.command("allow-host")
@@ -147,10 +137,7 @@ def webhook_allow_host(
     without this, such URLs are refused."""
     from facerec.events.manage import allow_host
 
-    try:
-        hosts = allow_host(_store(ctx, db), host, not remove)
-    except FacerecError as exc:
-        fail(str(exc))
+    hosts = allow_host(store_for(ctx, db), host, not remove)
     typer.echo("allowed private hosts: " + (", ".join(hosts) or "none"))
 
 
@@ -168,10 +155,7 @@ def mqtt_set(
     """Publish events to this broker (replacing any set before), from now on."""
     from facerec.events.manage import set_mqtt
 
-    try:
-        subscription = set_mqtt(_store(ctx, db), url, site, event or [], away)
-    except FacerecError as exc:
-        fail(str(exc))
+    subscription = cast("Subscription", set_mqtt(store_for(ctx, db), url, site, event or [], away))  # set: not None
     shown = subscription.to_dict()
     typer.echo(f"events go to {shown['url']} under facerec/{subscription.options['site']}/")
 
@@ -181,10 +165,7 @@ def mqtt_off(ctx: typer.Context, db: DbOption = None) -> None:
     """Stop publishing to MQTT."""
     from facerec.events.manage import set_mqtt
 
-    try:
-        set_mqtt(_store(ctx, db), None)
-    except FacerecError as exc:
-        fail(str(exc))
+    set_mqtt(store_for(ctx, db), None)
     typer.echo("no MQTT broker")
 
 
@@ -206,11 +187,8 @@ def events(
     consumer that was away missed. Pass the last id printed as --after next time."""
     from facerec.store.outbox import Outbox
 
-    try:
-        for record in Outbox(_store(ctx, db)).after(after, limit, event or []):
-            typer.echo(json.dumps(record.to_dict(), ensure_ascii=False))
-    except FacerecError as exc:
-        fail(str(exc))
+    for record in Outbox(store_for(ctx, db)).after(after, limit, event or []):
+        typer.echo(json.dumps(record.to_dict(), ensure_ascii=False))
 
 
 @app.command("event-settings")
@@ -241,14 +219,11 @@ def event_settings(
         "timeout_seconds": timeout,
         "lease_seconds": lease,
     }
-    changes = {k: v for k, v in given.items() if v is not None}
+    changes: dict[str, float | None] = {k: v for k, v in given.items() if v is not None}
     if "retention_days" in changes:
         changes["retention_days"] = changes["retention_days"] or None
-    try:
-        outbox = Outbox(_store(ctx, db))
-        settings = outbox.configure(**changes) if changes else outbox.settings()
-    except FacerecError as exc:
-        fail(str(exc))
+    outbox = Outbox(store_for(ctx, db))
+    settings = outbox.configure(**changes) if changes else outbox.settings()
     typer.echo(json.dumps(settings, indent=2))
 
 
@@ -262,7 +237,7 @@ def deliver(ctx: typer.Context, db: DbOption = None) -> None:
     from facerec.events.deliverer import Deliverer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    store = _store(ctx, db)
+    store = store_for(ctx, db)
     stderr.print("delivering events; Ctrl-C to stop", highlight=False)
     with stop_on_signals() as stop:
         Deliverer(store).run(stop)

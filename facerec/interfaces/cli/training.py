@@ -8,19 +8,11 @@ from typing import Annotated
 
 import typer
 
-from facerec.errors import FacerecError
-from facerec.interfaces.cli_support import (
-    JsonOption,
-    LargestOption,
-    ModelOption,
-    Settings,
-    ThreadsOption,
-    app,
-    fail,
-    progress_bar,
-    recognizer_for,
-    stderr,
-)
+from facerec.interfaces.cli.console import progress_bar, stderr
+from facerec.interfaces.cli.errors import reported
+from facerec.interfaces.cli.main import app
+from facerec.interfaces.cli.options import JsonOption, LargestOption, ModelOption, ThreadsOption
+from facerec.interfaces.cli.settings import recognizer_for, settings_for
 
 
 @app.command()
@@ -53,7 +45,7 @@ def train(
     from facerec.training.trainer import TrainConfig, Trainer
 
     recognizer = recognizer_for(ctx, threads, None, model)
-    settings = (ctx.obj or Settings()).merged(threads, None, model)
+    settings = settings_for(ctx, threads, None, model)
     config = TrainConfig(
         out=out.resolve(),
         dimension=dim,
@@ -70,7 +62,7 @@ def train(
         seed=seed,
     )
     cache = user_cache_dir() / "training"
-    try:
+    with reported(ValueError):
         config.check()
         base = Embedder(settings.model, eager=True)  # the network training starts from, loaded once
         with progress_bar(2) as progress:
@@ -102,8 +94,6 @@ def train(
             outcome = trainer.run(
                 on_step=lambda done, total: progress.update(task, completed=done, total=total), on_epoch=report
             )
-    except (FacerecError, ValueError) as exc:
-        fail(str(exc))
     best = outcome.best
     doc = {
         "out": str(config.out),

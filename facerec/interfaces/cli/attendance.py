@@ -1,5 +1,6 @@
-"""``facerec attend``, ``report``, ``unknowns``, ``assign``, ``purge``, ``retention``, ``dedupe``,
-``apikey`` and ``serve``: the attendance system's side of the command line."""
+"""``facerec attend``, ``report``, ``unknowns``, ``assign``, ``purge``, ``retention``, ``dedupe``
+and ``require-liveness``: check-ins from cameras and their records. Only ``attend``, ``assign`` and
+``unknowns --clusters`` load the models; the others open the store alone."""
 
 from __future__ import annotations
 
@@ -9,23 +10,21 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from facerec.attendance.presence import ConfirmRule, check_sighting_time, parse_duration, parse_time
-from facerec.errors import FacerecError
-from facerec.interfaces.cli_events import DeliverOption, delivering
-from facerec.interfaces.cli_support import (
+from facerec.interfaces.cli.console import stderr
+from facerec.interfaces.cli.errors import fail, reported
+from facerec.interfaces.cli.events import DeliverOption, delivering
+from facerec.interfaces.cli.main import app
+from facerec.interfaces.cli.options import (
     DbOption,
     DeviceOption,
     JsonOption,
     LivenessThresholdOption,
     ModelOption,
-    Settings,
     ThreadsOption,
     ThresholdOption,
-    app,
-    fail,
-    recognizer_for,
-    stderr,
-    stop_on_signals,
 )
+from facerec.interfaces.cli.settings import checked_settings, open_store, recognizer_for, store_for
+from facerec.interfaces.cli.signals import stop_on_signals
 from facerec.types import MAX_ID, counted
 
 if TYPE_CHECKING:
@@ -98,8 +97,8 @@ def attend(
     counts = [sources.SourceStats() for _ in source]
     trackers: list[Attendance] = []
     rule = ConfirmRule()
-    # Ctrl-C or SIGTERM: stop after the frame in hand
-    with delivering(recognizer, deliver), stop_on_signals() as stop:
+    # Ctrl-C or SIGTERM: stop after the frame in hand; an error is told before the last deliveries
+    with delivering(recognizer, deliver), stop_on_signals() as stop, reported():
         try:
             rule = ConfirmRule.parse(confirm)
             window = parse_duration(dedupe, "h") if dedupe else None
@@ -138,8 +137,6 @@ def attend(
                 for event in tracker.finish():
                     events += 1
                     _print_event(event, json_out)
-        except FacerecError as exc:
-            fail(str(exc))
         except KeyboardInterrupt:  # a second Ctrl-C; each event is its own transaction, so still whole
             stop.set()
     for which, (spec, stats) in enumerate(zip(names or source, counts, strict=True)):
@@ -208,24 +205,21 @@ def report(
 
     from facerec.attendance import report as reports
 
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    try:
-        zone = reports.zone(tz)
-        if start or end:
-            if day:
-                fail("give --date or --from/--to, not both")
-            lo = parse_time(start, zone, "--from") if start else datetime(1970, 1, 1, tzinfo=zone)
-            hi = parse_time(end, zone, "--to") if end else datetime.now(zone)
-        else:
-            try:
-                chosen = date.fromisoformat(day) if day else datetime.now(zone).date()
-            except ValueError:
-                fail(f"--date takes YYYY-MM-DD, not {day!r}")
-            lo, hi = reports.day_range(chosen, zone)
-        result, _events = reports.gather(recognizer.store, lo, hi, zone, group)
-        typer.echo(reports.render(result, fmt))
-    except FacerecError as exc:
-        fail(str(exc))
+    settings = checked_settings(ctx, db)
+    zone = reports.zone(tz)
+    if start or end:
+        if day:
+            fail("give --date or --from/--to, not both")
+        lo = parse_time(start, zone, "--from") if start else datetime(1970, 1, 1, tzinfo=zone)
+        hi = parse_time(end, zone, "--to") if end else datetime.now(zone)
+    else:
+        try:
+            chosen = date.fromisoformat(day) if day else datetime.now(zone).date()
+        except ValueError:
+            fail(f"--date takes YYYY-MM-DD, not {day!r}")
+        lo, hi = reports.day_range(chosen, zone)
+    result, _events = reports.gather(open_store(settings), lo, hi, zone, group)
+    typer.echo(reports.render(result, fmt))
 
 
 @app.command("unknowns")
@@ -241,12 +235,9 @@ def list_unknowns(
     from facerec.attendance.clusters import unknown_people
     from facerec.store.attendance_log import AttendanceLog
 
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    try:
-        rows = AttendanceLog(recognizer.store).unknowns()
-        people = unknown_people(recognizer, rows) if clusters else []
-    except FacerecError as exc:
-        fail(str(exc))
+    recognizer = recognizer_for(ctx, None, None, db=db) if clusters else None  # the models place them
+    rows = AttendanceLog(recognizer.store if recognizer else store_for(ctx, db)).unknowns()
+    people = unknown_people(recognizer, rows) if recognizer else []
     docs = [r.to_dict() for r in rows]
     for doc, person in zip(docs, people, strict=False):
         doc["cluster"] = person
@@ -276,11 +267,8 @@ def assign(
     from facerec.store.attendance_log import AttendanceLog
 
     recognizer = recognizer_for(ctx, None, None, model, db)
-    try:
-        log = AttendanceLog(recognizer.store)
-        samples = assign_sightings(recognizer, log, [sighting], name, allow_duplicate)
-    except FacerecError as exc:
-        fail(str(exc))
+    log = AttendanceLog(recognizer.store)
+    samples = assign_sightings(recognizer, log, [sighting], name, allow_duplicate)
     typer.echo(f"enrolled sighting {sighting} as {name} ({counted(samples, 'sample')} held)")
 
 
@@ -293,11 +281,8 @@ def purge(
     """Delete attendance events, unknown sightings and spoof events (with snapshots) last seen before the age."""
     from facerec.store.attendance_log import AttendanceLog
 
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    try:
-        gone = AttendanceLog(recognizer.store).purge(parse_duration(older_than, "d"))
-    except FacerecError as exc:
-        fail(str(exc))
+    store = store_for(ctx, db)
+    gone = AttendanceLog(store).purge(parse_duration(older_than, "d"))
     typer.echo(
         f"purged {gone['events']} events, {gone['unknown_sightings']} unknown sightings "
         f"and {gone['spoof_events']} spoof events"
@@ -313,18 +298,15 @@ def retention(
     """Show or set how long attendance is kept; older records are purged automatically."""
     from facerec.store.attendance_log import AttendanceLog
 
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    try:
-        log = AttendanceLog(recognizer.store)
-        if age is None:
-            settings = log.settings()
-        else:
-            days = None if age == "off" else parse_duration(age, "d").total_seconds() / 86400
-            settings = log.configure(retention_days=days)
-            log.apply_retention(settings)
-        days = settings["retention_days"]
-    except FacerecError as exc:
-        fail(str(exc))
+    store = store_for(ctx, db)
+    log = AttendanceLog(store)
+    if age is None:
+        settings = log.settings()
+    else:
+        days = None if age == "off" else parse_duration(age, "d").total_seconds() / 86400
+        settings = log.configure(retention_days=days)
+        log.apply_retention(settings)
+    days = settings["retention_days"]
     typer.echo(f"attendance kept for {days:g} days" if days else "attendance kept until purged")
 
 
@@ -339,14 +321,11 @@ def dedupe(
     """Show or set the store's dedupe window (attend --dedupe overrides it for one run)."""
     from facerec.store.attendance_log import AttendanceLog
 
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    try:
-        log = AttendanceLog(recognizer.store)
-        if window is not None:
-            log.configure(dedupe_seconds=parse_duration(window, "h").total_seconds())
-        seconds = log.settings()["dedupe_seconds"]
-    except FacerecError as exc:
-        fail(str(exc))
+    store = store_for(ctx, db)
+    log = AttendanceLog(store)
+    if window is not None:
+        log.configure(dedupe_seconds=parse_duration(window, "h").total_seconds())
+    seconds = log.settings()["dedupe_seconds"]
     typer.echo(f"a person seen again within {seconds / 3600:g} hours updates the same event")
 
 
@@ -361,240 +340,10 @@ def require_liveness(
 
     if state not in (None, "on", "off"):
         fail(f"say on or off, not {state!r}")
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    try:
-        log = AttendanceLog(recognizer.store)
-        settings = log.configure(liveness=state == "on") if state is not None else log.settings()
-    except FacerecError as exc:
-        fail(str(exc))
+    store = store_for(ctx, db)
+    log = AttendanceLog(store)
+    settings = log.configure(liveness=state == "on") if state is not None else log.settings()
     if settings["liveness"]:
         typer.echo("check-ins need a live face: prints and screens are recorded as spoof events")
     else:
         typer.echo("check-ins do not check liveness unless asked (attend --liveness, liveness=true)")
-
-
-group_app = typer.Typer(help="Groups of people (a class, a department): report --group, the API and the page.")
-app.add_typer(group_app, name="group")
-
-
-@group_app.command("add")
-def group_add(
-    ctx: typer.Context,
-    group: Annotated[str, typer.Argument(help="The group (created by its first member).")],
-    names: Annotated[list[str], typer.Argument(help="Enrolled people to put in it.", show_default=False)],
-    db: DbOption = None,
-) -> None:
-    """Put enrolled people in a group."""
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    try:
-        members = recognizer.store.group_add(group, names)
-    except FacerecError as exc:
-        fail(str(exc))
-    typer.echo(f"{group}: {len(members)} members")
-
-
-@group_app.command("remove")
-def group_remove(
-    ctx: typer.Context,
-    group: Annotated[str, typer.Argument(help="The group.")],
-    names: Annotated[list[str], typer.Argument(help="People to take out of it.", show_default=False)],
-    db: DbOption = None,
-) -> None:
-    """Take people out of a group (a group without members is gone)."""
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    try:
-        members = recognizer.store.group_remove(group, names)
-    except FacerecError as exc:
-        fail(str(exc))
-    typer.echo(f"{group}: {len(members)} members")
-
-
-@group_app.command("list")
-def group_list(
-    ctx: typer.Context,
-    group: Annotated[str | None, typer.Argument(help="One group's members (default: every group).")] = None,
-    json_out: JsonOption = False,
-    db: DbOption = None,
-) -> None:
-    """Groups and their members."""
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    try:
-        groups = {group: recognizer.store.group_members(group)} if group else recognizer.store.groups()
-    except FacerecError as exc:
-        fail(str(exc))
-    if json_out:
-        typer.echo(json.dumps(groups, indent=2, ensure_ascii=False))
-        return
-    for name, members in groups.items():
-        typer.echo(f"{name}\t{len(members)} members\t{', '.join(members)}")
-
-
-@app.command()
-def audit(
-    ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest entries to show.")] = 50,
-    json_out: JsonOption = False,
-    db: DbOption = None,
-) -> None:
-    """Changes made through the HTTP API, and erasures, consent and exports from anywhere: when, by
-    which key (local: the command line), what (newest first)."""
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    try:
-        entries = recognizer.store.audit(limit)
-    except FacerecError as exc:
-        fail(str(exc))
-    if json_out:
-        typer.echo(json.dumps(entries, indent=2, ensure_ascii=False))
-        return
-    for e in entries:
-        details = ", ".join(f"{k} {v}" for k, v in e["details"].items())
-        typer.echo(f"{e['at']}\t{e['key']}\t{e['action']}\t{e['target']}\t{details}")
-
-
-apikey_app = typer.Typer(help="HTTP API keys.", no_args_is_help=True)
-app.add_typer(apikey_app, name="apikey")
-
-
-@apikey_app.command("create")
-def apikey_create(
-    ctx: typer.Context,
-    name: str,
-    role: Annotated[
-        str,
-        typer.Option(
-            "--role",
-            help="checkin (post check-ins, identify), read (+ people, attendance), enrol (+ enrol, rename, "
-            "remove) or admin (+ settings, audit).",
-        ),
-    ] = "checkin",
-    db: DbOption = None,
-) -> None:
-    """Create a key; it is printed once and stored only as a hash. Its role says what it may do."""
-    from facerec.store.api_keys import ApiKeys
-
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    try:
-        key = ApiKeys(recognizer.store).create(name, role)
-    except FacerecError as exc:
-        fail(str(exc))
-    typer.echo(key)
-    stderr.print(f"API key {name!r} ({role}) created; send it as the X-API-Key header. It is not shown again.")
-
-
-@apikey_app.command("list")
-def apikey_list(ctx: typer.Context, json_out: JsonOption = False, db: DbOption = None) -> None:
-    """Keys by name, with creation and revocation times (never the keys)."""
-    from facerec.store.api_keys import ApiKeys
-
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    keys = ApiKeys(recognizer.store).list()
-    if json_out:
-        typer.echo(json.dumps([k.to_dict() for k in keys], indent=2))
-        return
-    for k in keys:
-        state = f"revoked {k.revoked:%Y-%m-%d %H:%M}" if k.revoked else "active"
-        typer.echo(f"{k.name}\t{k.role}\tcreated {k.created:%Y-%m-%d %H:%M}\t{state}")
-
-
-@apikey_app.command("revoke")
-def apikey_revoke(ctx: typer.Context, name: str, db: DbOption = None) -> None:
-    """Revoke a key by name; requests with it get 401 from then on."""
-    from facerec.store.api_keys import ApiKeys
-
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    try:
-        ApiKeys(recognizer.store).revoke(name)
-    except FacerecError as exc:
-        fail(str(exc))
-    typer.echo(f"revoked {name}")
-
-
-@app.command()
-def serve(
-    ctx: typer.Context,
-    host: Annotated[str, typer.Option("--host", help="Address to bind (default loopback only).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes.")] = 1,
-    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload accepted.")] = 10.0,
-    require_liveness: Annotated[
-        bool,
-        typer.Option("--require-liveness", help="Every check-in checks liveness (a check-in terminal at a door)."),
-    ] = False,
-    liveness_threshold: LivenessThresholdOption = None,
-    max_pending: Annotated[
-        int, typer.Option("--max-pending", min=1, help="Requests that may wait for the models; beyond, 503.")
-    ] = 256,
-    request_timeout: Annotated[
-        float, typer.Option("--request-timeout", min=1, help="Seconds a request may wait and run (503/504 after).")
-    ] = 60.0,
-    body_timeout: Annotated[
-        float, typer.Option("--body-timeout", min=0.1, help="Seconds a client may take to send a request (408 after).")
-    ] = 30.0,
-    deliver: DeliverOption = True,
-    forwarded_allow_ips: Annotated[
-        str,
-        typer.Option(
-            "--forwarded-allow-ips",
-            help="Reverse proxies (comma-separated addresses or networks, '*' for any) whose X-Forwarded-For "
-            "and X-Forwarded-Proto are trusted; by default none: a client's address is its TCP peer's.",
-        ),
-    ] = "",
-    threads: ThreadsOption = None,
-    model: ModelOption = None,
-    db: DbOption = None,
-) -> None:
-    """The HTTP API (see /docs) and the desk's web page (/): detect, verify, identify, liveness, enrol,
-    people, check-in, attendance."""
-    import ipaddress
-    import os
-    import shutil
-    import tempfile
-
-    import uvicorn
-
-    from facerec.interfaces.server import CONFIG_ENV
-
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback:
-        typer.echo(
-            f"warning: listening on {host}, beyond this machine, over plain HTTP: keys and faces cross the "
-            "network unencrypted. Put a TLS proxy (nginx, Caddy) in front, or keep the default 127.0.0.1.",
-            err=True,
-        )
-    settings = (ctx.obj or Settings()).merged(threads, None, model, db)
-    proxies = [p.strip() for p in forwarded_allow_ips.split(",") if p.strip()]
-    private = tempfile.mkdtemp(prefix="facerec-serve-")  # the workers' shared wrong-key counters
-    os.environ[CONFIG_ENV] = json.dumps(
-        {
-            "db": settings.db,
-            "model": settings.model,
-            "threads": settings.threads,
-            "backend": settings.backend,
-            "max_upload_mb": max_upload_mb,
-            "require_liveness": require_liveness,
-            "index": settings.index,
-            "liveness_threshold": liveness_threshold,
-            "max_pending": max_pending,
-            "request_timeout": request_timeout,
-            "body_timeout": body_timeout,
-            "deliver": deliver,
-            "key_guard": os.path.join(private, "keyguard.db"),
-        }
-    )
-    try:
-        uvicorn.run(
-            "facerec.interfaces.server:app_from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            # uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise: a client on this
-            # machine could then be any address it likes (and escape the wrong-key limit)
-            proxy_headers=bool(proxies),
-            forwarded_allow_ips=proxies or None,
-        )
-    finally:
-        shutil.rmtree(private, ignore_errors=True)

@@ -11,8 +11,11 @@ from typing import Annotated
 import typer
 
 from facerec.attendance.presence import parse_duration
-from facerec.errors import FacerecError
-from facerec.interfaces.cli_support import DbOption, JsonOption, app, fail, progress_bar, recognizer_for, stderr
+from facerec.interfaces.cli.console import progress_bar, stderr
+from facerec.interfaces.cli.errors import fail
+from facerec.interfaces.cli.main import app
+from facerec.interfaces.cli.options import DbOption, JsonOption
+from facerec.interfaces.cli.settings import checked_settings, open_store, store_for
 
 consent_app = typer.Typer(help="Consent to the processing of a person's face (docs/privacy.md).", no_args_is_help=True)
 app.add_typer(consent_app, name="consent")
@@ -40,11 +43,7 @@ def consent_give(
     """Record a person's consent (before enrolment, where the store requires it)."""
     from facerec.store.privacy import Privacy
 
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    try:
-        record = Privacy(recognizer.store).give(name, purpose, policy)
-    except FacerecError as exc:
-        fail(str(exc))
+    record = Privacy(store_for(ctx, db)).give(name, purpose, policy)
     typer.echo(f"consent of {record.subject} recorded ({record.purpose}; policy {record.policy_version})")
 
 
@@ -55,11 +54,7 @@ def consent_list(
     """Consent records (of one person, or everyone's)."""
     from facerec.store.privacy import Privacy
 
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    try:
-        records = Privacy(recognizer.store).consents(name)
-    except FacerecError as exc:
-        fail(str(exc))
+    records = Privacy(store_for(ctx, db)).consents(name)
     if json_out:
         typer.echo(json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False))
         return
@@ -79,13 +74,10 @@ def consent_withdraw(
     """Withdraw consent: the person's face data (samples, crops, vectors, snapshots) is erased now."""
     from facerec.identity import erasure
 
-    recognizer = recognizer_for(ctx, None, None, db=db)
+    settings = checked_settings(ctx, db)
     if not yes and not typer.confirm(f"withdraw the consent of {name} and erase their face data?", err=True):
         fail("nothing changed")
-    try:
-        receipt = erasure.withdraw(recognizer.store, name)
-    except FacerecError as exc:
-        fail(str(exc))
+    receipt = erasure.withdraw(open_store(settings), name)
     typer.echo(json.dumps(receipt, indent=2) if json_out else f"erased for {name}: {receipt_text(receipt)}")
 
 
@@ -112,27 +104,25 @@ def privacy(
     from facerec.identity import erasure
     from facerec.store.privacy import Privacy
 
-    recognizer = recognizer_for(ctx, None, None, db=db)
+    checked = checked_settings(ctx, db)
     changes: dict = {}
     for key, value in (("require_consent", require_consent), ("keep_photos", keep_photos)):
         if (switch := _switch(value, key.replace("_", "-"))) is not None:
             changes[key] = switch
-    try:
-        if template_retention is not None:
-            years = template_retention.endswith("y") and template_retention[:-1].replace(".", "", 1).isdigit()
-            days = (
-                None
-                if template_retention == "off"
-                else float(template_retention[:-1]) * 365
-                if years
-                else parse_duration(template_retention, "d").total_seconds() / 86400
-            )
-            changes["template_retention_days"] = days
-        store_privacy = Privacy(recognizer.store)
-        settings = store_privacy.configure(**changes) if changes else store_privacy.settings()
-        purged = erasure.purge_templates(recognizer.store) if "template_retention_days" in changes else None
-    except FacerecError as exc:
-        fail(str(exc))
+    if template_retention is not None:
+        years = template_retention.endswith("y") and template_retention[:-1].replace(".", "", 1).isdigit()
+        days = (
+            None
+            if template_retention == "off"
+            else float(template_retention[:-1]) * 365
+            if years
+            else parse_duration(template_retention, "d").total_seconds() / 86400
+        )
+        changes["template_retention_days"] = days
+    store = open_store(checked)
+    store_privacy = Privacy(store)
+    settings = store_privacy.configure(**changes) if changes else store_privacy.settings()
+    purged = erasure.purge_templates(store) if "template_retention_days" in changes else None
     if json_out:
         typer.echo(json.dumps(settings | ({"purged": purged["people"]} if purged is not None else {}), indent=2))
         return
@@ -151,10 +141,7 @@ def keys_new(
     """Make a new random AES-256 key file; point FACEREC_KEY_FILE at it to encrypt the store."""
     from facerec.store.sealing import new_key_file
 
-    try:
-        key = new_key_file(file)
-    except FacerecError as exc:
-        fail(str(exc))
+    key = new_key_file(file)
     typer.echo(f"key {key.id} written to {file}: keep a copy apart from the store's backups")
 
 
@@ -163,14 +150,10 @@ def keys_status(ctx: typer.Context, db: DbOption = None) -> None:
     """The key configured, and the keys the store's rows are sealed with."""
     from facerec.store.rotation import pending
 
-    recognizer = recognizer_for(ctx, None, None, db=db)
-    try:
-        store = recognizer.store
-        current = store.keyring.current
-        held = sorted(store.sealed_with())
-        plain = pending(store, current.id) if current else None
-    except FacerecError as exc:
-        fail(str(exc))
+    store = store_for(ctx, db)
+    current = store.keyring.current
+    held = sorted(store.sealed_with())
+    plain = pending(store, current.id) if current else None
     typer.echo(f"key configured: {current.id if current else 'none (faces are stored unencrypted)'}")
     typer.echo(f"rows sealed with: {', '.join(held) or 'no key'}")
     if plain:
@@ -195,18 +178,15 @@ def keys_rotate(
     from facerec.store.rotation import rotate
     from facerec.store.sealing import Key, Keyring
 
-    recognizer = recognizer_for(ctx, None, None, db=db)  # its store is not opened: that needs both keys
-    try:
-        old = Keyring.from_environment()
-        new = Key.read(new_key_file)
-        keyring = Keyring(new, older=(old.current,) if old.current and old.current != new else ())
-        store = Store(recognizer.db_url, keyring=keyring)
-        with progress_bar(2) as progress:
-            task = progress.add_task("re-encrypting", total=None)
-            result = rotate(store, lambda done, total: progress.update(task, completed=done, total=total), batch)
-        refresh_saved(store, force=True)  # the saved index files, sealed again with the new key
-    except FacerecError as exc:
-        fail(str(exc))
+    settings = checked_settings(ctx, db)
+    old = Keyring.from_environment()
+    new = Key.read(new_key_file)
+    keyring = Keyring(new, older=(old.current,) if old.current and old.current != new else ())
+    store = Store(settings.db, keyring=keyring)  # opened with both keys
+    with progress_bar(2) as progress:
+        task = progress.add_task("re-encrypting", total=None)
+        result = rotate(store, lambda done, total: progress.update(task, completed=done, total=total), batch)
+    refresh_saved(store, force=True)  # the saved index files, sealed again with the new key
     if result.remaining:
         fail(f"{result.remaining} rows are still under another key (written meanwhile?): run it again")
     stderr.print(f"point FACEREC_KEY_FILE at {new_key_file}; the old key is no longer needed by this store")
