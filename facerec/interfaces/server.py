@@ -3,7 +3,7 @@ attendance desk's web page (``/``) over it.
 
 - One FaceRecognizer per server process, models loaded at start-up. Model work runs one request
   at a time on a thread of its own, behind a bounded queue that answers 503 with Retry-After
-  when full (facerec.interfaces.admission); light work (the store) runs in the thread pool, so a
+  when full (facerec.interfaces.model_queue); light work (the store) runs in the thread pool, so a
   burst of identifications never holds up a key check, a list of people or /health.
 - Bodies are read bounded in bytes and time and parsed in memory (facerec.interfaces.uploads):
   nothing a client sends is written to disk; large images are decoded one at a time.
@@ -56,7 +56,7 @@ from facerec.attendance.presence import ConfirmRule, check_sighting_time, parse_
 from facerec.attendance.sources import Frame
 from facerec.interfaces import api_models as models
 from facerec.interfaces import events_api
-from facerec.interfaces.admission import ModelQueue
+from facerec.interfaces.model_queue import ModelQueue
 from facerec.interfaces.api_docs import add_api_docs
 from facerec.interfaces.http_rules import (
     DESK_HEADERS,
@@ -68,7 +68,7 @@ from facerec.interfaces.http_rules import (
     allowed_methods,
     text_problem,
 )
-from facerec.interfaces.keyguard import KeyGuard
+from facerec.interfaces.key_lockout import KeyGuard
 from facerec.interfaces.kiosk import KioskSessions
 from facerec.interfaces.uploads import parse_form, read_body
 from facerec.recognizer import FaceRecognizer, check_threshold
@@ -106,13 +106,13 @@ class ServerConfig:
     require_liveness: bool = False
     liveness_threshold: float | None = None
     index: str = "auto"
-    # Back-pressure (facerec.interfaces.admission): requests waiting for the models at most, and
+    # Back-pressure (facerec.interfaces.model_queue): requests waiting for the models at most, and
     # the longest a request may wait and run before it is answered 503 / 504.
     max_pending: int = 256
     request_timeout: float = 60.0
     body_timeout: float = 30.0  # the longest a client may take to send its body (408 after)
     deliver: bool = True  # run a deliverer of webhooks and MQTT (facerec.events) in this process
-    # The wrong-key counters' file, shared by the workers of one server (facerec.interfaces.keyguard);
+    # The wrong-key counters' file, shared by the workers of one server (facerec.interfaces.key_lockout);
     # None: in this process's memory.
     key_guard: str | None = None
 
