@@ -354,13 +354,13 @@ def image_body(
         json_props[name] = {"type": "array", "items": text, "minItems": 1, "maxItems": 50} if name == many else text
     multipart |= fields
     json_props |= fields
-    required = [*images, *required]
+    needed = [*images, *required]
     return {
         "requestBody": {
             "required": True,
             "content": {
-                "multipart/form-data": {"schema": {"type": "object", "properties": multipart, "required": required}},
-                "application/json": {"schema": {"type": "object", "properties": json_props, "required": required}},
+                "multipart/form-data": {"schema": {"type": "object", "properties": multipart, "required": needed}},
+                "application/json": {"schema": {"type": "object", "properties": json_props, "required": needed}},
             },
         }
     }

@@ -1,21 +1,16 @@
-"""The HTTP API's events: ``GET /v1/events?after=`` (catch-up by cursor), webhook subscriptions
-(admin keys), and the events' schema as OpenAPI ``webhooks``. Mounted by create_app.
+"""The events' part of the HTTP API's schema: the models of ``GET /v1/events`` and of webhook
+subscriptions (their endpoints are facerec.interfaces.routes.events), and the events as OpenAPI
+``webhooks``. The models stay in this module: the schema names a model by its module where two
+share a name (``facerec__interfaces__events_api__Event``), and clients may rely on that name."""
 
-No ``from __future__ import annotations`` here: FastAPI must see the key-checking dependencies,
-local to router(), as objects rather than names."""
-
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import FastAPI
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
-from facerec.events.manage import add_webhook
 from facerec.interfaces import api_models as models
-from facerec.store.outbox import EVENT_TYPES, Outbox
-from facerec.store.repository import Store
-from facerec.store.subscriptions import Subscriptions
+from facerec.store.outbox import EVENT_TYPES
 from facerec.types import MAX_ID
 
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
@@ -96,59 +91,6 @@ class Webhook(BaseModel):
 
 class WebhookCreated(Webhook):
     secret: str = Field(description="the signing secret (Standard Webhooks); it is never shown again")
-
-
-Run = Callable[..., Awaitable[Any]]
-
-
-def router(store: Store, role: Callable[[str], Any], run: Run) -> APIRouter:
-    """The endpoints over ``store``; ``role(name)`` is the key-checking dependency, ``run`` runs
-    store work off the event loop (audited as the caller's)."""
-    api = APIRouter(prefix="/v1", tags=["events"])
-    Reader = Annotated[Any, role("read")]
-    Admin = Annotated[Any, role("admin")]
-    outbox, subscriptions = Outbox(store), Subscriptions(store)
-
-    @api.get(
-        "/events", response_model=EventPage, response_model_exclude_unset=True, responses=models.errors(401, 403, 422)
-    )
-    async def events(
-        _caller: Reader,
-        after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        type: Annotated[list[EventType] | None, Query()] = None,  # noqa: A002 - the query parameter's name
-    ) -> dict:
-        """Events after the cursor ``after``, oldest first: a consumer that was down replays
-        exactly what it missed (as far back as the retention), then goes on from ``last``."""
-        found = await run(lambda: outbox.after(after, limit, type or []))
-        return {"events": [e.to_dict() for e in found], "last": found[-1].id if found else after}
-
-    def _listed() -> list[dict]:
-        return [s.to_dict(subscriptions.pending(s)) for s in subscriptions.list("webhook")]
-
-    @api.get("/webhooks", response_model=list[Webhook], responses=models.errors(401, 403))
-    async def webhooks(_caller: Admin) -> list[dict]:
-        """Webhook subscriptions with their state (never their secrets)."""
-        return await run(_listed)
-
-    @api.post("/webhooks", status_code=201, response_model=WebhookCreated, responses=models.errors(401, 403, 422))
-    async def subscribe(body: WebhookCreate, caller: Admin) -> dict:
-        """Subscribe a URL. The answer holds the signing secret: the only time it is shown."""
-        made, secret = await run(
-            lambda: add_webhook(store, body.url, body.events, body.group, body.from_start), caller=caller
-        )
-        return made.to_dict(0) | {"secret": secret}
-
-    @api.delete("/webhooks/{subscription_id}", response_model=Webhook, responses=models.errors(401, 403, 404))
-    async def unsubscribe(subscription_id: SubscriptionId, caller: Admin) -> dict:
-        return (await run(lambda: subscriptions.remove(subscription_id), caller=caller)).to_dict()
-
-    @api.post("/webhooks/{subscription_id}/retry", response_model=Webhook, responses=models.errors(401, 403, 404))
-    async def retry(subscription_id: SubscriptionId, caller: Admin) -> dict:
-        """Retry now: end the back-off, and enable a webhook disabled after failing too long."""
-        return (await run(lambda: subscriptions.retry_now(subscription_id), caller=caller)).to_dict()
-
-    return api
 
 
 def document_webhooks(app: FastAPI) -> None:

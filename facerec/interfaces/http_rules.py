@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import unicodedata
 import urllib.parse
-from typing import Annotated
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 from starlette.routing import Match
+from starlette.types import Scope
 
 MAX_TEXT = 255
 
@@ -73,13 +75,24 @@ Name = Annotated[
 ]
 
 
-def allowed_methods(routes, scope) -> list[str]:
+def every_route(routes: Sequence[Any]) -> Iterable[Any]:
+    """``routes`` with each included router's own routes in its place: FastAPI 0.16x keeps an
+    included router behind one entry of app.routes; before, include_router copied its routes."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:
+        return routes
+    return iter_route_contexts(routes)
+
+
+def allowed_methods(routes: Sequence[Any], scope: Scope) -> list[str]:
     """Every method some route of ``routes`` answers on ``scope``'s path (HEAD with GET)."""
     methods: set[str] = set()
-    for route in routes:
+    for route in every_route(routes):
         match, _ = route.matches(scope)
-        if match != Match.NONE and getattr(route, "methods", None):
-            methods |= set(route.methods)
+        found = getattr(route, "methods", None)
+        if match != Match.NONE and found:
+            methods |= set(found)
     return sorted(methods)
 
 

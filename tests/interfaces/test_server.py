@@ -249,7 +249,7 @@ def test_two_server_processes_share_one_postgresql_store(postgres, data, tmp_pat
 def test_the_key_guard_throttles_an_address_or_a_key_prefix_for_its_window_only(tmp_path):
     from fastapi import HTTPException
 
-    from facerec.interfaces.keyguard import KeyGuard
+    from facerec.interfaces.key_lockout import KeyGuard
 
     now = [100.0]
     guard = KeyGuard(tmp_path / "guard.db", failures=3, window=60, clock=lambda: now[0])
