@@ -167,7 +167,8 @@ def test_killed_in_the_middle_of_writing_leaves_the_store_as_before(store_url, t
 def test_enrolment_batches_hold_a_few_photos_and_at_most_one_full_size_photo_of_pixels(tmp_path):
     from PIL import Image
 
-    from facerec.recognizer import ENROL_BATCH_PIXELS, ENROL_DETECT_BATCH, _batches
+    from facerec.identity.enrollment.pipeline import ENROL_BATCH_PIXELS, ENROL_DETECT_BATCH
+    from facerec.identity.enrollment.pipeline import batches as _batches
 
     def png(width: int, height: int) -> bytes:
         path = tmp_path / f"{width}x{height}.png"

@@ -1,9 +1,11 @@
-"""Plain results of enrolment and identification, as the recognizer returns them."""
+"""Plain results of enrollment and identification, as the recognizer returns them, and what
+enrollment accepts as photos (checked before anything else, so a wrong type fails at once)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from facerec.identity.matching import Match
 from facerec.images import image_paths
@@ -19,18 +21,21 @@ def enrolment_images(images: EnrolmentImages) -> list[str | Upload]:
 
     Anything else is a TypeError: a string iterated by character, or raw bytes without a label,
     would otherwise reach enrolment as photos that all fail, and enrol nobody."""
+    items: list | tuple
     if _is_path(images) or _is_upload(images):
-        images = [images]  # type: ignore[list-item]
-    elif not isinstance(images, (list, tuple)):
+        items = [images]
+    elif isinstance(images, (list, tuple)):
+        items = images
+    else:
         raise TypeError(
             f"images must be a folder, a file, (label, bytes), or a list of those; not {type(images).__name__}"
         )
     found: list[str | Upload] = []
-    for item in images:
+    for item in items:
         if _is_path(item):
-            found.extend(image_paths([item]))  # type: ignore[list-item]
+            found.extend(image_paths([item]))
         elif _is_upload(item):
-            found.append((item[0], bytes(item[1])))  # type: ignore[index]
+            found.append((item[0], bytes(item[1])))
         else:
             raise TypeError(
                 f"each image must be a path (str or Path) or (label, bytes); not {type(item).__name__}"
@@ -39,11 +44,11 @@ def enrolment_images(images: EnrolmentImages) -> list[str | Upload]:
     return found
 
 
-def _is_path(item: object) -> bool:
+def _is_path(item: object) -> TypeGuard[str | os.PathLike]:
     return isinstance(item, (str, os.PathLike))
 
 
-def _is_upload(item: object) -> bool:
+def _is_upload(item: object) -> TypeGuard[tuple[str, bytes | bytearray]]:
     return (
         isinstance(item, tuple)
         and len(item) == 2
