@@ -6,9 +6,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 import facerec
+from facerec.identity import calibration
 from facerec.interfaces import api_models as models
 from facerec.interfaces.deps import Admin, Checkin, Reader, Services, ServicesDep
-from facerec.recognizer import check_threshold
 from facerec.store.api_keys import ROLES, allows
 
 INDEX_NAMES = {"PersonIndex": "faiss", "PgVectorIndex": "pgvector"}
@@ -44,13 +44,14 @@ def current_settings(svc: Services) -> dict:
     centre is still the embedder's)."""
     recognizer = svc.recognizer
     stored = svc.log.settings()
-    threshold = recognizer.store.setting(f"threshold:{recognizer.embedder.model}")
-    usable = threshold and threshold.get("centre") == recognizer.embedder.centre_id
+    threshold = calibration.calibrated_threshold(
+        recognizer.store, recognizer.embedder.model, recognizer.embedder.centre_id
+    )
     return {
         "dedupe_seconds": stored["dedupe_seconds"],
         "retention_days": stored["retention_days"],
         "liveness": bool(stored["liveness"]),
-        "threshold": float(threshold["threshold"]) if usable else None,
+        "threshold": threshold,
     }
 
 
@@ -100,16 +101,11 @@ async def change_settings(body: models.SettingsChange, caller: Admin, svc: Servi
             changes["liveness"] = body.liveness
         if changes:
             log.apply_retention(log.configure(**changes))
-        key = f"threshold:{recognizer.embedder.model}"
+        store, embedder = recognizer.store, recognizer.embedder
         if body.clear_threshold:
-            recognizer.store.remove_setting(key)
+            calibration.remove_threshold(store, embedder.model)
         elif body.threshold is not None:
-            value = {
-                "threshold": check_threshold(body.threshold),
-                "source": "set through the API",
-                "centre": recognizer.embedder.centre_id,
-            }
-            recognizer.store.put_setting(key, value)
+            calibration.set_threshold(store, embedder.model, embedder.centre_id, body.threshold, "set through the API")
         return current_settings(svc)
 
     return await svc.run(work, caller=caller)

@@ -10,12 +10,12 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from facerec.attendance.checkins import Attendance
 from facerec.attendance.following import FollowConfig
 from facerec.attendance.presence import ConfirmRule, check_sighting_time
+from facerec.identity.calibration import check_threshold
 from facerec.interfaces import api_models as models
 from facerec.interfaces.deps import Admitted, Checkin, Reader, ServicesDep
 from facerec.interfaces.fields import flag, moment
 from facerec.interfaces.http_rules import MAX_TEXT, TEXT_PATTERN
 from facerec.interfaces.uploads import read_uploads
-from facerec.recognizer import check_threshold
 
 IMAGE = models.image_body({"image": "a photo"})
 CHECKIN_BODY = models.image_body(
