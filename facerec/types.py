@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 import numpy as np
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 Point = tuple[float, float]
+Landmarks = tuple[Point, Point, Point, Point, Point]  # in LANDMARK_NAMES order
 
 
 # Record ids (samples, events, sightings) are 64-bit: a larger number names no record (and would
@@ -27,7 +29,7 @@ class Face:
 
     box: tuple[float, float, float, float]
     confidence: float
-    landmarks: tuple[Point, Point, Point, Point, Point]
+    landmarks: Landmarks
     embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def with_embedding(self, embedding: np.ndarray) -> Face:
@@ -36,14 +38,14 @@ class Face:
     @classmethod
     def from_arrays(cls, box: np.ndarray, confidence: float, landmarks: np.ndarray) -> Face:
         x1, y1, x2, y2 = (float(v) for v in box[:4])
-        points = tuple((float(x), float(y)) for x, y in landmarks)
-        return cls(box=(x1, y1, x2, y2), confidence=float(confidence), landmarks=points)  # type: ignore[arg-type]
+        points = cast(Landmarks, tuple((float(x), float(y)) for x, y in landmarks))  # a detector's five
+        return cls(box=(x1, y1, x2, y2), confidence=float(confidence), landmarks=points)
 
     def scaled(self, fx: float, fy: float) -> Face:
         """The same face in an image ``fx`` times wider and ``fy`` times taller."""
         x1, y1, x2, y2 = self.box
-        points = tuple((x * fx, y * fy) for x, y in self.landmarks)
-        return replace(self, box=(x1 * fx, y1 * fy, x2 * fx, y2 * fy), landmarks=points)  # type: ignore[arg-type]
+        points = cast(Landmarks, tuple((x * fx, y * fy) for x, y in self.landmarks))
+        return replace(self, box=(x1 * fx, y1 * fy, x2 * fx, y2 * fy), landmarks=points)
 
     @property
     def area(self) -> float:

@@ -152,7 +152,8 @@ class Attendance:
                 evidence = self._tracks[sighting.track] = TrackEvidence(sighting.track, moment, moment)
                 self.summary.tracks += 1
             evidence.seen(moment)
-            if sighting.face.embedding is not None and not self._add(evidence, sighting):
+            vector = sighting.face.embedding
+            if vector is not None and not self._add(evidence, sighting, vector):
                 events += self._close(sighting.track)  # two people: this half ends, the other starts anew
                 self.follower.split(sighting.track)
                 continue
@@ -164,8 +165,8 @@ class Attendance:
             self.summary.events[event.event] = self.summary.events.get(event.event, 0) + 1
         return events
 
-    def _add(self, evidence: TrackEvidence, sighting: Sighting) -> bool:
-        if not evidence.add(sighting.face.embedding, sighting.weight, self.evidence_rule):
+    def _add(self, evidence: TrackEvidence, sighting: Sighting, vector: np.ndarray) -> bool:
+        if not evidence.add(vector, sighting.weight, self.evidence_rule):
             return False
         evidence.keep_snapshot(sighting.crop, sighting.snapshot_score)
         evidence.usable = evidence.usable or sighting.enrollable(self.recognizer.quality_gate)
@@ -190,7 +191,7 @@ class Attendance:
                 return []
             if not live:
                 return [self._spoof(evidence, sighting, moment)]
-        match = self.recognizer.match_vectors(evidence.fused()[None], threshold=self.threshold)[0]
+        match = self.recognizer.match_vectors(evidence.fused_vector()[None], threshold=self.threshold)[0]
         evidence.similarity = evidence.best_similarity = match.similarity
         if match.name is None:
             return []
@@ -275,7 +276,7 @@ class Attendance:
     def _spoof(self, evidence: TrackEvidence, sighting: Sighting, moment: datetime) -> AttendanceEvent:
         """A track the liveness networks call a print or a screen: never a check-in, one spoof event
         (with the person it looks like, if anyone)."""
-        match = self.recognizer.match_vectors(evidence.fused()[None], threshold=self.threshold)[0]
+        match = self.recognizer.match_vectors(evidence.fused_vector()[None], threshold=self.threshold)[0]
         record = self.log.add_spoof(
             self.source,
             evidence.first,
@@ -290,7 +291,7 @@ class Attendance:
         return self._event("spoof", evidence, None, match.similarity, sighting, moment, name=record.claimed)
 
     def _unknown(self, evidence: TrackEvidence) -> list[AttendanceEvent]:
-        vector = evidence.fused()
+        vector = evidence.fused_vector()
         self._strangers = [s for s in self._strangers if evidence.first - s.last <= self.dedupe]
         same = max(self._strangers, key=lambda s: float(s.vector @ vector), default=None)
         if same is not None and float(same.vector @ vector) >= UNKNOWN_TRACK_SIMILARITY:

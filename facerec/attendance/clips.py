@@ -121,7 +121,7 @@ def identify_video(
         evidence = followed.evidence
         if not evidence.ready(rule):
             continue
-        match = recognizer.match_vectors(evidence.fused()[None], top_k=top_k, threshold=threshold)[0]
+        match = recognizer.match_vectors(evidence.fused_vector()[None], top_k=top_k, threshold=threshold)[0]
         answers.append(
             TrackAnswer(
                 evidence.track,
@@ -164,7 +164,7 @@ def enrolment_faces(
             f"{label}: no face in the clip was good enough to enrol (seen in {rule.faces} frames or more, "
             f"{recognizer.quality_gate.min_face_px:.0f} px or larger, sharp, near frontal)"
         )
-    people = _people([t.evidence.fused() for t in followed])
+    people = _people([t.evidence.fused_vector() for t in followed])
     if len(people) > 1:
         raise FacerecError(
             f"{label}: {len(people)} different people are in view: enrolment from a video needs one person "

@@ -43,7 +43,7 @@ def cluster(vectors: np.ndarray, threshold: float, linkage: Linkage = "average")
     alive = np.ones(n, bool)
     while alive.sum() > 1:
         masked = np.where(alive[:, None] & alive[None, :], between, -np.inf)
-        a, b = np.unravel_index(int(np.argmax(masked)), masked.shape)
+        a, b = (int(k) for k in np.unravel_index(int(np.argmax(masked)), masked.shape))
         if masked[a, b] < threshold:
             break
         size_a, size_b = len(members[a]), len(members[b])

@@ -87,6 +87,13 @@ class TrackEvidence:
         mean = np.average(np.stack(self.vectors), axis=0, weights=np.asarray(self.weights))
         return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
+    def fused_vector(self) -> np.ndarray:
+        """fused() of a track known to hold faces: a ready one (a rule asks for one face at least)."""
+        fused = self.fused()
+        if fused is None:
+            raise ValueError(f"track {self.track} holds no embedded face yet")
+        return fused
+
     def add(self, vector: np.ndarray, weight: float, rule: EvidenceRule) -> bool:
         """One more embedded face. False when it shows that the track now holds someone else
         (the face is not added then: it starts the other half)."""

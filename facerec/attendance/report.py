@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from facerec.errors import FacerecError
@@ -21,7 +22,7 @@ from facerec.store.attendance_log import EventRecord, SpoofRecord
 def zone(name: str | None) -> tzinfo:
     """An IANA zone (``Europe/Paris``), ``UTC``, or the machine's zone for None."""
     if not name:
-        return datetime.now().astimezone().tzinfo
+        return cast(tzinfo, datetime.now().astimezone().tzinfo)  # astimezone() always sets one
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -52,6 +53,8 @@ class Report:
     spoofs: list[SpoofRecord] = field(default_factory=list)  # prints and screens held up, if checked
 
     def to_dict(self) -> dict:
+        # build() gives an aware start; a hand-made naive one passes None: astimezone's local time
+        zone = cast(tzinfo, self.start.tzinfo)
         return {
             "from": self.start.isoformat(),
             "to": self.end.isoformat(),
@@ -67,7 +70,7 @@ class Report:
                 for r in self.present
             ],
             "absent": self.absent,
-            "spoofs": [spoof.to_dict(self.start.tzinfo) for spoof in self.spoofs],
+            "spoofs": [spoof.to_dict(zone) for spoof in self.spoofs],
         }
 
 

@@ -21,7 +21,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -115,7 +115,7 @@ def frames(
 READ_AHEAD = 4  # frames of a video file decoded ahead of the one being processed
 
 
-def _ahead(frames: Iterator[Frame], stop: threading.Event, depth: int = READ_AHEAD) -> Iterator[Frame]:
+def _ahead(frames: Generator[Frame, None, None], stop: threading.Event, depth: int = READ_AHEAD) -> Iterator[Frame]:
     """The same frames, decoded by a thread of their own a few frames ahead: OpenCV lets go of
     the GIL while it decodes, so a 1080p video's decoding (~5 ms a frame) overlaps the work on
     the frame before instead of adding to it."""
@@ -141,7 +141,7 @@ def _ahead(frames: Iterator[Frame], stop: threading.Event, depth: int = READ_AHE
             put(exc)
         finally:
             with contextlib.suppress(Exception):
-                frames.close()  # type: ignore[attr-defined]
+                frames.close()
             put(finished)
 
     reader = threading.Thread(target=pump, name="facerec-video", daemon=True)
@@ -164,7 +164,7 @@ def _ahead(frames: Iterator[Frame], stop: threading.Event, depth: int = READ_AHE
         reader.join(timeout=5)
 
 
-def _capture(target, fps: float, start: datetime | None, live: bool, stop: threading.Event) -> Iterator[Frame]:
+def _capture(target, fps: float, start: datetime, live: bool, stop: threading.Event) -> Generator[Frame, None, None]:
     import cv2
 
     capture = cv2.VideoCapture(target)
@@ -173,7 +173,7 @@ def _capture(target, fps: float, start: datetime | None, live: bool, stop: threa
     return _read(capture, fps, start, live, stop)
 
 
-def _read(capture, fps: float, start: datetime | None, live: bool, stop: threading.Event) -> Iterator[Frame]:
+def _read(capture, fps: float, start: datetime, live: bool, stop: threading.Event) -> Generator[Frame, None, None]:
     import cv2
 
     step = 1.0 / fps

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from facerec.detection.mtcnn.boxes import MEAN_LANDMARKS_IN_BOX
 from facerec.errors import MultipleFacesError, NoFaceError
-from facerec.types import Face
+from facerec.types import Face, Landmarks
 
 # Detections below this confidence are not counted as faces where one face is required: MTCNN's
 # last stage keeps candidates from 0.7 up, and those between 0.7 and 0.9 are mostly background.
@@ -47,5 +48,5 @@ def centre_face(width: int, height: int) -> Face:
     x1, y1, x2, y2 = CENTRE_BOX
     box = (x1 * width, y1 * height, x2 * width, y2 * height)
     bw, bh = box[2] - box[0], box[3] - box[1]
-    points = tuple((box[0] + fx * bw, box[1] + fy * bh) for fx, fy in MEAN_LANDMARKS_IN_BOX)
-    return Face(box=box, confidence=0.0, landmarks=points)  # type: ignore[arg-type]
+    points = cast(Landmarks, tuple((box[0] + fx * bw, box[1] + fy * bh) for fx, fy in MEAN_LANDMARKS_IN_BOX))
+    return Face(box=box, confidence=0.0, landmarks=points)

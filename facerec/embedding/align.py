@@ -50,7 +50,7 @@ def margin_crop(
     y1, x1 = max(min(bottom, height), y0), max(min(right, width), x0)
     crop = np.zeros((bottom - top, right - left, 3), np.uint8)
     crop[y0 - top : y1 - top, x0 - left : x1 - left] = image[y0:y1, x0:x1]
-    return np.asarray(Image.fromarray(crop).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    return np.asarray(Image.fromarray(crop).resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
 def template(size: int = 160, margin: float = 0.0) -> np.ndarray:

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal, get_args
+from typing import BinaryIO, Literal, cast, get_args
 
 import numpy as np
 
@@ -125,7 +125,7 @@ def _onnx_export(spec: weights.ModelSpec, path: Path) -> tuple[str, Callable[[Bi
     return f"facenet-{spec.files['weights'].sha256[:16]}", functools.partial(_export, str(path))
 
 
-def resolve_precision(precision: str, backend: str, spec: weights.ModelSpec) -> str:
+def resolve_precision(precision: str, backend: str, spec: weights.ModelSpec) -> Precision:
     """``auto`` made concrete for a model on a backend; a precision the two cannot run is an error."""
     if precision not in PRECISIONS:
         raise FacerecError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
@@ -136,7 +136,7 @@ def resolve_precision(precision: str, backend: str, spec: weights.ModelSpec) -> 
         raise FacerecError("int8 precision runs on ONNX Runtime, on the CPU: use --backend onnx, or --precision fp32")
     if precision == "int8" and not has_ranges:
         raise FacerecError(f"model {spec.name!r} has no int8 activation ranges: use --precision fp32")
-    return precision
+    return cast(Precision, precision)  # one of PRECISIONS, checked above
 
 
 def _export(path: str, out: BinaryIO) -> None:

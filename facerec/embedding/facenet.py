@@ -30,7 +30,7 @@ class BasicConv2d(nn.Module):
     def __init__(self, in_planes: int, out_planes: int, kernel_size, stride: int = 1, padding=0) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_planes, out_planes, kernel_size, stride=stride, padding=padding, bias=False)
-        self.bn = nn.BatchNorm2d(out_planes, eps=0.001, momentum=0.1, affine=True)
+        self.bn: nn.Module = nn.BatchNorm2d(out_planes, eps=0.001, momentum=0.1, affine=True)  # fast_network folds it
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -42,6 +42,10 @@ class _Residual(nn.Module):
 
     scale: float
     activate: bool
+    branch0: nn.Module  # the subclasses build the branches and the projection
+    branch1: nn.Module
+    branch2: nn.Module  # Block35 only
+    conv2d: nn.Module
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branches = [self.branch0(x), self.branch1(x)]
@@ -191,6 +195,7 @@ def load(path: str, fused: bool = False, device: str = "cpu") -> torch.nn.Module
         head = finetuned.head_from(checkpoint)
     else:
         state = checkpoint_filter(checkpoint)
+    network: nn.Module
     with torch.device("meta"):  # no random initialisation: every tensor comes from the file
         network = InceptionResnetV1()
     try:
@@ -217,7 +222,8 @@ def fast_network(network: torch.nn.Module, *, inplace: bool = False) -> torch.nn
         if isinstance(module, BasicConv2d) and isinstance(module.bn, torch.nn.BatchNorm2d):
             module.conv = fuse_conv_bn_eval(module.conv, module.bn)
             module.bn = torch.nn.Identity()
-    return network.to(memory_format=torch.channels_last).eval()
+    # torch's stub of Module.to omits memory_format, which it takes (and documents)
+    return network.to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
 
 
 def export_onnx(path: str, out: BinaryIO) -> None:

@@ -34,6 +34,8 @@ class EmbeddingHead(nn.Module):
     direction every face shares is gone before the projection spends dimensions on it. Heads
     saved before there was a centre have an empty one and read the raw vectors."""
 
+    input_centre: torch.Tensor  # a buffer, registered in __init__
+
     def __init__(self, dimension: int, inputs: int = BACKBONE_SIZE, input_centre: torch.Tensor | None = None) -> None:
         super().__init__()
         self.linear = nn.Linear(inputs, dimension)

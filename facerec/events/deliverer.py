@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import facerec
 from facerec.errors import FacerecError
@@ -29,6 +30,9 @@ from facerec.events.webhooks import DeliveryError
 from facerec.store.outbox import Outbox
 from facerec.store.repository import Store
 from facerec.store.subscriptions import Subscription, Subscriptions, shown_url
+
+if TYPE_CHECKING:
+    from facerec.events.mqtt import MqttSink
 
 log = logging.getLogger(__name__)
 BATCH = 200  # events read per subscription per step
@@ -52,7 +56,7 @@ class Deliverer:
         self.outbox = Outbox(store)
         self.token = secrets.token_hex(3)
         self.owner = owner or f"{socket.gethostname()[:40]}:{os.getpid()}:{self.token}"
-        self.sinks: dict[int, object] = {}  # MQTT clients by subscription id
+        self.sinks: dict[int, MqttSink] = {}  # MQTT clients by subscription id
         self._housekept = 0.0
         self._purged = 0.0
         self._leases: dict[int, float] = {}  # subscription id: monotonic time our lease runs out
@@ -61,13 +65,13 @@ class Deliverer:
     def step(self) -> int:
         """One round over the due subscriptions. Returns how many events were sent."""
         sent = 0
-        due = self.subscriptions.due()
+        due: list[Subscription] = self.subscriptions.due()
         settings = self.settings() if due or self.sinks else {}
         for subscription in due:
             sent += self._serve(subscription, settings)
         for sink in list(self.sinks.values()):
             try:
-                sink.mark_away(settings["timeout_seconds"])  # type: ignore[attr-defined]
+                sink.mark_away(settings["timeout_seconds"])
             except DeliveryError as exc:
                 log.info("MQTT away state not published yet: %s", exc)
         now = time.monotonic()
@@ -85,7 +89,7 @@ class Deliverer:
     def _housekeeping(self, now: float) -> None:
         live = {s.id for s in self.subscriptions.list("mqtt") if s.enabled}
         for gone in set(self.sinks) - live:
-            self.sinks.pop(gone).close()  # type: ignore[attr-defined]
+            self.sinks.pop(gone).close()
         if now - self._purged >= PURGE_SECONDS or not self._purged:
             self._purged = now
             purged = self.outbox.apply_retention()
@@ -100,7 +104,7 @@ class Deliverer:
             from facerec.events.mqtt import MqttSink
 
             sink = self.sinks[subscription.id] = MqttSink(subscription, facerec.__version__, self.token)
-        return sink.send  # type: ignore[attr-defined]
+        return sink.send
 
     def _hold(self, subscription: Subscription, lease: timedelta) -> Subscription | None:
         """The subscription if this process holds its lease (taken or renewed here when less
@@ -159,7 +163,7 @@ class Deliverer:
 
     def close(self) -> None:
         for sink in self.sinks.values():
-            sink.close()  # type: ignore[attr-defined]
+            sink.close()
         self.sinks.clear()
         for subscription in self.subscriptions.list():
             self.subscriptions.release(subscription.id, self.owner)

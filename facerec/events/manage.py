@@ -3,6 +3,8 @@ webhook (its URL checked first), allow a private host, point events at an MQTT b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from facerec.events.urls import check_broker_url, check_webhook_url, parse
 from facerec.store.outbox import Outbox
 from facerec.store.repository import Store, check_name
@@ -12,9 +14,9 @@ from facerec.store.subscriptions import Subscription, Subscriptions
 def add_webhook(
     store: Store,
     url: str,
-    events: list[str] = (),
+    events: Sequence[str] = (),
     group: str | None = None,
-    from_start: bool = False,  # type: ignore[assignment]
+    from_start: bool = False,
 ) -> tuple[Subscription, str]:
     """A webhook subscription and its signing secret (shown this once)."""
     url = check_webhook_url(url, Outbox(store).settings()["allowed_hosts"])
@@ -37,8 +39,8 @@ def set_mqtt(
     store: Store,
     url: str | None,
     site: str = "default",
-    events: list[str] = (),
-    away_seconds: float | None = None,  # type: ignore[assignment]
+    events: Sequence[str] = (),
+    away_seconds: float | None = None,
 ) -> Subscription | None:
     """Send events to the MQTT broker at ``url`` (replacing any broker set before; None: none).
     The broker gets events from now on."""

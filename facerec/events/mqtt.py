@@ -112,26 +112,25 @@ class MqttSink:
     def messages(self, event: OutboxEvent) -> list[tuple[str, str, bool]]:
         """(topic, payload, retained) to publish for ``event``, the event itself first."""
         data = event.data
-        sensor = (
-            (self.discovery_topic(data["person_id"]), json.dumps(self.discovery(data["person_id"], data["name"])), True)
-            if "person_id" in data and data.get("name")
-            else None
-        )
+        sensor: list[tuple[str, str, bool]] = []  # the person's discovery document, if it names one
+        if "person_id" in data and data.get("name"):
+            document = json.dumps(self.discovery(data["person_id"], data["name"]))
+            sensor.append((self.discovery_topic(data["person_id"]), document, True))
         out = [(f"{self.prefix}/{event.type.replace('.', '/')}", json.dumps(event.to_dict()), False)]
         if event.type in ("checkin", "checkin.updated"):
             out += [
-                sensor,
+                *sensor,
                 (self.state_topic(data["name"]), "present", True),
             ]
         elif event.type == "person.enrolled":
             out += [
-                sensor,
+                *sensor,
                 (self.state_topic(data["name"]), "away", True),
             ]
         elif event.type == "person.renamed":
             out += [
                 (self.state_topic(data["old_name"]), "", True),  # an empty retained message clears it
-                sensor,
+                *sensor,
                 (self.state_topic(data["name"]), "away", True),
             ]
         elif event.type == "person.removed":

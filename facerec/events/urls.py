@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from facerec.errors import StoreError
@@ -53,7 +54,7 @@ def parse(url: str, schemes: tuple[str, ...] = ("http", "https")) -> Endpoint:
     return Endpoint(scheme, parts.hostname.lower(), port or default, path)
 
 
-def check_webhook_url(url: str, allowed_hosts: list[str] = ()) -> str:  # type: ignore[assignment]
+def check_webhook_url(url: str, allowed_hosts: Sequence[str] = ()) -> str:
     """``url`` (stripped) if a webhook may be sent there, else BadUrlError saying why."""
     endpoint = parse(url)
     host = endpoint.host
@@ -70,7 +71,7 @@ def check_webhook_url(url: str, allowed_hosts: list[str] = ()) -> str:  # type: 
         if _private_name(host):
             raise BadUrlError(f"{host} is a private name (not a public DNS name); {hint}")
         try:
-            found = {info[4][0] for info in socket.getaddrinfo(host, endpoint.port, proto=socket.IPPROTO_TCP)}
+            found = {str(info[4][0]) for info in socket.getaddrinfo(host, endpoint.port, proto=socket.IPPROTO_TCP)}
         except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
             raise BadUrlError(f"cannot resolve {host}: {exc}") from None
         private = sorted(a for a in found if _private_address(a))

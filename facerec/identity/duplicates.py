@@ -55,7 +55,8 @@ def claimed(
     best: list[Claim | None] = [None] * len(vectors)
 
     def stronger(i: int, claim: Claim) -> None:
-        if claim.similarity >= threshold and (best[i] is None or claim.similarity > best[i].similarity):
+        current = best[i]
+        if claim.similarity >= threshold and (current is None or claim.similarity > current.similarity):
             best[i] = claim
 
     for i, row in enumerate(nearest):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -92,8 +93,11 @@ def empty(dimension: int, kind: str, training: np.ndarray | None = None) -> fais
     """An index of ``kind`` that takes ids, trained on ``training`` if it needs training."""
     if kind == "flat":
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+    if training is None:
+        raise TypeError(f"an index of kind {kind!r} needs training vectors")
     lists = ivf_lists(len(training))
     quantizer = faiss.IndexFlatIP(dimension)
+    index: faiss.IndexIVF
     if kind == "ivf":
         index = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
     else:
@@ -112,7 +116,8 @@ def _ready(index: faiss.Index) -> None:
     inner = faiss.extract_index_ivf(index) if not isinstance(index, faiss.IndexIDMap2) else None
     if inner is not None:
         inner.nprobe = ivf_probes(inner.nlist)
-        inner.set_direct_map_type(faiss.DirectMap.Hashtable)  # remove_ids by id, not by scanning
+        # remove_ids by id, not by scanning (DirectMap is not in faiss' stubs)
+        inner.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
 
 
 class PersonIndex:
@@ -232,7 +237,8 @@ class PersonIndex:
     def _remove(self, ids: np.ndarray) -> None:
         gone = [int(i) for i in ids if int(i) in self.names]
         if gone and self.index is not None:
-            self.index.remove_ids(np.array(gone, np.int64))
+            # faiss' stubs know remove_ids(IDSelector) only; its Python wrapper also takes the ids
+            self.index.remove_ids(np.array(gone, np.int64))  # type: ignore[arg-type]
         for person in gone:
             del self.names[person]
 
@@ -249,7 +255,8 @@ class PersonIndex:
         """Everything again from the store's centroids (read in chunks), then saved."""
         revision = self.store.revision()  # read first: a change committed meanwhile is caught up later
         total = self.store.people_count(self.model, self.centre)
-        chunks, names, after = [], {}, 0
+        chunks, after = [], 0
+        names: dict[int, str] = {}
         while True:
             ids, chunk_names, vectors = self.store.centroids(self.model, self.centre, after=after, limit=CHUNK)
             if not len(ids):
@@ -280,7 +287,7 @@ class PersonIndex:
                 self._faiss_path.unlink(missing_ok=True)
                 stat = None
             else:
-                write_atomically(self._faiss_path, self._write_faiss)
+                write_atomically(self._faiss_path, functools.partial(self._write_faiss, self.index))
                 stat = os.stat(self._faiss_path)
             ids = list(self.names)
             meta = {
@@ -300,19 +307,19 @@ class PersonIndex:
         except OSError as exc:
             log.warning("could not save the index beside the store (%s); it stays in memory", exc)
 
-    def _write_faiss(self, target: Path) -> None:
+    def _write_faiss(self, index: faiss.Index, target: Path) -> None:
         """The faiss file: sealed with the store's key when it has one (it holds every person's
         centroid); without one, streamed to disk as faiss writes it."""
         if self.store.keyring.current is None:
-            faiss.write_index(self.index, str(target))
+            faiss.write_index(index, str(target))
         else:
-            target.write_bytes(self.store.keyring.seal_file(faiss.serialize_index(self.index).tobytes()))
+            target.write_bytes(self.store.keyring.seal_file(faiss.serialize_index(index).tobytes()))
 
     def _read_faiss(self, handle) -> faiss.Index:
         """An index from an open faiss file, sealed or plain (a plain one is streamed, not copied)."""
         if self.store.keyring.current is None and handle.read(len(FILE_MAGIC)) != FILE_MAGIC:
             handle.seek(0)
-            return faiss.read_index(faiss.PyCallbackIOReader(handle.read))
+            return faiss.read_index(faiss.PyCallbackIOReader(handle.read))  # type: ignore[attr-defined]  # not in faiss' stubs
         handle.seek(0)
         opened = self.store.keyring.open_file(handle.read())  # EncryptionKeyError: another key's file
         return faiss.deserialize_index(np.frombuffer(opened, np.uint8))

@@ -46,7 +46,7 @@ class ConvBlock(nn.Module):
         self.conv = nn.Conv2d(inputs, outputs, kernel, stride, padding, groups=groups, bias=False)
         self.bn = nn.BatchNorm2d(outputs)
         if not linear:
-            self.prelu = nn.PReLU(outputs)
+            self.prelu: nn.Module = nn.PReLU(outputs)  # for_onnx respells it as BlockedPReLU
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn(self.conv(x))
@@ -160,8 +160,9 @@ def for_onnx(network: nn.Module) -> nn.Module:
 
     network = copy.deepcopy(network)
     for module in list(network.modules()):
-        if isinstance(module, ConvBlock) and hasattr(module, "prelu"):
-            module.prelu = BlockedPReLU(module.prelu)
+        prelu = getattr(module, "prelu", None)
+        if isinstance(module, ConvBlock) and isinstance(prelu, nn.PReLU):
+            module.prelu = BlockedPReLU(prelu)
     return network
 
 

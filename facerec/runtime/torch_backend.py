@@ -68,6 +68,10 @@ class BlockedPReLU(nn.Module):
     terms is always 0. Inputs that are not feature maps (after the dense layers) keep PRelu.
     """
 
+    slope: torch.Tensor  # buffers, registered in __init__
+    zeros: torch.Tensor
+    ones: torch.Tensor
+
     def __init__(self, prelu: nn.PReLU) -> None:
         super().__init__()
         slope = prelu.weight.detach().clone()
@@ -109,7 +113,7 @@ def export_onnx(
         torch.onnx.export(
             module.eval(),
             (example,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # torch's stub omits the file objects it writes to
             input_names=["input"],
             output_names=list(outputs),
             dynamic_axes={"input": dynamic_input} | outputs,

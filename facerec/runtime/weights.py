@@ -213,7 +213,7 @@ def _hash_cache_file() -> Path:
     return user_cache_dir() / "sha256.json"
 
 
-def _recall(path: Path) -> object | None:
+def _recall(path: Path) -> Any:
     """A JSON document this module remembered in the cache, or None if it is missing or unreadable."""
     try:
         return json.loads(path.read_text())
@@ -281,7 +281,8 @@ def download(spec: WeightFile, destination: Path, progress: Progress | None = No
     (size and sha256), then renamed into place, so a partial or wrong file is never left where
     facerec looks for weights.
     """
-    if not spec.url:
+    url = spec.url
+    if not url:
         raise WeightsError(f"{spec.path} has no download URL in the manifest")
     stop: Callable[[], None] = lambda: None  # noqa: E731
     if progress is None:
@@ -289,7 +290,7 @@ def download(spec: WeightFile, destination: Path, progress: Progress | None = No
 
     def fetch(partial: Path) -> None:
         digest, received = hashlib.sha256(), 0
-        with open(partial, "wb") as handle, urllib.request.urlopen(spec.url, timeout=timeout) as response:
+        with open(partial, "wb") as handle, urllib.request.urlopen(url, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length else spec.size
             for block in iter(lambda: response.read(1 << 20), b""):

@@ -105,7 +105,8 @@ def resume_path(out: Path) -> Path:
 class Trainer:
     def __init__(self, crops: CropSet, base: Embedder, config: TrainConfig, cache: Path | None = None) -> None:
         config.check()
-        if not isinstance(getattr(base.network, "module", None), torch.nn.Module):
+        network = getattr(base.network, "module", None)  # a TorchNetwork's module
+        if not isinstance(network, torch.nn.Module):
             raise FacerecError("training starts from the eager torch network: pass Embedder(model, eager=True)")
         self.crops, self.base, self.config, self.cache = crops, base, config, cache
         self.train_people, self.val_people = sampling.split_people(crops.people, config.validation, config.seed)
@@ -113,7 +114,7 @@ class Trainer:
             raise FacerecError("training needs at least 2 people with 2 or more photos")
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
-        self.backbone = copy.deepcopy(base.network.module).eval()  # eager (torch), its own copy: it may train
+        self.backbone = copy.deepcopy(network).eval()  # eager (torch), its own copy: it may train
         self.trained_parts = self._unfreeze()
         self.features = self._features() if config.train == "head" else None
         self.head = self._initial_head()

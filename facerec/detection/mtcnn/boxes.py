@@ -7,7 +7,7 @@ our parity reference; each function says which convention it uses.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -126,7 +126,8 @@ def greedy_blocks(
     kept_boxes = np.zeros((0, 4), np.float32)
     for start in range(0, len(ordered), block):
         candidates = ordered[start : start + block]
-        alive = ~(_overlaps(kept_boxes, candidates, mode, pixel_offset) > threshold).any(axis=0)
+        overlapped = (_overlaps(kept_boxes, candidates, mode, pixel_offset) > threshold).any(axis=0)
+        alive = ~cast(np.ndarray, overlapped)  # one per candidate: any() along an axis of a matrix
         clashes = np.triu(_overlaps(candidates, candidates, mode, pixel_offset) > threshold, k=1)
         for i in np.nonzero(clashes.any(axis=1))[0]:
             if alive[i]:

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 
@@ -106,10 +106,15 @@ class _Image:
             return cls(height, width, area.summed_area_table(pixels))
         return cls(height, width, None, pixels)
 
+    @property
+    def source(self) -> np.ndarray:
+        """What levels and crops are made from: the table, or the photo where it has none."""
+        return self.table if self.table is not None else cast(np.ndarray, self.pixels)  # of() sets one
+
     def crops(self, windows: np.ndarray, size: int) -> np.ndarray:
         """The networks' input for these windows (see _crops)."""
         if self.table is None:
-            return _normalise(area.window_crops(self.pixels, windows, size))
+            return _normalise(area.window_crops(self.source, windows, size))
         return _crops(self.table, windows, size)
 
 
@@ -178,7 +183,8 @@ def _pnet_forward(
     rows [2a, 2b + 10); strips start on even rows, so the 2x2 pooling grid is unchanged.
     """
     if strips is None or height * width <= strips.pixels:
-        return pnet(level(0, height))
+        reg, prob = pnet(level(0, height))
+        return reg, prob
     rows, columns = native.output_side(height), native.output_side(width)
     regs = np.empty((1, 4, rows, columns), np.float32)
     probs = np.empty((1, rows, columns), np.float32)
@@ -237,7 +243,7 @@ def propose(
     if not scales:
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
     sizes = [boxes.scaled_size(image.height, image.width, scale) for scale in scales]
-    maps = pnet.maps(image.table if image.table is not None else image.pixels, sizes, workers.map, workers.count)
+    maps = pnet.maps(image.source, sizes, workers.map, workers.count)
 
     def level(scale: float, reg: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         found, scores, regs = boxes.pnet_candidates(reg[0], prob[0], scale, config.thresholds[0])
@@ -293,7 +299,7 @@ def _on_crops(
     rounds = -(-len(windows) // (workers.count * CROP_CHUNK))
     chunk = -(-len(windows) // (workers.count * rounds))
 
-    def run(start: int) -> tuple[np.ndarray, ...]:
+    def run(start: int) -> list[np.ndarray]:
         ids, part = candidates.image_ids[start : start + chunk], windows[start : start + chunk]
         pixels = np.empty((len(part), 3, size, size), dtype=np.float32)
         for i in np.unique(ids):

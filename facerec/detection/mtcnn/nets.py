@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import functools
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import torch
 from torch import nn
@@ -141,14 +141,15 @@ def _pad_channels(net: nn.Module, conv: str, activation: str, following: str, ch
     first, prelu, second = (getattr(net, name) for name in (conv, activation, following))
     wider = nn.Conv2d(first.in_channels, channels, first.kernel_size, first.stride, first.padding)
     after = nn.Conv2d(channels, second.out_channels, second.kernel_size, second.stride, second.padding)
+    wider_bias, after_bias = cast(torch.Tensor, wider.bias), cast(torch.Tensor, after.bias)  # made with bias=True
     with torch.no_grad():
         for layer in (wider, after):
             layer.weight.zero_()
-        wider.bias.zero_()
+        wider_bias.zero_()
         wider.weight[: first.out_channels] = first.weight
-        wider.bias[: first.out_channels] = first.bias
+        wider_bias[: first.out_channels] = first.bias
         after.weight[:, : first.out_channels] = second.weight
-        after.bias.copy_(second.bias)
+        after_bias.copy_(second.bias)
     extra = channels - first.out_channels
     for name, fill in (("slope", 0.0), ("zeros", 0.0), ("ones", 1.0)):
         setattr(prelu, name, torch.cat([getattr(prelu, name), torch.full((extra,), fill)]))
