@@ -34,7 +34,7 @@ from lfw_faces import embed, lfw_train_photos  # noqa: E402
 from facerec import FaceRecognizer  # noqa: E402
 from facerec.embedding import space  # noqa: E402
 from facerec.identity import duplicates, matching  # noqa: E402
-from facerec.recognizer import DUPLICATE_SUSPECTS  # noqa: E402
+from facerec.identity.enrollment.claims import DUPLICATE_SUSPECTS  # noqa: E402
 
 OLD_BAR = 0.85  # the rule before: a sample of someone else at or above this
 

@@ -38,6 +38,7 @@ from samples import sample  # noqa: E402
 from facerec.events.manage import add_webhook, allow_host  # noqa: E402
 from facerec.store import Store  # noqa: E402
 from facerec.store.attendance_log import AttendanceLog  # noqa: E402
+from facerec.store.samples import Samples  # noqa: E402
 
 
 class Receiver:
@@ -88,7 +89,7 @@ def main() -> None:
     folder = tempfile.mkdtemp(prefix="facerec-events-bench-")
     url = args.db or f"sqlite:///{folder}/store.db"
     store = Store(url)
-    store.add_samples("alice", [sample(1)])
+    Samples(store).add("alice", [sample(1)])
     allow_host(store, "127.0.0.1")
     receiver = Receiver()
     add_webhook(store, f"http://127.0.0.1:{receiver.port}/hook", ["checkin"])

@@ -46,7 +46,9 @@ from facerec.embedding import space  # noqa: E402
 from facerec.identity import index as index_module  # noqa: E402
 from facerec.runtime import weights  # noqa: E402
 from facerec.store import Store  # noqa: E402
+from facerec.store.centroids import Centroids  # noqa: E402
 from facerec.store.models import FaceSample, Person, PersonVector, StoreState  # noqa: E402
+from facerec.store.samples import Samples  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 MODEL = weights.default_model()
@@ -213,7 +215,7 @@ def gallery_part(index, centres: np.ndarray, probes: int = 200) -> tuple[float, 
     rng = np.random.default_rng(7)
     chosen = rng.integers(0, len(centres), probes)
     queries = space.unit(centres[chosen] + 0.04 * rng.normal(size=(probes, centres.shape[1])))
-    _ids, names, vectors = index.store.centroids(index.model, index.centre)
+    _ids, names, vectors = Centroids(index.store).of_kind(index.model, index.centre)
     truth = np.array(names)[np.argmax(queries @ vectors.T, axis=1)]
     times, found = [], []
     for query in queries:
@@ -324,7 +326,7 @@ def pgvector_speed(samples: int) -> None:
         from samples import sample
 
         newcomer = sample(1)
-        other.add_samples("newcomer", [type(newcomer)(**{**newcomer.__dict__, "embedding": vector, "centre": CENTRE})])
+        Samples(other).add("newcomer", [type(newcomer)(**{**newcomer.__dict__, "embedding": vector, "centre": CENTRE})])
         seen = index.search(vector[None], 1)[0][0][0]
         print(f"  an enrolment through another connection, then the next query: {seen}")
     finally:

@@ -28,10 +28,9 @@ from facerec.identity import calibration, evaluation, index_files, matching, qua
 from facerec.identity.calibration import check_threshold
 from facerec.identity.enrollment import EnrollReport, EnrolmentImages, Identified, enrolment_images
 from facerec.identity.enrollment import claims as duplicate_claims
-from facerec.identity.enrollment.claims import DUPLICATE_SUSPECTS
 from facerec.identity.enrollment.pipeline import Enrollment
 from facerec.identity.reembedding import Reembedded
-from facerec.images import DEFAULT_MAX_PIXELS, ImageSource, describe, image_size, load_image, png, read_image_file
+from facerec.images import DEFAULT_MAX_PIXELS, ImageSource, describe, image_size, load_image, read_image_file
 from facerec.liveness import LivenessChecker
 from facerec.runtime import weights
 from facerec.runtime.settings import Backend, available_cpus, resolve
@@ -39,9 +38,6 @@ from facerec.types import Face, Liveness, Verification
 
 if TYPE_CHECKING:
     from facerec.identity.index_files import PeopleIndex
-
-# Re-exported: callers have imported these from here (they now live where their job is).
-__all__ = ["DUPLICATE_SUSPECTS", "FaceRecognizer", "Reembedded", "check_threshold", "png"]
 
 # A decode above this many pixels holds hundreds of MB while it runs: one at a time per
 # recognizer, so a burst of large uploads queues for memory instead of multiplying it.
@@ -186,11 +182,12 @@ class FaceRecognizer:
         someone else (twins). Which photos are used, and why: :meth:`Enrollment.run
         <facerec.identity.enrollment.pipeline.Enrollment.run>`.
         """
-        from facerec.store.repository import check_name
+        from facerec.store.names import check_name
+        from facerec.store.samples import Samples
 
         photos = enrolment_images(images)  # before anything else: a TypeError is a caller's mistake
         name = check_name(name)
-        self.store.check_consent(name)  # before any photo is read: refused is refused at once
+        Samples(self.store).check_consent(name)  # before any photo is read: refused is refused at once
         revision = self.check_store()
         checker = (lambda: self.liveness_checker) if liveness else None  # loaded when first needed
         parts = (self.store, self.detector, self.embedder, self.quality_gate, self.load, self._files, self.claims)
@@ -202,7 +199,7 @@ class FaceRecognizer:
         as ``name`` they would be someone else's (facerec.identity.duplicates: a duplicate.Claim or
         None each), and the threshold that decided: the operating point identification uses now.
         The nearest centroids name the suspects; their samples are compared too."""
-        from facerec.store.repository import check_name
+        from facerec.store.names import check_name
 
         revision = self.check_store() if revision is None else revision
         index = self._person_index().current(revision)

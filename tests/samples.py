@@ -30,7 +30,7 @@ def sample(seed: int, path: str | None = None, model: str = "casia-webface") -> 
 def dumped_person(
     name: str, vectors: np.ndarray, crops: list[bytes], model: str = "casia-webface", centre: str | None = None
 ) -> dict:
-    """A person with one sample per vector, as Store.dump gives and Store.load takes them."""
+    """A person with one sample per vector, as Archive.dump gives and Archive.load takes them."""
     samples = [
         {
             "embedding": vector,

@@ -10,21 +10,23 @@ import numpy as np
 
 from facerec.recognizer import FaceRecognizer
 from facerec.store.attendance_log import AttendanceLog
+from facerec.store.unknowns import UnknownSightings
 
 
 def assign_sightings(
     recognizer: FaceRecognizer, log: AttendanceLog, sightings: Sequence[int], name: str, allow_duplicate: bool = False
 ) -> int:
-    """Enrol the sightings as ``name`` in one transaction (AttendanceLog.assign_all) and return the
+    """Enrol the sightings as ``name`` in one transaction (UnknownSightings.assign_all) and return the
     samples the person holds; DuplicateIdentityError, naming who, if one would be identified as
     someone else, unless ``allow_duplicate`` (twins). A sighting of another kind of vector than
     the recognizer's is left to assign_all, which refuses it."""
     ids = list(dict.fromkeys(int(i) for i in sightings))
+    unknowns = UnknownSightings(log.store)
     if not allow_duplicate:
-        rows = [log.unknown(i) for i in ids]
+        rows = [unknowns.get(i) for i in ids]
         kind = (recognizer.embedder.model, recognizer.embedder.centre_id)
         mine = [row for row in rows if (row.model, row.centre) == kind]
         if mine:
             vectors = np.stack([row.embedding for row in mine])
             recognizer.refuse_someone_else(name, vectors, [f"sighting {row.id}" for row in mine])
-    return log.assign_all(ids, name)
+    return unknowns.assign_all(ids, name)

@@ -30,8 +30,12 @@ from facerec.attendance.evidence import EvidenceRule, TrackEvidence
 from facerec.attendance.following import FaceFollower, FollowConfig, FrameTracks, Sighting
 from facerec.attendance.presence import ConfirmRule
 from facerec.attendance.tracker import TrackerConfig
-from facerec.recognizer import FaceRecognizer, check_threshold, png
+from facerec.identity.calibration import check_threshold
+from facerec.images import png
+from facerec.recognizer import FaceRecognizer
 from facerec.store.attendance_log import AttendanceLog
+from facerec.store.spoofs import SpoofEvents
+from facerec.store.unknowns import UnknownSightings
 
 UNKNOWN_TRACK_SIMILARITY = 0.5  # two unknown tracks this alike, close in time, are one stranger
 WRITE_EVERY = timedelta(seconds=2)  # a named track's event is brought up to date this often
@@ -108,6 +112,8 @@ class Attendance:
         # None: the recognizer's operating point, the same as identify's (a check-in is a name given)
         self.threshold = None if threshold is None else check_threshold(threshold)
         self.log = AttendanceLog(recognizer.store)
+        self.unknowns = UnknownSightings(recognizer.store)
+        self.spoofs = SpoofEvents(recognizer.store)
         self.source = source
         self.rule = rule
         settings = self.log.settings()
@@ -259,7 +265,7 @@ class Attendance:
         if evidence is None:
             return []
         if evidence.spoof_id is not None:
-            self.log.extend_spoof(evidence.spoof_id, evidence.last, evidence.liveness_score())
+            self.spoofs.extend(evidence.spoof_id, evidence.last, evidence.liveness_score())
             return []
         if evidence.name is not None:
             if evidence.frames > evidence.written_frames or evidence.snapshot_score > evidence.written_snapshot:
@@ -277,7 +283,7 @@ class Attendance:
         """A track the liveness networks call a print or a screen: never a check-in, one spoof event
         (with the person it looks like, if anyone)."""
         match = self.recognizer.match_vectors(evidence.fused_vector()[None], threshold=self.threshold)[0]
-        record = self.log.add_spoof(
+        record = self.spoofs.add(
             self.source,
             evidence.first,
             evidence.last,
@@ -295,11 +301,11 @@ class Attendance:
         self._strangers = [s for s in self._strangers if evidence.first - s.last <= self.dedupe]
         same = max(self._strangers, key=lambda s: float(s.vector @ vector), default=None)
         if same is not None and float(same.vector @ vector) >= UNKNOWN_TRACK_SIMILARITY:
-            self.log.extend_unknown(same.sighting_id, evidence.last)
+            self.unknowns.extend(same.sighting_id, evidence.last)
             same.last = evidence.last
             return []
         embedder = self.recognizer.embedder
-        record = self.log.add_unknown(
+        record = self.unknowns.add(
             self.source,
             evidence.first,
             evidence.last,

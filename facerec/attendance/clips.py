@@ -24,7 +24,8 @@ from facerec.attendance.evidence import EvidenceRule, TrackEvidence
 from facerec.attendance.following import FaceFollower, FollowConfig
 from facerec.attendance.sources import Frame
 from facerec.errors import FacerecError
-from facerec.recognizer import FaceRecognizer, png
+from facerec.images import png
+from facerec.recognizer import FaceRecognizer
 
 SAME_PERSON = 0.5  # two tracks of one clip this alike are one person (found again after a turn)
 NEAR_DUPLICATE = 0.97  # enrolment: a face this like one already picked adds nothing

@@ -19,11 +19,13 @@ Linkage = str  # "average" | "single" | "complete"
 def unknown_people(recognizer, sightings: list) -> list[int]:
     """The unknown person (1, 2, ...) each sighting is, at ``recognizer``'s identification operating
     point for its gallery (a cluster is what identification would call one person)."""
+    from facerec.store.centroids import Centroids
+
     if not sightings:
         return []
     people = (
         len(recognizer.index)
-        if recognizer.store.people_count(recognizer.embedder.model, recognizer.embedder.centre_id)
+        if Centroids(recognizer.store).count(recognizer.embedder.model, recognizer.embedder.centre_id)
         else 1
     )
     threshold = recognizer.identify_threshold(max(1, people), recognizer.store.revision())

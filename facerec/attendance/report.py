@@ -16,7 +16,8 @@ from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from facerec.errors import FacerecError
-from facerec.store.attendance_log import EventRecord, SpoofRecord
+from facerec.store.attendance_log import EventRecord
+from facerec.store.spoofs import SpoofRecord
 
 
 def zone(name: str | None) -> tzinfo:
@@ -111,11 +112,14 @@ def gather(store, start: datetime, end: datetime, tz: tzinfo, group: str | None 
     """The report of [start, end) from the store, and its events: everyone enrolled, or only the
     members of ``group`` (then without spoof events, which belong to no group)."""
     from facerec.store.attendance_log import AttendanceLog
+    from facerec.store.groups import Groups
+    from facerec.store.people import People
+    from facerec.store.spoofs import SpoofEvents
 
     log = AttendanceLog(store)
-    people = store.group_members(group) if group else [p.name for p in store.people()]
+    people = Groups(store).members(group) if group else [p.name for p in People(store).all()]
     events = [e for e in log.events(start, end) if not group or e.person in people]
-    return build(events, people, start, end, tz, [] if group else log.spoofs(start, end)), events
+    return build(events, people, start, end, tz, [] if group else SpoofEvents(store).between(start, end)), events
 
 
 def render(report: Report, fmt: str) -> str:

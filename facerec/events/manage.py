@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from facerec.events.urls import check_broker_url, check_webhook_url, parse
+from facerec.store.names import check_name
 from facerec.store.outbox import Outbox
-from facerec.store.repository import Store, check_name
+from facerec.store.repository import Store
 from facerec.store.subscriptions import Subscription, Subscriptions
 
 

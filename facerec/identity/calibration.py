@@ -42,7 +42,9 @@ def check_threshold(threshold: float) -> float:
 
 def read_calibration(store: Store, model: str) -> dict | None:
     """The stored calibration of ``model`` as written (threshold, centre, source...), or None."""
-    return store.setting(threshold_key(model))
+    from facerec.store.settings import Settings
+
+    return Settings(store).get(threshold_key(model))
 
 
 def made_for(calibration: dict | None, centre: str | None) -> bool:
@@ -66,7 +68,9 @@ def calibrated_threshold(store: Store, model: str, centre: str | None, warn: boo
 
 def write_calibration(store: Store, model: str, value: dict) -> None:
     """Store ``value`` (with at least ``threshold`` and ``centre``) as ``model``'s calibration."""
-    store.put_setting(threshold_key(model), value)
+    from facerec.store.settings import Settings
+
+    Settings(store).put(threshold_key(model), value)
 
 
 def set_threshold(store: Store, model: str, centre: str | None, threshold: float, source: str) -> dict:
@@ -78,7 +82,9 @@ def set_threshold(store: Store, model: str, centre: str | None, threshold: float
 
 def remove_threshold(store: Store, model: str) -> None:
     """Forget ``model``'s calibration: identification goes back to the model's operating point."""
-    store.remove_setting(threshold_key(model))
+    from facerec.store.settings import Settings
+
+    Settings(store).remove(threshold_key(model))
 
 
 def check_far(far: float) -> float:
@@ -90,7 +96,9 @@ def check_far(far: float) -> float:
 
 def enrolled_gallery(store: Store, model: str) -> matching.Gallery:
     """The people enrolled with ``model``, as calibration plays them against each other."""
-    _ids, names, vectors = store.embeddings(model)
+    from facerec.store.samples import Samples
+
+    _ids, names, vectors = Samples(store).embeddings(model)
     return matching.Gallery.build(names, vectors)
 
 

@@ -8,12 +8,13 @@ from datetime import datetime
 
 from facerec.identity.index import refresh_saved
 from facerec.store import Store
+from facerec.store.people import People
 from facerec.store.privacy import Privacy
 
 
 def remove(store: Store, name: str) -> dict:
     """Delete a person wholly (samples, centroid, attendance); the receipt."""
-    return store.erase(name) | {"index_files": refresh_saved(store)}
+    return People(store).erase(name) | {"index_files": refresh_saved(store)}
 
 
 def withdraw(store: Store, name: str) -> dict:

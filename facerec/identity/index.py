@@ -40,7 +40,8 @@ import numpy as np
 from facerec.errors import StoreError
 from facerec.files import write_atomically
 from facerec.store import Store
-from facerec.store.repository import facerec_home
+from facerec.store.centroids import Centroids
+from facerec.store.engine import facerec_home
 from facerec.store.sealing import FILE_MAGIC
 
 log = logging.getLogger(__name__)
@@ -212,13 +213,14 @@ class PersonIndex:
         touched = {person for person, kind in rows if person is not None and kind != "renamed"}
         renamed = {person for person, kind in rows if person is not None and kind == "renamed"}
         erased = False
+        centroids = Centroids(self.store)
         if touched:
-            ids, names, vectors = self.store.centroids(self.model, self.centre, people=touched)
+            ids, names, vectors = centroids.of_kind(self.model, self.centre, people=touched)
             erased = any(int(p) in self.names for p in touched - set(ids.tolist()))
             self._remove(np.array(sorted(touched), np.int64))
             self._add(ids, names, vectors)
         if renamed - touched:
-            ids, names, _ = self.store.centroids(self.model, self.centre, people=renamed - touched)
+            ids, names, _ = centroids.of_kind(self.model, self.centre, people=renamed - touched)
             self.names.update(zip(ids.tolist(), names, strict=True))
         # Someone's centroid is gone (removed, erased, purged): the file is written again now, not
         # after SAVE_AFTER changes, so an erased face does not outlive its erasure on disk.
@@ -228,7 +230,7 @@ class PersonIndex:
 
     def _agrees(self) -> bool:
         """The cheap check that the index holds what the store does: one count in SQL."""
-        held = self.store.people_count(self.model, self.centre)
+        held = Centroids(self.store).count(self.model, self.centre)
         if held != len(self) or (self.index is not None and self.index.ntotal != len(self)):
             log.warning("index of %s holds %d people, the store %d: rebuilding", self.model, len(self), held)
             return False
@@ -254,11 +256,12 @@ class PersonIndex:
     def rebuild(self, progress: Progress | None = None) -> PersonIndex:
         """Everything again from the store's centroids (read in chunks), then saved."""
         revision = self.store.revision()  # read first: a change committed meanwhile is caught up later
-        total = self.store.people_count(self.model, self.centre)
+        centroids = Centroids(self.store)
+        total = centroids.count(self.model, self.centre)
         chunks, after = [], 0
         names: dict[int, str] = {}
         while True:
-            ids, chunk_names, vectors = self.store.centroids(self.model, self.centre, after=after, limit=CHUNK)
+            ids, chunk_names, vectors = centroids.of_kind(self.model, self.centre, after=after, limit=CHUNK)
             if not len(ids):
                 break
             chunks.append((ids, vectors))
@@ -366,7 +369,7 @@ class PersonIndex:
     def _rerank(self, probes: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The compressed index's candidates scored exactly, on the store's float centroids."""
         candidates = sorted({int(i) for i in ids.ravel() if i >= 0})
-        found, _, vectors = self.store.centroids(self.model, self.centre, people=candidates)
+        found, _, vectors = Centroids(self.store).of_kind(self.model, self.centre, people=candidates)
         row = {int(person): n for n, person in enumerate(found)}
         out_s = np.full((len(probes), k), -np.inf, np.float32)
         out_i = np.full((len(probes), k), -1, np.int64)

@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy import text
 
 from facerec.store import Store
+from facerec.store.centroids import Centroids
 from facerec.store.pgvector import vector_text
 
 EF_SEARCH = 200
@@ -34,7 +35,7 @@ class PgVectorIndex:
         """Nothing to catch up: the count of people is read again when the store has changed."""
         revision = self.store.revision() if revision is None else revision
         if revision != self.revision:
-            self._people = self.store.people_count(self.model, self.centre)
+            self._people = Centroids(self.store).count(self.model, self.centre)
             self.revision = revision
         return self
 

@@ -47,11 +47,13 @@ class Reembedded:
 def reembed(store: Store, target: Embedder, progress: Callable[[int, int], None] | None = None) -> Reembedded:
     """Move every sample and unknown sighting of ``store`` to ``target``'s kind, in one
     transaction each; a calibrated threshold made for other vectors is dropped with the samples."""
-    from facerec.store.attendance_log import AttendanceLog
+    from facerec.store.centroids import Centroids
+    from facerec.store.samples import Samples
+    from facerec.store.unknowns import UnknownSightings
 
-    log = AttendanceLog(store)
-    samples, sample_crops = moved(store.models(), store.vectors, store.crops, target)
-    sightings, sighting_crops = moved(log.sighting_models(), log.sighting_vectors, log.snapshots, target)
+    held, unknowns = Samples(store), UnknownSightings(store)
+    samples, sample_crops = moved(Centroids(store).models(), held.vectors, held.crops, target)
+    sightings, sighting_crops = moved(unknowns.models(), unknowns.vectors, unknowns.snapshots, target)
     missing = sum(1 for _, png in sample_crops if not png)
     if missing:
         raise StoreError(
@@ -67,10 +69,10 @@ def reembed(store: Store, target: Embedder, progress: Callable[[int, int], None]
     )
     for sample_id, _ in sample_crops:
         samples[sample_id] = vectors.pop(sample_id)
-    count = store.replace_embeddings(target.model, target.centre_id, samples, drop_settings=stale)
+    count = held.replace_embeddings(target.model, target.centre_id, samples, drop_settings=stale)
     for sighting_id, _ in sighting_crops:
         sightings[sighting_id] = vectors.pop(sighting_id)
-    log.replace_sighting_embeddings(target.model, target.centre_id, sightings)
+    unknowns.replace_embeddings(target.model, target.centre_id, sightings)
     return Reembedded(target.model, count - len(sample_crops), len(sample_crops), len(sightings), bool(stale))
 
 

@@ -20,14 +20,16 @@ if TYPE_CHECKING:
 def check_kinds(store: Store, embedder: Embedder) -> None:
     """StoreError unless every vector of ``store`` is of ``embedder``'s kind (model and centre).
     Scanning the samples' kinds is O(samples): callers do it once per store revision."""
-    held = store.kinds() - {(embedder.model, embedder.centre_id)}
+    from facerec.store.centroids import Centroids
+
+    held = Centroids(store).kinds() - {(embedder.model, embedder.centre_id)}
     if held:
         raise StoreError(mixed_kinds_message(held, embedder))
 
 
 def mixed_kinds_message(held: set[tuple[str, str | None]], embedder: Embedder) -> str:
     """Why a store of ``held`` kinds cannot be used with ``embedder``, and the way out."""
-    from facerec.store.repository import describe_kinds
+    from facerec.store.vectors import describe_kinds
 
     mine = (embedder.model, embedder.centre_id)
     if any(model == embedder.model for model, _ in held):

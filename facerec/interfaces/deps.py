@@ -21,6 +21,7 @@ from facerec.interfaces.server_config import ServerConfig
 from facerec.recognizer import FaceRecognizer
 from facerec.store.api_keys import ApiKeys, allows
 from facerec.store.attendance_log import AttendanceLog
+from facerec.store.audit import acting
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class Services:
             return work
 
         def as_caller() -> Any:
-            with self.recognizer.store.acting(caller.name):
+            with acting(caller.name):
                 return work()
 
         return as_caller

@@ -4,7 +4,7 @@ text, the headers a browser needs to keep the desk to itself, and a truthful ``A
 - A path or query whose percent-encoding is not UTF-8 (``%ED%A0%80``) is refused with 400:
   Starlette would decode it to replacement characters and, say, create a group of that name.
 - Every text field (bodies, paths, queries) is :data:`Text`: no control, format, surrogate or
-  unassigned characters, NFC, bounded, the rule names follow (facerec.store.repository.check_name),
+  unassigned characters, NFC, bounded, the rule names follow (facerec.store.names.check_name),
   so no text can reach the store that it cannot encode (a lone surrogate was a 500 in SQLite).
 - The desk (``/``) is sent with a Content-Security-Policy allowing only its own script and styles
   (no inline script) and no framing; every answer says ``nosniff`` and sends no Referer.

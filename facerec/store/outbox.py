@@ -21,6 +21,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from facerec.store.models import EventSubscription, GroupMember, OutboxRow, aware, utcnow
+from facerec.store.settings import Settings
 
 if TYPE_CHECKING:  # the repository writes events through emit(): no import back at run time
     from facerec.store.repository import Store
@@ -104,11 +105,11 @@ class Outbox:
             return session.scalar(select(func.max(OutboxRow.id))) or 0
 
     def settings(self) -> dict:
-        return DEFAULTS | (self.store.setting(SETTING) or {})
+        return DEFAULTS | (Settings(self.store).get(SETTING) or {})
 
     def configure(self, **values) -> dict:
         settings = self.settings() | values
-        self.store.put_setting(SETTING, settings)
+        Settings(self.store).put(SETTING, settings)
         return settings
 
     def purge(self, older_than: timedelta, now: datetime | None = None) -> int:

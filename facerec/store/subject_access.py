@@ -21,6 +21,7 @@ from facerec.store.models import AuditEntry, Person, SpoofEvent, aware
 from facerec.store.names import check_name
 from facerec.store.privacy import Privacy
 from facerec.store.repository import Store
+from facerec.store.spoofs import SpoofEvents
 
 FORMAT = 1
 DOCUMENT = "person.json"
@@ -38,7 +39,7 @@ def _spoofs_of(store: Store, name: str) -> list[dict]:
     with store.reading() as session:
         person_id = session.scalar(select(Person.id).where(Person.name == name))
         ids = set(session.scalars(select(SpoofEvent.id).where(SpoofEvent.person_id == person_id)))
-    return [s.to_dict(UTC) for s in AttendanceLog(store).spoofs() if s.id in ids]
+    return [s.to_dict(UTC) for s in SpoofEvents(store).between() if s.id in ids]
 
 
 def archive(store: Store, name: str) -> bytes:

@@ -19,6 +19,9 @@ from cli_run import enrol_people, run, sqlite_copy
 import cli
 from facerec.store import Store, StoredSample
 from facerec.store.attendance_log import AttendanceLog
+from facerec.store.people import People
+from facerec.store.samples import Samples
+from facerec.store.unknowns import UnknownSightings
 
 START = "2026-11-24T08:00:00+00:00"
 T0 = datetime.fromisoformat(START)
@@ -261,8 +264,8 @@ def _sample(i: int) -> StoredSample:
 
 def test_the_log_dedupes_purges_and_cascades_on_each_backend(store_url):
     store = Store(store_url)
-    store.add_samples("ann", [_sample(0)])
-    store.add_samples("ben", [_sample(1)])
+    Samples(store).add("ann", [_sample(0)])
+    Samples(store).add("ben", [_sample(1)])
     log = AttendanceLog(store)
     revision = store.revision()
     window = timedelta(hours=8)
@@ -279,7 +282,7 @@ def test_the_log_dedupes_purges_and_cascades_on_each_backend(store_url):
     assert log.snapshot(first.id) == b"b"  # the best sighting's crop
     paris = T0.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris"))
     assert len(log.events(paris, paris + timedelta(hours=1))) == 3
-    store.remove("ben")
+    People(store).remove("ben")
     assert {e.person for e in log.events()} == {"ann"}
     assert log.purge(timedelta(hours=1), now=T0 + timedelta(hours=10)) == {
         "events": 2,
@@ -302,12 +305,18 @@ def test_assigning_a_sighting_of_another_model_is_refused(store_url):
     from facerec.errors import StoreError
 
     store = Store(store_url)
-    store.add_samples("ann", [_sample(0)])
+    Samples(store).add("ann", [_sample(0)])
     log = AttendanceLog(store)
-    sighting = log.add_unknown("door", T0, T0, 0.1, "vggface2", None, _sample(1).embedding, {}, b"crop", 3)
+    sighting = UnknownSightings(log.store).add(
+        "door", T0, T0, 0.1, "vggface2", None, _sample(1).embedding, {}, b"crop", 3
+    )
     with pytest.raises(StoreError, match="embedded with vggface2"):
-        log.assign(sighting.id, "bob")
-    recentred = log.add_unknown("door", T0, T0, 0.1, "casia-webface", "c" * 16, _sample(2).embedding, {}, b"crop", 3)
+        UnknownSightings(log.store).assign(sighting.id, "bob")
+    recentred = UnknownSightings(log.store).add(
+        "door", T0, T0, 0.1, "casia-webface", "c" * 16, _sample(2).embedding, {}, b"crop", 3
+    )
     with pytest.raises(StoreError, match="embedded with casia-webface \\(centred on cccc"):  # same model, other centre
-        log.assign(recentred.id, "bob")
-    assert [s.id for s in log.unknowns()] == [sighting.id, recentred.id] and [p.name for p in store.people()] == ["ann"]
+        UnknownSightings(log.store).assign(recentred.id, "bob")
+    assert [s.id for s in UnknownSightings(log.store).all()] == [sighting.id, recentred.id] and [
+        p.name for p in People(store).all()
+    ] == ["ann"]

@@ -19,6 +19,8 @@ from facerec.attendance import clips, sources
 from facerec.attendance.checkins import Attendance
 from facerec.attendance.following import FaceFollower
 from facerec.attendance.tracker import iou
+from facerec.store.people import People
+from facerec.store.samples import Samples
 
 START = "2026-12-01T08:00:00+00:00"
 T0 = datetime.fromisoformat(START)
@@ -216,7 +218,7 @@ def test_enrol_from_a_clip_takes_varied_faces_and_refuses_two_people(data, tmp_p
     report = json.loads(result.stdout)
     assert report["samples"] == 4 and all("keanu.avi#frame" in f for f in report["added"])
     recognizer = FaceRecognizer(db=url)
-    vectors = recognizer.store.embeddings(recognizer.embedder.model, person="keanu")[2]
+    vectors = Samples(recognizer.store).embeddings(recognizer.embedder.model, person="keanu")[2]
     similarity = vectors @ vectors.T
     assert similarity[np.triu_indices(4, 1)].max() < clips.NEAR_DUPLICATE, "no two samples alike"
     # He is recognised in a photo the clip never showed.
@@ -226,7 +228,7 @@ def test_enrol_from_a_clip_takes_varied_faces_and_refuses_two_people(data, tmp_p
     two = posing(data, ["Meryl_Streep", "Richard_Gere"]).write(tmp_path / "two.avi")
     refused = run("--db", url, "enroll", "meryl", two)
     assert refused.exit_code == 1 and "2 different people are in view" in refused.stderr
-    assert [p.name for p in recognizer.store.people()] == ["keanu"]  # nothing written
+    assert [p.name for p in People(recognizer.store).all()] == ["keanu"]  # nothing written
 
 
 def test_enrol_from_a_camera_stream_for_some_seconds(data, tmp_path):

@@ -9,13 +9,15 @@ from cli_run import run
 from samples import sample
 
 from facerec.store import Store
+from facerec.store.people import People
+from facerec.store.samples import Samples
 
 
 def test_webhook_commands_and_events_by_cursor(tmp_path):
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = Store(url)
-    store.add_samples("alice", [sample(1)])
-    store.add_samples("bob", [sample(2)])
+    Samples(store).add("alice", [sample(1)])
+    Samples(store).add("bob", [sample(2)])
 
     refused = run("--db", url, "webhook", "add", "gopher://example.org/")
     assert refused.exit_code == 1 and "must start with http:// or https://" in refused.output
@@ -46,7 +48,7 @@ def test_webhook_commands_and_events_by_cursor(tmp_path):
     assert "s3cret" not in run("--db", url, "mqtt", "show").output
     assert run("--db", url, "mqtt", "off").exit_code == 0
 
-    store.rename("bob", "robert")
+    People(store).rename("bob", "robert")
     lines = [json.loads(line) for line in run("--db", url, "events").stdout.splitlines()]
     assert [e["type"] for e in lines] == ["person.enrolled", "person.enrolled", "person.renamed"]
     after = run("--db", url, "events", "--after", str(lines[0]["id"]), "--event", "person.renamed").stdout

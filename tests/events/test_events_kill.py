@@ -18,6 +18,7 @@ from facerec.events.manage import add_webhook, allow_host
 from facerec.store import Store
 from facerec.store.attendance_log import AttendanceLog
 from facerec.store.outbox import Outbox
+from facerec.store.samples import Samples
 
 CLI = Path(__file__).resolve().parents[2] / "cli.py"
 
@@ -30,7 +31,7 @@ def _deliverer(url: str, log: Path) -> subprocess.Popen:
 def test_nothing_is_lost_when_the_deliverer_is_killed_mid_burst(tmp_path):
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = Store(url)
-    store.add_samples("alice", [sample(1)])
+    Samples(store).add("alice", [sample(1)])
     Outbox(store).configure(lease_seconds=1, retry_base_seconds=0.1, retry_max_seconds=0.5)
     allow_host(store, "127.0.0.1")
     receiver = Receiver()

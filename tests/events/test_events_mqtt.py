@@ -20,6 +20,7 @@ from facerec.events.manage import set_mqtt
 from facerec.store import Store
 from facerec.store.attendance_log import AttendanceLog
 from facerec.store.outbox import Outbox
+from facerec.store.samples import Samples
 
 # Home Assistant's MQTT discovery: <prefix>/<component>/[<node_id>/]<object_id>/config, ids of [a-zA-Z0-9_-].
 DISCOVERY_TOPIC = re.compile(r"^homeassistant/binary_sensor/[a-zA-Z0-9_-]+/[a-zA-Z0-9_-]+/config$")
@@ -66,7 +67,7 @@ def broker():
 
 def test_checkins_reach_a_qos1_subscriber_across_a_broker_restart(broker, tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    people = {name: store.add_samples(name, [sample(seed)])[0] for seed, name in enumerate(("alice", "bob"), 1)}
+    people = {name: Samples(store).add(name, [sample(seed)])[0] for seed, name in enumerate(("alice", "bob"), 1)}
     Outbox(store).configure(retry_base_seconds=0.1, retry_max_seconds=0.5, timeout_seconds=1)
     set_mqtt(store, broker.url, site="office", away_seconds=2)
     subscriber = Subscriber(broker.port, "facerec-test-subscriber")

@@ -12,8 +12,13 @@ from samples import sample
 from facerec.errors import DuplicateNameError, UnknownPersonError
 from facerec.store import Store
 from facerec.store.attendance_log import AttendanceLog
+from facerec.store.groups import Groups
 from facerec.store.outbox import Outbox
+from facerec.store.people import People
+from facerec.store.samples import Samples
+from facerec.store.spoofs import SpoofEvents
 from facerec.store.subscriptions import Subscriptions
+from facerec.store.unknowns import UnknownSightings
 
 HOURS = timedelta(hours=8)
 
@@ -26,16 +31,16 @@ def _checkin(log: AttendanceLog, name: str, source: str = "door", at: datetime |
 def test_every_change_writes_its_event_in_its_own_transaction(store_url):
     store = Store(store_url)
     log, outbox = AttendanceLog(store), Outbox(store)
-    store.add_samples("alice", [sample(1)])
-    store.add_samples("alice", [sample(2)])  # more samples of someone enrolled: no new event
-    store.group_add("staff", ["alice"])
+    Samples(store).add("alice", [sample(1)])
+    Samples(store).add("alice", [sample(2)])  # more samples of someone enrolled: no new event
+    Groups(store).add("staff", ["alice"])
     event, new = _checkin(log, "alice")
     _checkin(log, "alice")
     now = datetime.now(UTC)
-    log.add_spoof("door", now, now, "alice", 0.7, 0.9, b"png", 3)
-    log.add_unknown("door", now, now, 0.2, "casia-webface", None, sample(3).embedding, {}, b"png", 1)
-    store.rename("alice", "alicia")
-    store.remove("alicia")
+    SpoofEvents(log.store).add("door", now, now, "alice", 0.7, 0.9, b"png", 3)
+    UnknownSightings(log.store).add("door", now, now, 0.2, "casia-webface", None, sample(3).embedding, {}, b"png", 1)
+    People(store).rename("alice", "alicia")
+    People(store).remove("alicia")
     events = outbox.after(0)
     assert [e.type for e in events] == [
         "person.enrolled",
@@ -53,11 +58,11 @@ def test_every_change_writes_its_event_in_its_own_transaction(store_url):
     assert outbox.after(events[4].id, types=["person.removed"])[0].data["name"] == "alicia"
 
     # Failed changes leave no event behind.
-    store.add_samples("bob", [sample(4)])
-    store.add_samples("carol", [sample(5)])
+    Samples(store).add("bob", [sample(4)])
+    Samples(store).add("carol", [sample(5)])
     last = outbox.last_id()
     with pytest.raises(DuplicateNameError):
-        store.rename("bob", "carol")
+        People(store).rename("bob", "carol")
     with pytest.raises(UnknownPersonError):
         _checkin(log, "nobody")
     assert outbox.last_id() == last and outbox.after(last) == []
@@ -70,7 +75,7 @@ def test_a_cursor_never_skips_an_event_written_concurrently(store_url):
     store = Store(store_url)
     log, outbox = AttendanceLog(store), Outbox(store)
     for seed, name in enumerate(("ann", "ben"), 1):
-        store.add_samples(name, [sample(seed)])
+        Samples(store).add(name, [sample(seed)])
     start = outbox.last_id()
     done = threading.Event()
     seen: list[int] = []
@@ -105,7 +110,7 @@ def test_a_cursor_never_skips_an_event_written_concurrently(store_url):
 def test_purge_keeps_what_an_enabled_subscription_has_not_had(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
     outbox, subscriptions = Outbox(store), Subscriptions(store)
-    store.add_samples("alice", [sample(1)])
+    Samples(store).add("alice", [sample(1)])
     subscription, secret = subscriptions.add("webhook", "https://example.org/hook", from_start=True)
     assert secret.startswith("whsec_") and subscription.position == 0
     log = AttendanceLog(store)
@@ -122,7 +127,7 @@ def test_purge_keeps_what_an_enabled_subscription_has_not_had(tmp_path):
     subscriptions.remove(subscription.id)
     assert outbox.purge(timedelta(hours=1), now=later) == 2
     assert outbox.after(0) == []
-    store.add_samples("bob", [sample(2)])
+    Samples(store).add("bob", [sample(2)])
     assert outbox.after(0)[0].id > ids[-1]  # ids are never reused after a purge
 
 
@@ -131,7 +136,7 @@ def test_concurrent_enrolments_and_removals_never_deadlock(store_url):
     another removes people both finish, each event once."""
     store = Store(store_url)
     for i in range(25):
-        store.add_samples(f"old{i}", [sample(100 + i)])
+        Samples(store).add(f"old{i}", [sample(100 + i)])
     start = Outbox(store).last_id()
     failures: list[Exception] = []
 
@@ -142,7 +147,7 @@ def test_concurrent_enrolments_and_removals_never_deadlock(store_url):
         except Exception as exc:  # noqa: BLE001 - reported below
             failures.append(exc)
 
-    jobs = [lambda i: store.add_samples(f"new{i}", [sample(200 + i)]), lambda i: store.remove(f"old{i}")]
+    jobs = [lambda i: Samples(store).add(f"new{i}", [sample(200 + i)]), lambda i: People(store).remove(f"old{i}")]
     threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
     for thread in threads:
         thread.start()

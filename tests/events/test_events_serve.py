@@ -16,13 +16,15 @@ from facerec.events.manage import allow_host
 from facerec.store import Store
 from facerec.store.attendance_log import AttendanceLog
 from facerec.store.outbox import Outbox
+from facerec.store.samples import Samples
+from facerec.store.spoofs import SpoofEvents
 
 
 def test_two_servers_deliver_each_event_once_per_subscription(postgres, tmp_path):
     url = postgres.new_database()
     store = Store(url)
     for seed, name in enumerate(("alice", "bob", "carol"), 1):
-        store.add_samples(name, [sample(seed)])
+        Samples(store).add(name, [sample(seed)])
     Outbox(store).configure(lease_seconds=5, retry_base_seconds=0.1, retry_max_seconds=0.5)
     admin, reader = new_key(url, "admin"), new_key(url, "reader", "read")
     servers = [ServerProcess(url, log=tmp_path / f"server{i}.log") for i in range(2)]
@@ -55,7 +57,7 @@ def test_two_servers_deliver_each_event_once_per_subscription(postgres, tmp_path
             log.record(
                 ("alice", "bob", "carol")[i % 3], f"door-{i // 6}", moment, moment, 0.8, b"png", 1, timedelta(hours=8)
             )
-        log.add_spoof("door", moment, moment, None, 0.1, 0.9, b"png", 2)  # not a type they asked for
+        SpoofEvents(log.store).add("door", moment, moment, None, 0.1, 0.9, b"png", 2)  # not a type they asked for
         events = Outbox(store).after(start, 1000)
         wanted = [e.id for e in events if e.type.startswith("checkin")]
         for receiver, secret in zip(receivers, secrets, strict=True):

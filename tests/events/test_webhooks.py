@@ -20,7 +20,9 @@ from facerec.events.manage import add_webhook, allow_host
 from facerec.events.urls import BadUrlError, check_webhook_url
 from facerec.store import Store
 from facerec.store.attendance_log import AttendanceLog
+from facerec.store.groups import Groups
 from facerec.store.outbox import Outbox
+from facerec.store.samples import Samples
 from facerec.store.subscriptions import Subscriptions
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "webhook_receiver.py"
@@ -30,8 +32,8 @@ FAST = {"retry_base_seconds": 0.05, "retry_max_seconds": 0.3, "timeout_seconds":
 @pytest.fixture
 def store(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.add_samples("alice", [sample(1)])
-    store.add_samples("bob", [sample(2)])
+    Samples(store).add("alice", [sample(1)])
+    Samples(store).add("bob", [sample(2)])
     Outbox(store).configure(**FAST)
     allow_host(store, "127.0.0.1")
     return store
@@ -104,7 +106,7 @@ def test_filters_disable_after_failing_too_long_and_retry_now(store):
 
 
 def _disable_and_retry(store):
-    store.group_add("staff", ["alice"])
+    Groups(store).add("staff", ["alice"])
     receiver = Receiver()
     staff, _ = add_webhook(store, receiver.url, ["checkin"], group="staff")
     receiver.mode = "error"

@@ -15,6 +15,9 @@ from cli_run import run
 
 from facerec.identity.index import PersonIndex
 from facerec.store import Store
+from facerec.store.centroids import Centroids
+from facerec.store.people import People
+from facerec.store.samples import Samples
 
 
 @pytest.fixture
@@ -44,7 +47,7 @@ def test_good_bad_and_corrupt_photos_in_one_folder(url, tmp_path, data):
     assert all(f"skipped {s['file']}" in result.stderr for s in report["skipped"])
     again = json.loads(run("--db", url, "enroll", "--json", "obama", folder / "a.jpg").stdout)
     assert again["added"] == [] and again["skipped"][0]["reason"] == "already enrolled (same photo)"
-    assert Store(url).person("obama").samples == 2
+    assert People(Store(url)).get("obama").samples == 2
 
 
 def test_largest_takes_the_largest_face_and_db_goes_after_the_command_too(url, data):
@@ -59,7 +62,9 @@ def test_largest_in_a_group_photo_takes_the_face_like_the_persons_other_photos(u
     assert run("--db", url, "enroll", "biden", photos / "train/biden").exit_code == 0
     result = run("--db", url, "enroll", "--json", "--largest", "biden", group)
     assert result.exit_code == 0 and len(json.loads(result.stdout)["added"]) == 1
-    sample = next(s for s in Store(url).samples("biden") if s.source_path == str(group.resolve()))  # stored resolved
+    sample = next(
+        s for s in Samples(Store(url)).records("biden") if s.source_path == str(group.resolve())
+    )  # stored resolved
     assert sample.box[0] == pytest.approx(757, abs=5)  # biden's face, not obama's at x 1144
     # Nobody in the photo looks like rose_leslie: the photo is skipped, saying so.
     assert run("--db", url, "enroll", "rose_leslie", photos / "train/rose_leslie").exit_code == 0
@@ -67,7 +72,7 @@ def test_largest_in_a_group_photo_takes_the_face_like_the_persons_other_photos(u
     assert result.exit_code == 1
     reason = json.loads(result.stdout)["skipped"][0]["reason"]
     assert "usable faces looks like rose_leslie's other photos" in reason
-    assert Store(url).person("rose_leslie").samples == 2
+    assert People(Store(url)).get("rose_leslie").samples == 2
 
 
 def test_nothing_added_is_an_error_and_leaves_the_store_unchanged(url, tmp_path, data):
@@ -77,7 +82,7 @@ def test_nothing_added_is_an_error_and_leaves_the_store_unchanged(url, tmp_path,
     assert result.exit_code == 1 and "no files found" in result.stderr
     result = run("--db", url, "enroll", "alice", data / "faceapi_bbt/test_images/white.png")
     assert result.exit_code == 1 and "no photo of alice was added" in result.stderr
-    assert Store(url).people() == []
+    assert People(Store(url)).all() == []
 
 
 @pytest.mark.parametrize("name", ["o'brien/../x", "Robert'); DROP TABLE person;--", "Zoë 李"])
@@ -131,14 +136,15 @@ def test_killed_in_the_middle_of_writing_leaves_the_store_as_before(store_url, t
     store = Store(store_url)
     from samples import sample
 
-    store.add_samples("alice", [sample(1)])
-    before = (store.people(), store.revision())
+    Samples(store).add("alice", [sample(1)])
+    before = (People(store).all(), store.revision())
     script = textwrap.dedent(
         f"""
         import sys, time
         sys.path[:0] = {sys.path!r}
         from samples import sample
         from facerec.store import Store
+        from facerec.store.samples import Samples
         import facerec.store.repository as repository
         store = Store({store_url!r})
         original = repository.Store.changed
@@ -148,7 +154,7 @@ def test_killed_in_the_middle_of_writing_leaves_the_store_as_before(store_url, t
             print("written", flush=True)
             time.sleep(120)
         repository.Store.changed = changed_then_wait
-        store.add_samples("alice", [sample(i) for i in range(2, 40)])
+        Samples(store).add("alice", [sample(i) for i in range(2, 40)])
         """
     )
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
@@ -157,9 +163,9 @@ def test_killed_in_the_middle_of_writing_leaves_the_store_as_before(store_url, t
     child.wait(timeout=30)
     time.sleep(0.5)
     reopened = Store(store_url)
-    assert (reopened.people(), reopened.revision()) == before
+    assert (People(reopened).all(), reopened.revision()) == before
     assert reopened.changes_since(before[1]) == (before[1], [])  # no change logged for what never was
-    assert reopened.people_count("casia-webface", None) == 1
+    assert Centroids(reopened).count("casia-webface", None) == 1
     index = PersonIndex(reopened, "casia-webface", None, tmp_path / "index").current()
     assert len(index) == 1 and index.search(sample(1).embedding[None], 1)[0][0][0] == "alice"
 
@@ -197,10 +203,10 @@ def test_python_enroll_takes_a_folder_a_file_a_list_or_uploads_and_nothing_else(
     kit = sorted((train / "kit_harington").iterdir())
     upload = recognizer.enroll("kit", [("kit.jpg", kit[0].read_bytes()), ("notes.txt", b"not a photo")])
     assert upload.added == ["kit.jpg"] and [s.file for s in upload.skipped] == ["notes.txt"]
-    before = [(p.name, p.samples) for p in recognizer.store.people()]
+    before = [(p.name, p.samples) for p in People(recognizer.store).all()]
     assert before == [("biden", 2), ("kit", 1), ("obama", 2)]
     for wrong in (42, kit[1].read_bytes(), [str(kit[1]), 3], {"kit": str(kit[1])}, ("kit.jpg", "not bytes", 1)):
         with pytest.raises(TypeError, match="images? must be"):
             recognizer.enroll("kit", wrong)
-    assert [(p.name, p.samples) for p in recognizer.store.people()] == before
+    assert [(p.name, p.samples) for p in People(recognizer.store).all()] == before
     assert (tmp_path / "people.db").is_file()

@@ -18,6 +18,9 @@ from facerec.identity import index as index_module
 from facerec.identity import matching
 from facerec.identity.index import PersonIndex
 from facerec.store import Store, StoredSample
+from facerec.store.archive import Archive
+from facerec.store.people import People
+from facerec.store.samples import Samples
 
 MODEL = "casia-webface"
 
@@ -38,13 +41,13 @@ def people_samples(
             for i, v in enumerate(vectors)
         ]
         rows.append({"name": f"{prefix}{p:05d}", "samples": [s.__dict__ for s in samples]})
-    store.load(rows)
+    Archive(store).load(rows)
     return centres
 
 
 def exact(store: Store, probes: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
     """Today's rule, computed from every sample: each person's centroid, best first."""
-    _ids, names, vectors = store.embeddings(MODEL)
+    _ids, names, vectors = Samples(store).embeddings(MODEL)
     gallery = matching.Gallery.build(names, vectors)
     scores = matching.person_scores(gallery, probes)
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
@@ -73,13 +76,13 @@ def test_every_change_is_followed_in_place_here_and_in_another_process(store_url
     index = index_of(store, tmp_path).current()
     assert index.rebuilds == 1
     bob = sample(7).embedding
-    store.add_samples("bob", [sample(7)])  # enrol
+    Samples(store).add("bob", [sample(7)])  # enrol
     assert index.current().search(bob[None], 1)[0][0][0] == "bob"
-    store.rename("bob", "robert")  # rename
+    People(store).rename("bob", "robert")  # rename
     assert index.current().search(bob[None], 1)[0][0][0] == "robert"
-    sample_id = store.samples("person00003")[0].id
-    store.remove_sample(sample_id)  # a sample less: the centroid moves
-    store.remove("person00004")  # remove
+    sample_id = Samples(store).records("person00003")[0].id
+    Samples(store).remove(sample_id)  # a sample less: the centroid moves
+    People(store).remove("person00004")  # remove
     index.current()
     assert "person00004" not in index.names.values() and len(index) == 20
     assert index.rebuilds == 1  # all of it caught up from the change log, no rebuild
@@ -88,8 +91,10 @@ def test_every_change_is_followed_in_place_here_and_in_another_process(store_url
 
     # Another process sharing the store reads the saved index and catches up with what changed after.
     index._save()
-    store.add_samples("carol", [sample(8)])
-    store.replace_embeddings(MODEL, None, {store.samples("robert")[0].id: sample(9).embedding})  # re-embed
+    Samples(store).add("carol", [sample(8)])
+    Samples(store).replace_embeddings(
+        MODEL, None, {Samples(store).records("robert")[0].id: sample(9).embedding}
+    )  # re-embed
     child = subprocess.run(
         [sys.executable, "-c", CHILD, store_url, str(tmp_path / "people")], capture_output=True, text=True, check=True
     )
@@ -124,7 +129,7 @@ def test_a_damaged_missing_or_foreign_file_is_rebuilt_and_a_stale_one_caught_up(
     meta = json.loads(meta_path.read_text())
     assert meta["revision"] == store.revision() and meta["people"] == 10
 
-    store.add_samples("late", [sample(99)])  # stale: the file is a revision behind
+    Samples(store).add("late", [sample(99)])  # stale: the file is a revision behind
     stale = index_of(store, tmp_path).current()
     assert stale.rebuilds == 0 and "late" in stale.names.values()
 
@@ -136,10 +141,10 @@ def test_a_damaged_missing_or_foreign_file_is_rebuilt_and_a_stale_one_caught_up(
     meta["model"] = "vggface2"  # another kind of vector's file under this name
     meta_path.write_text(json.dumps(meta))
     assert index_of(store, tmp_path).current().rebuilds == 1
-    store.add_samples("later", [sample(98)])
+    Samples(store).add("later", [sample(98)])
     with store.engine.begin() as connection:  # the change log pruned past what the file covers
         connection.exec_driver_sql("DELETE FROM change_log")
-    store.add_samples("latest", [sample(97)])
+    Samples(store).add("latest", [sample(97)])
     rebuilt = index_of(store, tmp_path).current()
     assert rebuilt.rebuilds == 1 and {"later", "latest"} <= set(rebuilt.names.values())
 
@@ -171,8 +176,8 @@ def test_an_approximate_index_follows_the_store_and_is_retrained_when_outgrown(t
     centres = people_samples(store, 150, per_person=2)
     index = index_of(store, tmp_path).current()
     assert index.kind == "ivf" and isinstance(index.index, faiss.IndexIVFFlat)
-    store.remove("person00000")
-    store.add_samples("newcomer", [sample(5)])
+    People(store).remove("person00000")
+    Samples(store).add("newcomer", [sample(5)])
     index.current()
     assert index.rebuilds == 1 and "newcomer" in index.names.values() and "person00000" not in index.names.values()
     probes = space.unit(centres[1:] + 0.04 * np.random.default_rng(2).normal(size=(149, 512)))
@@ -224,9 +229,9 @@ def test_pgvector_answers_as_exact_matching_and_sees_every_change_at_commit(post
     assert [[n for n, _ in row] for row in found] == [[n for n, _ in row] for row in expected]
     assert np.allclose([[s for _, s in row] for row in found], [[s for _, s in row] for row in expected], atol=1e-5)
     other = Store(url)  # another server's connection to the same database
-    other.add_samples("newcomer", [sample(5)])
+    Samples(other).add("newcomer", [sample(5)])
     assert index.search(sample(5).embedding[None], 1)[0][0][0] == "newcomer"  # at its commit, nothing to load
-    other.remove("person00007")
+    People(other).remove("person00007")
     assert all(n != "person00007" for n, _ in index.search(centres[7][None], 10)[0])
     assert len(index.current()) == 300
 

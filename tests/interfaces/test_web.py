@@ -197,7 +197,7 @@ def test_an_admin_manages_webhooks_and_sees_a_failing_one(desk):
     from server_process import free_port
 
     from facerec.store import Store
-    from facerec.store.attendance_log import AttendanceLog
+    from facerec.store.spoofs import SpoofEvents
 
     assert run("--db", desk["url"], "webhook", "allow-host", "127.0.0.1").exit_code == 0
     assert run("--db", desk["url"], "event-settings", "--retry-base", "0.1", "--disable-after", "1").exit_code == 0
@@ -215,7 +215,7 @@ def test_an_admin_manages_webhooks_and_sees_a_failing_one(desk):
     row = page.locator("#webhook-table tbody tr")
     expect(row).to_contain_text(closed)
     now = datetime.now(UTC)  # an event for it: the desk's server tries, fails, and gives up after 1 s
-    AttendanceLog(Store(desk["url"])).add_spoof("desk-test", now, now, None, 0.1, 0.9, b"png", 1)
+    SpoofEvents(Store(desk["url"])).add("desk-test", now, now, None, 0.1, 0.9, b"png", 1)
     for _ in range(60):
         page.wait_for_timeout(500)
         page.reload()  # the table is read when the page opens

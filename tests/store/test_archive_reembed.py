@@ -10,6 +10,11 @@ from cli_run import enrol_people, run
 from facerec.embedding import space
 from facerec.runtime import weights
 from facerec.store import Store
+from facerec.store.centroids import Centroids
+from facerec.store.people import People
+from facerec.store.samples import Samples
+from facerec.store.settings import Settings
+from facerec.store.unknowns import UnknownSightings
 
 
 def test_export_then_import_into_another_store(store_url, tmp_path, data):
@@ -25,14 +30,14 @@ def test_export_then_import_into_another_store(store_url, tmp_path, data):
     again = run("--db", store_url, "import", archive)
     assert "imported 0 samples" in again.stdout  # the same photos are not added twice
     before, after = Store(source), Store(store_url)
-    assert [(p.name, p.samples) for p in after.people()] == [(p.name, p.samples) for p in before.people()]
+    assert [(p.name, p.samples) for p in People(after).all()] == [(p.name, p.samples) for p in People(before).all()]
 
     def contents(store: Store):
-        _, names, vectors = store.embeddings("casia-webface")
+        _, names, vectors = Samples(store).embeddings("casia-webface")
         return sorted((name, vector.tobytes()) for name, vector in zip(names, vectors, strict=True))
 
     assert contents(after) == contents(before)
-    assert sorted(c for _, c in after.crops()) == sorted(c for _, c in before.crops())
+    assert sorted(c for _, c in Samples(after).crops()) == sorted(c for _, c in Samples(before).crops())
     probe = data / "face_recognition/examples/knn_examples/test/obama_and_biden.jpg"
     names = {f["name"] for f in json.loads(run("--db", store_url, "identify", "--json", probe).stdout)[0]["faces"]}
     assert {"obama", "biden"} <= names
@@ -44,7 +49,7 @@ def test_import_of_a_broken_archive_changes_nothing(tmp_path, data):
     bogus.write_bytes(b"PK\x03\x04 not really")
     result = run("--db", url, "import", bogus)
     assert result.exit_code == 1 and "not a facerec export archive" in result.stderr
-    assert Store(url).people() == []
+    assert People(Store(url)).all() == []
 
 
 def test_reembed_moves_the_store_to_another_model(tmp_path, data, monkeypatch):
@@ -62,7 +67,7 @@ def test_reembed_moves_the_store_to_another_model(tmp_path, data, monkeypatch):
     assert nothing.exit_code == 0 and "nothing to do" in nothing.stdout
     result = run("--db", url, "reembed", "--model", "casia-copy")
     assert result.exit_code == 0 and "re-embedded 2 samples with casia-copy" in result.stdout
-    assert Store(url).models() == {"casia-copy"}
+    assert Centroids(Store(url)).models() == {"casia-copy"}
     found = json.loads(run("--db", url, "--model", "casia-copy", "identify", "--json", probe).stdout)
     assert found[0]["faces"][0]["name"] == "obama"
     assert run("--db", url, "identify", probe).exit_code == 1  # now the default model is the odd one out
@@ -74,7 +79,6 @@ def test_a_store_made_before_centring_is_refused_then_recentred_and_names_the_sa
     from alembic import command
 
     from facerec.store import migrations
-    from facerec.store.attendance_log import AttendanceLog
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     probe = data / "face_recognition/examples/knn_examples/test/obama_and_biden.jpg"
@@ -83,12 +87,12 @@ def test_a_store_made_before_centring_is_refused_then_recentred_and_names_the_sa
         enrol_people(url, data)
         before = {f["name"] for f in json.loads(run("--db", url, "identify", "--json", probe).stdout)[0]["faces"]}
         store = Store(url)
-        raw = store.embeddings("casia-webface")[2]
-        crops = sorted(c for _, c in store.crops())
-        AttendanceLog(store).add_unknown(
+        raw = Samples(store).embeddings("casia-webface")[2]
+        crops = sorted(c for _, c in Samples(store).crops())
+        UnknownSightings(store).add(
             "door", datetime.now(UTC), datetime.now(UTC), 0.2, "casia-webface", None, raw[0], {}, b"png", 3
         )
-        store.put_setting("threshold:casia-webface", {"threshold": 0.45, "far": 0.05})
+        Settings(store).put("threshold:casia-webface", {"threshold": 0.45, "far": 0.05})
         with store.engine.begin() as connection:
             command.downgrade(migrations._config(connection), "0003")
         store.close()
@@ -104,12 +108,12 @@ def test_a_store_made_before_centring_is_refused_then_recentred_and_names_the_sa
 
     store = Store(url)
     centre = weights.load_centre(weights.model_spec("casia-webface"))
-    assert store.kinds() == {("casia-webface", space.centre_id(centre))}
-    assert np.allclose(store.embeddings("casia-webface")[2], space.centred(raw, centre), atol=1e-5)
-    assert sorted(c for _, c in store.crops()) == crops  # nothing lost
-    assert [(p.name, p.samples) for p in store.people()] == [("biden", 2), ("obama", 2)]
-    assert store.setting("threshold:casia-webface") is None  # made for the old vectors
-    sighting = AttendanceLog(store).unknowns()[0]
+    assert Centroids(store).kinds() == {("casia-webface", space.centre_id(centre))}
+    assert np.allclose(Samples(store).embeddings("casia-webface")[2], space.centred(raw, centre), atol=1e-5)
+    assert sorted(c for _, c in Samples(store).crops()) == crops  # nothing lost
+    assert [(p.name, p.samples) for p in People(store).all()] == [("biden", 2), ("obama", 2)]
+    assert Settings(store).get("threshold:casia-webface") is None  # made for the old vectors
+    sighting = UnknownSightings(store).all()[0]
     assert sighting.centre == space.centre_id(centre)
     after = {f["name"] for f in json.loads(run("--db", url, "identify", "--json", probe).stdout)[0]["faces"]}
     assert after == before

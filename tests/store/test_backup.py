@@ -14,8 +14,11 @@ from cli_run import run
 
 from facerec.identity.index import PersonIndex
 from facerec.store import backup as backups
+from facerec.store.centroids import Centroids
+from facerec.store.people import People
 from facerec.store.records import StoredSample
 from facerec.store.repository import Store
+from facerec.store.samples import Samples
 
 CLI = Path(__file__).resolve().parents[2] / "cli.py"
 
@@ -45,7 +48,7 @@ def test_a_backup_taken_while_enrolments_run_is_consistent_and_restores(tmp_path
         writer = Store(url)
         person = 0
         while not stop.is_set():
-            writer.add_samples(f"person {person}", _samples(person))
+            Samples(writer).add(f"person {person}", _samples(person))
             enrolled.append(person)
             person += 1
 
@@ -73,8 +76,8 @@ def test_a_backup_taken_while_enrolments_run_is_consistent_and_restores(tmp_path
     assert len(index.current()) == len(enrolled)
     restored = backups.restore(store, copies[1].path)
     assert restored.people == copies[1].people
-    assert len(store.people()) == copies[1].people
-    assert store.people_count("casia-webface", None) == copies[1].people
+    assert len(People(store).all()) == copies[1].people
+    assert Centroids(store).count("casia-webface", None) == copies[1].people
     assert len(index.current()) == copies[1].people  # the index rebuilt itself for what came back
     probe = _samples(0)[0].embedding[None]
     assert index.search(probe, 1)[0][0][0] == "person 0"
@@ -82,17 +85,17 @@ def test_a_backup_taken_while_enrolments_run_is_consistent_and_restores(tmp_path
 
 def test_backup_and_restore_from_the_command_line(tmp_path):
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    Store(url).add_samples("alice", _samples(1))
+    Samples(Store(url)).add("alice", _samples(1))
     made = run("--db", url, "backup", tmp_path / "copy.db")
     assert made.exit_code == 0 and "backed up 1 people, 2 samples" in made.stdout
-    Store(url).add_samples("bob", _samples(2))
+    Samples(Store(url)).add("bob", _samples(2))
     refused = subprocess.run(  # a real terminal-less process: no --yes, no answer, nothing restored
         [sys.executable, str(CLI), "--db", url, "restore", str(tmp_path / "copy.db")],
         input="",
         capture_output=True,
         text=True,
     )
-    assert refused.returncode == 1 and len(Store(url).people()) == 2
+    assert refused.returncode == 1 and len(People(Store(url)).all()) == 2
     done = run("--db", url, "restore", tmp_path / "copy.db", "--yes")
     assert done.exit_code == 0 and "restored 1 people" in done.stdout
     assert [p["name"] for p in json.loads(run("--db", url, "list", "--json").stdout)] == ["alice"]

@@ -16,6 +16,9 @@ from samples import sample
 from facerec.errors import EncryptionKeyError
 from facerec.identity.index import PersonIndex
 from facerec.store import Store
+from facerec.store.centroids import Centroids
+from facerec.store.people import People
+from facerec.store.samples import Samples
 from facerec.store.sealing import Key, Keyring, new_key_file
 
 MODEL = "casia-webface"
@@ -33,13 +36,13 @@ def enrol_known(store: Store, folder: Path) -> tuple[bytes, bytes, bytes]:
     """Enrol alice (one sample) and bob and save the index; returns alice's embedding and centroid
     (float32 bytes, as the store reads them back) and her crop's PNG bytes."""
     known = replace(sample(7), crop_png=png(7))
-    store.add_samples("alice", [known])
-    store.add_samples("bob", [replace(sample(8), crop_png=png(8))])
+    Samples(store).add("alice", [known])
+    Samples(store).add("bob", [replace(sample(8), crop_png=png(8))])
     assert len(PersonIndex(store, MODEL, None, folder / "people").current()) == 2  # rebuilt and saved
-    embedding = store.embeddings(MODEL, "alice")[2][0]
+    embedding = Samples(store).embeddings(MODEL, "alice")[2][0]
     assert embedding.tobytes() == np.asarray(known.embedding, "<f4").tobytes()  # it reads back whole
-    assert store.crop(store.samples("alice")[0].id) == known.crop_png
-    centroid = store.centroids(MODEL, None)[2][0]
+    assert Samples(store).crop(Samples(store).records("alice")[0].id) == known.crop_png
+    centroid = Centroids(store).of_kind(MODEL, None)[2][0]
     return embedding.tobytes(), centroid.tobytes(), known.crop_png
 
 
@@ -97,7 +100,7 @@ def test_a_missing_or_wrong_key_is_refused_and_nothing_is_read_or_changed(tmp_pa
         Store(url, keyring=wrong)
     assert hashlib.sha256((tmp_path / "store.db").read_bytes()).hexdigest() == before
     assert not (tmp_path / "store.db-wal").exists() or (tmp_path / "store.db-wal").stat().st_size == 0
-    assert [p.name for p in Store(url, keyring=key).people()] == ["alice", "bob"]
+    assert [p.name for p in People(Store(url, keyring=key)).all()] == ["alice", "bob"]
 
 
 def test_keys_come_from_a_file_or_the_environment_and_bad_ones_are_refused(tmp_path):

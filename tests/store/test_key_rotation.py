@@ -17,7 +17,10 @@ from samples import dumped_person
 
 from facerec.errors import EncryptionKeyError
 from facerec.store import Store
+from facerec.store.archive import Archive
+from facerec.store.centroids import Centroids
 from facerec.store.rotation import pending
+from facerec.store.samples import Samples
 from facerec.store.sealing import Keyring, new_key_file
 
 CLI = Path(__file__).resolve().parents[2] / "cli.py"
@@ -43,9 +46,9 @@ def test_rotation_killed_halfway_then_run_again_leaves_every_row_readable_with_t
     old, new = new_key_file(old_file), new_key_file(new_file)
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = Store(url, keyring=Keyring(old))
-    store.load(gallery(np.random.default_rng(0)))
-    ids, names, vectors = store.embeddings(MODEL)
-    crops = store.crops()
+    Archive(store).load(gallery(np.random.default_rng(0)))
+    ids, names, vectors = Samples(store).embeddings(MODEL)
+    crops = Samples(store).crops()
     store.close()
     total = PEOPLE * PER_PERSON + PEOPLE  # samples and centroids
     env = os.environ | {"FACEREC_KEY_FILE": str(old_file)}
@@ -81,9 +84,9 @@ def test_rotation_killed_halfway_then_run_again_leaves_every_row_readable_with_t
 
     store = Store(url, keyring=Keyring(new))  # the new key alone opens it now
     assert store.sealed_with() == {new.id} and pending(store, new.id) == 0
-    after_ids, after_names, after_vectors = store.embeddings(MODEL)
+    after_ids, after_names, after_vectors = Samples(store).embeddings(MODEL)
     assert np.array_equal(after_ids, ids) and after_names == names and np.array_equal(after_vectors, vectors)
-    assert store.crops() == crops
+    assert Samples(store).crops() == crops
     with pytest.raises(EncryptionKeyError, match="wrong key"):
         Store(url, keyring=Keyring(old))
 
@@ -96,16 +99,16 @@ def test_rotation_on_postgresql_keeps_pgvector_searching(postgres):
     url = postgres.new_database()
     old, new = Key.of(bytes(range(32))), Key.of(bytes(range(1, 33)))
     store = Store(url, keyring=Keyring(old))
-    store.load(gallery(np.random.default_rng(1))[:30])
+    Archive(store).load(gallery(np.random.default_rng(1))[:30])
     store.enable_pgvector(512)
-    ids, names, vectors = store.embeddings(MODEL)
-    _, people, centroids = store.centroids(MODEL, None)
+    ids, names, vectors = Samples(store).embeddings(MODEL)
+    _, people, centroids = Centroids(store).of_kind(MODEL, None)
     store.close()
     store = Store(url, keyring=Keyring(new, older=(old,)))
     steps = []
     result = rotate(store, lambda done, total: steps.append((done, total)), batch=64)
     assert (result.rows, result.remaining) == (30 * PER_PERSON + 30, 0) and steps[-1] == (result.rows, result.rows)
     store = Store(url, keyring=Keyring(new))
-    assert store.sealed_with() == {new.id} and np.array_equal(store.embeddings(MODEL)[2], vectors)
+    assert store.sealed_with() == {new.id} and np.array_equal(Samples(store).embeddings(MODEL)[2], vectors)
     index = PgVectorIndex(store, MODEL, None, 512).current()
     assert [index.search(c[None], 1)[0][0][0] for c in centroids] == people  # still searched in PostgreSQL

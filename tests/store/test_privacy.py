@@ -19,7 +19,11 @@ from facerec.identity.index import PersonIndex, index_stem
 from facerec.identity.pg_index import PgVectorIndex
 from facerec.store import Store
 from facerec.store.attendance_log import AttendanceLog
+from facerec.store.audit import AuditTrail, acting
+from facerec.store.centroids import Centroids
+from facerec.store.people import People
 from facerec.store.privacy import Privacy
+from facerec.store.samples import Samples
 from facerec.store.sealing import Keyring
 
 MODEL = "casia-webface"
@@ -44,8 +48,8 @@ def test_consent_is_required_and_withdrawal_erases_every_biometric_trace(store_u
     assert privacy.configure(require_consent=True)["require_consent"] is True
     alice = [replace(sample(1), crop_png=png(1)), replace(sample(2), crop_png=png(2))]
     with pytest.raises(ConsentRequiredError, match="requires consent before enrolment and holds none for 'alice'"):
-        store.add_samples("alice", alice)
-    assert store.people() == [] and store.revision() == 1  # only the setting changed
+        Samples(store).add("alice", alice)
+    assert People(store).all() == [] and store.revision() == 1  # only the setting changed
     record = privacy.give("alice", "attendance at the Leeds office", "v3")
     assert (record.subject, record.policy_version, record.recorded_by, record.withdrawn) == (
         "alice",
@@ -53,17 +57,17 @@ def test_consent_is_required_and_withdrawal_erases_every_biometric_trace(store_u
         "local",
         None,
     )
-    with Store.acting("hr-desk"):
+    with acting("hr-desk"):
         privacy.give("bob", "attendance", "v3")
-    store.add_samples("alice", alice)
-    store.add_samples("bob", [replace(sample(3), crop_png=png(3))])
+    Samples(store).add("alice", alice)
+    Samples(store).add("bob", [replace(sample(3), crop_png=png(3))])
     log = AttendanceLog(store)
     now = datetime.now(UTC)
     log.record("alice", "door", now, now, 0.8, png(11), 1, timedelta(hours=8))
     index = index_for(store)
-    centroid = store.centroids(MODEL, None)[2][0]  # alice's (person 1)
+    centroid = Centroids(store).of_kind(MODEL, None)[2][0]  # alice's (person 1)
     assert named(index, centroid)[0] == "alice"
-    held = [store.embeddings(MODEL, "alice")[2][0].tobytes(), centroid.tobytes(), png(1), png(2), png(11)]
+    held = [Samples(store).embeddings(MODEL, "alice")[2][0].tobytes(), centroid.tobytes(), png(1), png(2), png(11)]
 
     receipt = erasure.withdraw(store, "alice")
 
@@ -71,8 +75,10 @@ def test_consent_is_required_and_withdrawal_erases_every_biometric_trace(store_u
     assert {k: receipt[k] for k in expected} == expected
     assert receipt["pgvector_vectors"] == (1 if store.postgresql else 0)
     assert receipt["index_files"] == ([] if store.postgresql else ["store.db.index-casia-webface-raw.faiss"])
-    assert store.samples("alice") == [] and len(store.embeddings(MODEL, "alice")[0]) == 0
-    assert store.centroids(MODEL, None)[1] == ["bob"] and [i for i, _ in store.crops()] == [store.samples("bob")[0].id]
+    assert Samples(store).records("alice") == [] and len(Samples(store).embeddings(MODEL, "alice")[0]) == 0
+    assert Centroids(store).of_kind(MODEL, None)[1] == ["bob"] and [i for i, _ in Samples(store).crops()] == [
+        Samples(store).records("bob")[0].id
+    ]
     assert "alice" not in named(index, centroid)  # the process's own index
     assert "alice" not in named(index_for(store), centroid)  # a new one (cold start)
     if store.postgresql:
@@ -86,22 +92,22 @@ def test_consent_is_required_and_withdrawal_erases_every_biometric_trace(store_u
         assert [leaks(secret, files) for secret in held] == [[]] * len(held), "an erased face is still on disk"
     # Attendance stays (under its own retention), its picture does not; the audit says what went.
     assert [e.person for e in log.events()] == ["alice"] and log.snapshot(log.events()[0].id) == b""
-    line = next(e for e in store.audit() if e["action"] == "consent_withdrawn")
+    line = next(e for e in AuditTrail(store).latest() if e["action"] == "consent_withdrawn")
     assert (line["key"], line["target"], line["details"]["receipt"]["samples"]) == ("local", "alice", 2)
     assert privacy.consents("alice")[0].withdrawn is not None
     assert privacy.consents("bob")[0].recorded_by == "hr-desk"
-    store.rename("bob", "robert")  # consent follows the person: robert may still enrol
+    People(store).rename("bob", "robert")  # consent follows the person: robert may still enrol
     assert privacy.consents("robert")[0].recorded_by == "hr-desk" and privacy.consents("bob") == []
-    assert store.add_samples("robert", [replace(sample(4), crop_png=png(4))])[1] == 1
+    assert Samples(store).add("robert", [replace(sample(4), crop_png=png(4))])[1] == 1
     with pytest.raises(ConsentRequiredError):
-        store.add_samples("alice", alice)  # withdrawn consent is no consent
+        Samples(store).add("alice", alice)  # withdrawn consent is no consent
 
 
 def test_templates_of_people_not_seen_within_the_retention_are_purged(store_url, tmp_path):
     store = Store(store_url, keyring=Keyring())
     privacy = Privacy(store)
     for n, name in enumerate(["alice", "bob", "carol"]):
-        store.add_samples(name, [sample(n)])
+        Samples(store).add(name, [sample(n)])
     log = AttendanceLog(store)
     now = datetime.now(UTC)
     later = now + timedelta(days=35)
@@ -115,17 +121,17 @@ def test_templates_of_people_not_seen_within_the_retention_are_purged(store_url,
     # seen 5 days ago, keeps his template.
     gone = log.apply_retention(now=now + timedelta(days=40))
     assert gone["templates_of"] == 2
-    assert [(p.name, p.samples) for p in store.people()] == [("alice", 0), ("bob", 1), ("carol", 0)]
-    assert store.centroids(MODEL, None)[1] == ["bob"]
-    line = next(e for e in store.audit() if e["action"] == "retention_purge")
+    assert [(p.name, p.samples) for p in People(store).all()] == [("alice", 0), ("bob", 1), ("carol", 0)]
+    assert Centroids(store).of_kind(MODEL, None)[1] == ["bob"]
+    line = next(e for e in AuditTrail(store).latest() if e["action"] == "retention_purge")
     assert line["details"]["people"] == ["alice", "carol"] and line["details"]["receipt"]["samples"] == 2
 
 
 def test_no_photos_kept_stores_templates_only(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'store.db'}", keyring=Keyring())
     Privacy(store).configure(keep_photos=False)
-    store.add_samples("alice", [replace(sample(1), crop_png=png(1))])
-    assert store.crop(store.samples("alice")[0].id) == b""
-    assert len(store.embeddings(MODEL, "alice")[0]) == 1
+    Samples(store).add("alice", [replace(sample(1), crop_png=png(1))])
+    assert Samples(store).crop(Samples(store).records("alice")[0].id) == b""
+    assert len(Samples(store).embeddings(MODEL, "alice")[0]) == 1
     store.close()
     assert leaks(png(1), files_bytes(tmp_path)) == []

@@ -35,14 +35,17 @@ def claims(
     (None each where no one), and the threshold that decided: ``threshold(people)`` is the
     operating point identification uses now. ``name`` is a checked name; the suspects' samples
     are read from ``store`` (``model``'s vectors)."""
+    from facerec.store.samples import Samples
+
     vectors = np.asarray(vectors, np.float32).reshape(len(vectors), -1)
     if not len(vectors) or not len(index):
         return [None] * len(vectors), float("nan")
     limit = threshold(len(index))
     suspects = search.nearest(index, vectors, DUPLICATE_SUSPECTS)
+    held = Samples(store)
 
     def samples_of(other: str) -> np.ndarray:
-        return store.embeddings(model, person=other)[2]
+        return held.embeddings(model, person=other)[2]
 
     return duplicates.claimed(name, vectors, suspects, samples_of, limit), limit
 

@@ -143,6 +143,8 @@ class Enrollment:
         samples: facerec.identity.duplicates) is refused and the report says who, unless
         ``allow_duplicate`` (twins): otherwise whoever may enroll could give another person's face
         a second name."""
+        from facerec.store.samples import Samples
+
         report = EnrollReport(name)
         pending = self._detect(images, largest, report, progress)
         crops = [crop for item in pending for _face, crop, _figures in item.candidates]
@@ -156,7 +158,7 @@ class Enrollment:
         samples = self._samples(chosen, uploads)
         if not samples:
             return report
-        person, _added, duplicates = self.store.add_samples(name, samples)
+        person, _added, duplicates = Samples(self.store).add(name, samples)
         duplicate_set = set(duplicates)
         for sample, (item, _k) in zip(samples, chosen, strict=True):
             if sample.source_path in duplicate_set:
@@ -227,8 +229,10 @@ class Enrollment:
     def _choose(self, name: str, pending: list[_Enrollment], report: EnrollReport) -> Chosen:
         """Which candidate of each photo becomes the sample (photo, candidate index), in photo order
         (see matching.pick_faces); the photos left out are reported."""
+        from facerec.store.samples import Samples
+
         several = [item.several for item in pending]
-        held = self.store.embeddings(self.embedder.model, person=name)[2] if any(several) else np.zeros((0, 0))
+        held = Samples(self.store).embeddings(self.embedder.model, person=name)[2] if any(several) else np.zeros((0, 0))
         threshold = self.embedder.threshold
         picks = matching.pick_faces(
             [item.embedded for item in pending], several, [not item.largest_issues for item in pending], held, threshold

@@ -233,10 +233,10 @@ def list_unknowns(
 ) -> None:
     """Unknown sightings kept by `facerec attend --unknowns`, for review."""
     from facerec.attendance.clusters import unknown_people
-    from facerec.store.attendance_log import AttendanceLog
+    from facerec.store.unknowns import UnknownSightings
 
     recognizer = recognizer_for(ctx, None, None, db=db) if clusters else None  # the models place them
-    rows = AttendanceLog(recognizer.store if recognizer else store_for(ctx, db)).unknowns()
+    rows = UnknownSightings(recognizer.store if recognizer else store_for(ctx, db)).all()
     people = unknown_people(recognizer, rows) if recognizer else []
     docs = [r.to_dict() for r in rows]
     for doc, person in zip(docs, people, strict=False):

@@ -22,8 +22,10 @@ def audit(
 ) -> None:
     """Changes made through the HTTP API, and erasures, consent and exports from anywhere: when, by
     which key (local: the command line), what (newest first)."""
+    from facerec.store.audit import AuditTrail
+
     store = store_for(ctx, db)
-    entries = store.audit(limit)
+    entries = AuditTrail(store).latest(limit)
     if json_out:
         typer.echo(json.dumps(entries, indent=2, ensure_ascii=False))
         return

@@ -24,8 +24,10 @@ def group_add(
     db: DbOption = None,
 ) -> None:
     """Put enrolled people in a group."""
+    from facerec.store.groups import Groups
+
     store = store_for(ctx, db)
-    members = store.group_add(group, names)
+    members = Groups(store).add(group, names)
     typer.echo(f"{group}: {len(members)} members")
 
 
@@ -37,8 +39,10 @@ def group_remove(
     db: DbOption = None,
 ) -> None:
     """Take people out of a group (a group without members is gone)."""
+    from facerec.store.groups import Groups
+
     store = store_for(ctx, db)
-    members = store.group_remove(group, names)
+    members = Groups(store).remove(group, names)
     typer.echo(f"{group}: {len(members)} members")
 
 
@@ -50,8 +54,10 @@ def group_list(
     db: DbOption = None,
 ) -> None:
     """Groups and their members."""
+    from facerec.store.groups import Groups
+
     store = store_for(ctx, db)
-    groups = {group: store.group_members(group)} if group else store.groups()
+    groups = {group: Groups(store).members(group)} if group else Groups(store).all()
     if json_out:
         typer.echo(json.dumps(groups, indent=2, ensure_ascii=False))
         return

@@ -70,6 +70,7 @@ def export_store(
     --person, everything held about one person (samples, attendance, consent, audit lines)."""
     from facerec.files import write_atomically
     from facerec.store import archive, subject_access
+    from facerec.store.archive import Archive
 
     if person is not None:
         with reported(OSError):
@@ -78,7 +79,7 @@ def export_store(
         typer.echo(f"exported everything held about {person} to {file}")
         return
     with reported(OSError):
-        people = store_for(ctx, db).dump()
+        people = Archive(store_for(ctx, db)).dump()
         count = archive.write(people, file)
     typer.echo(f"exported {len(people)} people, {count} samples to {file}")
 
@@ -91,9 +92,10 @@ def import_store(
 ) -> None:
     """Add the people of an archive to the store (one transaction; photos held already are skipped)."""
     from facerec.store import archive
+    from facerec.store.archive import Archive
 
     store = store_for(ctx, db)
-    touched, added = store.load(archive.read(file))
+    touched, added = Archive(store).load(archive.read(file))
     typer.echo(f"imported {added} samples of {touched} people from {file}")
 
 
@@ -122,11 +124,12 @@ def restore(
 ) -> None:
     """Replace the whole store with a backup (one step: on failure the store is as it was)."""
     from facerec.store import backup as backups
+    from facerec.store.people import People
 
     settings = checked_settings(ctx, db)
     info = backups.describe(file) if file.is_file() else fail(f"{file}: no such file")
     store = open_store(settings)
-    current = len(store.people())
+    current = len(People(store).all())
     if not yes and not typer.confirm(
         f"replace the store ({current} people) with {file} ({info.people} people, {info.samples} samples)?"
     ):

@@ -19,8 +19,10 @@ from facerec.types import MAX_ID, counted
 @app.command("list")
 def list_people(ctx: typer.Context, json_out: JsonOption = False, db: DbOption = None) -> None:
     """Everyone enrolled, with how many samples each."""
+    from facerec.store.people import People
+
     store = store_for(ctx, db)
-    people = store.people()
+    people = People(store).all()
     if json_out:
         typer.echo(json.dumps([p.to_dict() for p in people], indent=2))
         return
@@ -33,9 +35,12 @@ def list_people(ctx: typer.Context, json_out: JsonOption = False, db: DbOption =
 @app.command()
 def show(ctx: typer.Context, name: str, json_out: JsonOption = False, db: DbOption = None) -> None:
     """One person's samples: ids, files, quality."""
+    from facerec.store.people import People
+    from facerec.store.samples import Samples
+
     store = store_for(ctx, db)
-    person = store.person(name)
-    samples = store.samples(name)
+    person = People(store).get(name)
+    samples = Samples(store).records(name)
     rows = [s.to_dict() for s in samples]
     if json_out:
         typer.echo(json.dumps(person.to_dict() | {"samples": rows}, indent=2))
@@ -49,8 +54,10 @@ def show(ctx: typer.Context, name: str, json_out: JsonOption = False, db: DbOpti
 @app.command()
 def rename(ctx: typer.Context, old: str, new: str, db: DbOption = None) -> None:
     """Give an enrolled person another name."""
+    from facerec.store.people import People
+
     store = store_for(ctx, db)
-    store.rename(old, new)
+    People(store).rename(old, new)
     typer.echo(f"renamed {old} to {new}")
 
 
@@ -65,9 +72,10 @@ def remove(
     receipt of what was erased (also written to the audit)."""
     from facerec.identity import erasure
     from facerec.interfaces.cli.privacy import receipt_text
+    from facerec.store.people import People
 
     store = store_for(ctx, db)
-    person = store.person(name)
+    person = People(store).get(name)
     if not yes and not typer.confirm(f"remove {person.name} and {counted(person.samples, 'sample')}?", err=True):
         fail("nothing removed")
     receipt = erasure.remove(store, name)
@@ -82,6 +90,8 @@ def remove_sample(
     db: DbOption = None,
 ) -> None:
     """Delete one face sample by its id (see `facerec show NAME`)."""
+    from facerec.store.samples import Samples
+
     store = store_for(ctx, db)
-    record = store.remove_sample(sample_id)
+    record = Samples(store).remove(sample_id)
     typer.echo(f"removed sample {record.id} of {record.person} ({record.source_path})")

@@ -10,6 +10,7 @@ from facerec.identity import calibration
 from facerec.interfaces import api_models as models
 from facerec.interfaces.deps import Admin, Checkin, Reader, Services, ServicesDep
 from facerec.store.api_keys import ROLES, allows
+from facerec.store.audit import AuditTrail
 
 INDEX_NAMES = {"PersonIndex": "faiss", "PgVectorIndex": "pgvector"}
 
@@ -114,4 +115,4 @@ async def change_settings(body: models.SettingsChange, caller: Admin, svc: Servi
 @router.get("/v1/audit", response_model=list[models.AuditEntry], responses=models.errors(401, 403))
 async def audit(_caller: Admin, svc: ServicesDep, limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[dict]:
     """The latest changes made through the API: when, by which key, what."""
-    return await svc.run(lambda: svc.recognizer.store.audit(limit))
+    return await svc.run(lambda: AuditTrail(svc.recognizer.store).latest(limit))

@@ -18,6 +18,8 @@ from facerec.interfaces.deps import Enroller, Reader, Services, ServicesDep, ref
 from facerec.interfaces.fields import RecordId, Zone, moment
 from facerec.interfaces.http_rules import Name, Text
 from facerec.interfaces.private_answers import PRIVATE, PRIVATE_PNG, photo
+from facerec.store.spoofs import SpoofEvents
+from facerec.store.unknowns import UnknownSightings
 from facerec.types import MAX_ID
 
 FEED_POLL_SECONDS = 1.0  # the live feed looks for new check-ins this often (from any process)
@@ -112,7 +114,7 @@ async def event_snapshot(event_id: RecordId, _caller: Reader, svc: ServicesDep) 
 async def spoofs(_caller: Reader, svc: ServicesDep, start: Text | None = None, end: Text | None = None) -> list[dict]:
     """Spoof events (prints and screens held up to a check-in camera), oldest first."""
     lo, hi = (moment(start, "start") if start else None), (moment(end, "end") if end else None)
-    rows = await svc.run(lambda: svc.log.spoofs(lo, hi))
+    rows = await svc.run(lambda: SpoofEvents(svc.recognizer.store).between(lo, hi))
     return [r.to_dict() for r in rows]
 
 
@@ -122,12 +124,12 @@ async def spoofs(_caller: Reader, svc: ServicesDep, start: Text | None = None, e
     responses={**PRIVATE_PNG, **models.errors(401, 403, 404)},
 )
 async def spoof_snapshot(spoof_id: RecordId, _caller: Reader, svc: ServicesDep) -> Response:
-    data = await svc.run(lambda: svc.log.spoof_snapshot(spoof_id))
+    data = await svc.run(lambda: SpoofEvents(svc.recognizer.store).snapshot(spoof_id))
     return Response(data, media_type="image/png", headers=PRIVATE)
 
 
 def unknowns_of(svc: Services, clusters: bool) -> list[dict]:
-    rows = svc.log.unknowns()
+    rows = UnknownSightings(svc.recognizer.store).all()
     docs = [r.to_dict() for r in rows]
     for doc, person in zip(docs, unknown_people(svc.recognizer, rows) if clusters else [], strict=False):
         doc["cluster"] = person
@@ -147,7 +149,7 @@ async def unknowns(_caller: Reader, svc: ServicesDep, clusters: bool = False) ->
     responses={**PRIVATE_PNG, **models.errors(401, 403, 404)},
 )
 async def unknown_snapshot(sighting_id: RecordId, _caller: Reader, svc: ServicesDep) -> Response:
-    row = await svc.run(lambda: svc.log.unknown(sighting_id))
+    row = await svc.run(lambda: UnknownSightings(svc.recognizer.store).get(sighting_id))
     return Response(row.snapshot, media_type="image/png", headers=PRIVATE)
 
 

@@ -26,7 +26,10 @@ from facerec.interfaces.fields import RecordId
 from facerec.interfaces.http_rules import Name
 from facerec.interfaces.private_answers import PRIVATE, PRIVATE_PNG, photo
 from facerec.interfaces.uploads import read_uploads
-from facerec.store.repository import check_name
+from facerec.store.groups import Groups
+from facerec.store.names import check_name
+from facerec.store.people import People
+from facerec.store.samples import Samples
 
 AllowDuplicate = Annotated[
     bool, Query(description="enrol a face enrolled already as someone else (twins); admin keys only")
@@ -40,16 +43,18 @@ def everyone(svc: Services) -> list[dict]:
     store = svc.recognizer.store
     last = svc.log.last_seen()
     groups: dict[str, list[str]] = {}
-    for group, members in store.groups().items():
+    for group, members in Groups(store).all().items():
         for name in members:
             groups.setdefault(name, []).append(group)
-    return [p.to_dict() | {"last_seen": last.get(p.name), "groups": groups.get(p.name, [])} for p in store.people()]
+    return [
+        p.to_dict() | {"last_seen": last.get(p.name), "groups": groups.get(p.name, [])} for p in People(store).all()
+    ]
 
 
 def one_person(svc: Services, name: str) -> dict:
-    record = svc.recognizer.store.person(name)
+    record = People(svc.recognizer.store).get(name)
     found = {p["name"]: p for p in everyone(svc)}
-    return found[record.name] | {"samples": [s.to_dict() for s in svc.recognizer.store.samples(name)]}
+    return found[record.name] | {"samples": [s.to_dict() for s in Samples(svc.recognizer.store).records(name)]}
 
 
 @router.get("/persons", response_model=list[models.Person], responses=models.errors(401, 403))
@@ -182,7 +187,7 @@ async def withdraw_consent(name: Name, caller: Enroller, svc: ServicesDep) -> di
 
 @router.get("/persons/{name:path}/samples", response_model=list[models.Sample], responses=models.errors(401, 403, 404))
 async def samples(name: Name, _caller: Reader, svc: ServicesDep) -> list[dict]:
-    return await svc.run(lambda: [s.to_dict() for s in svc.recognizer.store.samples(name)])
+    return await svc.run(lambda: [s.to_dict() for s in Samples(svc.recognizer.store).records(name)])
 
 
 @router.get("/persons/{name:path}", response_model=models.PersonDetail, responses=models.errors(401, 403, 404))
@@ -193,7 +198,7 @@ async def person(name: Name, _caller: Reader, svc: ServicesDep) -> dict:
 @router.patch("/persons/{name:path}", response_model=models.Person, responses=models.errors(401, 403, 404, 409, 422))
 async def rename(name: Name, body: models.Rename, caller: Enroller, svc: ServicesDep) -> dict:
     """Give a person another name."""
-    return (await svc.run(lambda: svc.recognizer.store.rename(name, body.name), caller=caller)).to_dict()
+    return (await svc.run(lambda: People(svc.recognizer.store).rename(name, body.name), caller=caller)).to_dict()
 
 
 @router.delete("/persons/{name:path}", response_model=models.Removed, responses=models.errors(401, 403, 404))
@@ -213,12 +218,12 @@ async def remove(name: Name, caller: Enroller, svc: ServicesDep) -> dict:
 )
 async def sample_crop(sample_id: RecordId, caller: Reader, svc: ServicesDep) -> Response:
     """A sample's aligned face crop (each read audited); a placeholder where photos are not kept."""
-    return photo(await svc.run(lambda: svc.recognizer.store.crop(sample_id), caller=caller))
+    return photo(await svc.run(lambda: Samples(svc.recognizer.store).crop(sample_id), caller=caller))
 
 
 @router.delete("/samples/{sample_id}", response_model=models.SampleRemoved, responses=models.errors(401, 403, 404))
 async def remove_sample(sample_id: RecordId, caller: Enroller, svc: ServicesDep) -> dict:
-    record = await svc.run(lambda: svc.recognizer.store.remove_sample(sample_id), caller=caller)
+    record = await svc.run(lambda: Samples(svc.recognizer.store).remove(sample_id), caller=caller)
     return {"removed": record.id, "person": record.person}
 
 
@@ -227,7 +232,7 @@ async def remove_sample(sample_id: RecordId, caller: Enroller, svc: ServicesDep)
 
 @router.get("/groups", response_model=models.Groups, responses=models.errors(401, 403))
 async def groups(_caller: Reader, svc: ServicesDep) -> dict:
-    return {"groups": await svc.run(svc.recognizer.store.groups)}
+    return {"groups": await svc.run(Groups(svc.recognizer.store).all)}
 
 
 @router.patch("/groups/{group:path}", response_model=models.Members, responses=models.errors(401, 403, 404, 422))
@@ -236,9 +241,9 @@ async def change_group(group: Name, body: models.GroupChange, caller: Enroller, 
     store = svc.recognizer.store
 
     def work() -> list[str]:
-        members = store.group_add(group, body.add) if body.add else []
+        members = Groups(store).add(group, body.add) if body.add else []
         if body.remove:
-            members = store.group_remove(group, body.remove)
-        return members if (body.add or body.remove) else store.group_members(group)
+            members = Groups(store).remove(group, body.remove)
+        return members if (body.add or body.remove) else Groups(store).members(group)
 
     return {"group": group, "members": await svc.run(work, caller=caller)}
