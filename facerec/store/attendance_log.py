@@ -9,12 +9,10 @@ transaction, so a stopped ``facerec attend`` leaves whole events behind, never h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import cast
 
-import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import CursorResult
 
@@ -25,8 +23,6 @@ from facerec.store.names import check_name
 from facerec.store.privacy import Privacy
 from facerec.store.repository import Store
 from facerec.store.settings import Settings
-from facerec.store.spoofs import SpoofEvents, SpoofRecord
-from facerec.store.unknowns import SightingRecord, UnknownSightings
 
 DEFAULT_DEDUPE = timedelta(hours=8)
 SETTING = "attendance"
@@ -248,73 +244,3 @@ class AttendanceLog:
                 "unknown_sightings": session.scalar(select(func.count(UnknownSighting.id))) or 0,
                 "spoof_events": session.scalar(select(func.count(SpoofEvent.id))) or 0,
             }
-
-    # --- delegations to UnknownSightings and SpoofEvents: they go when the callers move ----------
-
-    def add_unknown(
-        self,
-        source: str,
-        first_seen: datetime,
-        last_seen: datetime,
-        similarity: float,
-        model: str,
-        centre: str | None,
-        embedding: np.ndarray,
-        preprocessing: dict,
-        snapshot: bytes,
-        sightings: int,
-    ) -> SightingRecord:
-        return UnknownSightings(self.store).add(
-            source, first_seen, last_seen, similarity, model, centre, embedding, preprocessing, snapshot, sightings
-        )
-
-    def extend_unknown(self, sighting_id: int, seen: datetime) -> None:
-        return UnknownSightings(self.store).extend(sighting_id, seen)
-
-    def unknowns(self) -> list[SightingRecord]:
-        return UnknownSightings(self.store).all()
-
-    def sighting_models(self) -> set[str]:
-        return UnknownSightings(self.store).models()
-
-    def snapshots(self, ids: Sequence[int]) -> list[tuple[int, bytes]]:
-        return UnknownSightings(self.store).snapshots(ids)
-
-    def sighting_vectors(self, model: str) -> tuple[np.ndarray, list[str | None], np.ndarray]:
-        return UnknownSightings(self.store).vectors(model)
-
-    def replace_sighting_embeddings(self, model: str, centre: str | None, vectors: dict[int, np.ndarray]) -> int:
-        return UnknownSightings(self.store).replace_embeddings(model, centre, vectors)
-
-    def unknown(self, sighting_id: int) -> SightingRecord:
-        return UnknownSightings(self.store).get(sighting_id)
-
-    def assign(self, sighting_id: int, name: str) -> tuple[int, int]:
-        return UnknownSightings(self.store).assign(sighting_id, name)
-
-    def assign_all(self, sighting_ids: Sequence[int], name: str) -> int:
-        return UnknownSightings(self.store).assign_all(sighting_ids, name)
-
-    def add_spoof(
-        self,
-        source: str,
-        first_seen: datetime,
-        last_seen: datetime,
-        claimed: str | None,
-        similarity: float,
-        liveness_score: float,
-        snapshot: bytes,
-        sightings: int,
-    ) -> SpoofRecord:
-        return SpoofEvents(self.store).add(
-            source, first_seen, last_seen, claimed, similarity, liveness_score, snapshot, sightings
-        )
-
-    def extend_spoof(self, spoof_id: int, seen: datetime, liveness_score: float) -> None:
-        return SpoofEvents(self.store).extend(spoof_id, seen, liveness_score)
-
-    def spoofs(self, start: datetime | None = None, end: datetime | None = None) -> list[SpoofRecord]:
-        return SpoofEvents(self.store).between(start, end)
-
-    def spoof_snapshot(self, spoof_id: int) -> bytes:
-        return SpoofEvents(self.store).snapshot(spoof_id)

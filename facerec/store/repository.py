@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import cast
 
 import numpy as np
@@ -23,31 +23,19 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from facerec.errors import EncryptionKeyError, StoreUnavailableError
-from facerec.store import audit, pgvector
-from facerec.store.archive import Archive
-from facerec.store.audit import AuditTrail
+from facerec.store import pgvector
 from facerec.store.centroids import Centroids
 from facerec.store.engine import READ_ONLY, backend, open_engine, shown, store_url
 from facerec.store.engine import default_url as default_url  # re-exported: facerec.store imports it here
-from facerec.store.engine import facerec_home as facerec_home  # re-exported until its callers move
-from facerec.store.groups import Groups
 from facerec.store.models import (
     CENTROID,
     EMBEDDING,
     SEALED_COLUMNS,
     SEALED_TABLES,
     ChangeLog,
-    FaceSample,
     StoreState,
-    UnknownSighting,
 )
-from facerec.store.names import check_name as check_name  # re-exported until its callers move
-from facerec.store.people import People
-from facerec.store.records import PersonRecord, SampleRecord, StoredSample
-from facerec.store.samples import Samples
 from facerec.store.sealing import Keyring
-from facerec.store.settings import Settings
-from facerec.store.vectors import describe_kinds as describe_kinds  # re-exported until its callers move
 
 log = logging.getLogger(__name__)
 
@@ -254,102 +242,3 @@ class Store:
                 .order_by(ChangeLog.revision, ChangeLog.id)
             )
             return current, [(person_id, kind) for person_id, kind in rows]
-
-    # --- delegations to the record classes: they go when the callers move -------------------------
-
-    @staticmethod
-    def acting(actor: str) -> AbstractContextManager[None]:
-        return audit.acting(actor)
-
-    def people(self) -> list[PersonRecord]:
-        return People(self).all()
-
-    def person(self, name: str) -> PersonRecord:
-        return People(self).get(name)
-
-    def rename(self, old: str, new: str) -> PersonRecord:
-        return People(self).rename(old, new)
-
-    def remove(self, name: str) -> int:
-        return People(self).remove(name)
-
-    def erase(self, name: str) -> dict:
-        return People(self).erase(name)
-
-    def samples(self, name: str | None = None) -> list[SampleRecord]:
-        return Samples(self).records(name)
-
-    def add_samples(self, name: str, samples: Sequence[StoredSample]) -> tuple[PersonRecord, int, list[str]]:
-        return Samples(self).add(name, samples)
-
-    def add_in(
-        self, session: Session, name: str, samples: Sequence[StoredSample]
-    ) -> tuple[PersonRecord, int, list[str]]:
-        return Samples(self).add_in(session, name, samples)
-
-    def remove_sample(self, sample_id: int) -> SampleRecord:
-        return Samples(self).remove(sample_id)
-
-    def replace_embeddings(
-        self, model: str, centre: str | None, vectors: dict[int, np.ndarray], drop_settings: Sequence[str] = ()
-    ) -> int:
-        return Samples(self).replace_embeddings(model, centre, vectors, drop_settings)
-
-    def check_consent(self, name: str) -> None:
-        return Samples(self).check_consent(name)
-
-    def crop(self, sample_id: int) -> bytes:
-        return Samples(self).crop(sample_id)
-
-    def crops(self, ids: Sequence[int] | None = None) -> list[tuple[int, bytes]]:
-        return Samples(self).crops(ids)
-
-    def embeddings(self, model: str, person: str | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
-        return Samples(self).embeddings(model, person)
-
-    def vectors(self, model: str, table: type[FaceSample] | type[UnknownSighting] = FaceSample):
-        return Samples(self).vectors(model, table)
-
-    def centroids(
-        self, model: str, centre: str | None, people: Iterable[int] | None = None, *, after: int = 0, limit: int = 0
-    ) -> tuple[np.ndarray, list[str], np.ndarray]:
-        return Centroids(self).of_kind(model, centre, people, after=after, limit=limit)
-
-    def people_count(self, model: str, centre: str | None) -> int:
-        return Centroids(self).count(model, centre)
-
-    def kinds(self) -> set[tuple[str, str | None]]:
-        return Centroids(self).kinds()
-
-    def models(self) -> set[str]:
-        return Centroids(self).models()
-
-    def group_add(self, group: str, names: Sequence[str]) -> list[str]:
-        return Groups(self).add(group, names)
-
-    def group_remove(self, group: str, names: Sequence[str]) -> list[str]:
-        return Groups(self).remove(group, names)
-
-    def groups(self) -> dict[str, list[str]]:
-        return Groups(self).all()
-
-    def group_members(self, group: str) -> list[str]:
-        return Groups(self).members(group)
-
-    def setting(self, key: str) -> dict | None:
-        return Settings(self).get(key)
-
-    def put_setting(self, key: str, value: dict) -> None:
-        return Settings(self).put(key, value)
-
-    def remove_setting(self, key: str) -> None:
-        return Settings(self).remove(key)
-
-    def audit(self, limit: int = 200) -> list[dict]:
-        return AuditTrail(self).latest(limit)
-
-    def dump(self, name: str | None = None) -> list[dict]:
-        return Archive(self).dump(name)
-
-    def load(self, people: Sequence[dict]) -> tuple[int, int]:
-        return Archive(self).load(people)
