@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import cast
 
@@ -11,6 +12,20 @@ LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 Point = tuple[float, float]
 Landmarks = tuple[Point, Point, Point, Point, Point]  # in LANDMARK_NAMES order
+
+
+def xywh(box: Sequence[float]) -> list[float]:
+    """A box as every output gives it (JSON, text, HTTP, events, export files): [x, y, width,
+    height] in pixels of the EXIF-rotated image. Inside, boxes are corners (x1, y1, x2, y2), the
+    form the box maths wants; this is the one place they turn into the published form."""
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    return [x1, y1, x2 - x1, y2 - y1]
+
+
+def corners(box: Sequence[float]) -> list[float]:
+    """The inverse of :func:`xywh`: a published [x, y, width, height] back to (x1, y1, x2, y2)."""
+    x, y, width, height = (float(v) for v in box[:4])
+    return [x, y, x + width, y + height]
 
 
 # Record ids (samples, events, sightings) are 64-bit: a larger number names no record (and would
@@ -61,9 +76,8 @@ class Face:
 
     def to_dict(self) -> dict:
         """The ipazc/mtcnn result shape: box as [x, y, width, height], named keypoints."""
-        x1, y1 = self.box[0], self.box[1]
         return {
-            "box": [x1, y1, self.width, self.height],
+            "box": xywh(self.box),
             "confidence": self.confidence,
             "keypoints": {name: [x, y] for name, (x, y) in zip(LANDMARK_NAMES, self.landmarks, strict=True)},
         }

@@ -1,6 +1,7 @@
 """The dependency rule, on every import of facerec's code (at any depth, lazy ones included):
 interfaces -> applications -> the recognizer -> the stages -> the store and the runtime -> types
-and errors; the networks never import the store; the store never imports torch."""
+and errors; the networks never import the store; the store never imports torch; no module reaches
+for another's private (underscored) names."""
 
 from __future__ import annotations
 
@@ -118,3 +119,41 @@ def test_the_store_never_imports_torch():
         reached = {module} | _closure(module)
         with_torch = sorted(m for m in reached if "torch" in IMPORTS.get(m, ()))
         assert with_torch == [], (module, with_torch)
+
+
+# namedtuple's public methods start with an underscore so as not to clash with field names.
+PUBLIC_UNDERSCORED = {"_replace", "_asdict", "_fields", "_make"}
+
+
+def _defined_here(tree: ast.AST) -> set[str]:
+    """Private names a module defines itself (functions, classes, attributes it assigns)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return {name for name in names if name.startswith("_")}
+
+
+def test_private_names_stay_in_their_module():
+    """A leading underscore means "this module's business": another module that needs the name
+    needs it public (named, documented, kept), not reached into."""
+    crossing = []
+    for module, path in MODULES.items():
+        tree = ast.parse(path.read_text())
+        own = _defined_here(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("facerec"):
+                crossing += [
+                    f"{module} imports {node.module}.{alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_") and not alias.name.startswith("__")
+                ]
+            elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                mine = isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+                if not mine and node.attr not in own and node.attr not in PUBLIC_UNDERSCORED:
+                    crossing.append(f"{module}:{node.lineno} reaches {ast.unparse(node)}")
+    assert crossing == []

@@ -36,6 +36,7 @@ from facerec.recognizer import FaceRecognizer
 from facerec.store.attendance_log import AttendanceLog
 from facerec.store.spoofs import SpoofEvents
 from facerec.store.unknowns import UnknownSightings
+from facerec.types import xywh
 
 UNKNOWN_TRACK_SIMILARITY = 0.5  # two unknown tracks this alike, close in time, are one stranger
 WRITE_EVERY = timedelta(seconds=2)  # a named track's event is brought up to date this often
@@ -58,7 +59,6 @@ class AttendanceEvent:
     frames: int = 0  # the track's frames so far
 
     def to_dict(self) -> dict:
-        x1, y1, x2, y2 = self.box or (0.0, 0.0, 0.0, 0.0)
         return {
             "event": self.event,
             "name": self.name,
@@ -67,7 +67,7 @@ class AttendanceEvent:
             "time": self.time.isoformat(),
             "similarity": round(self.similarity, 4),
             "event_id": self.event_id,
-            "box": [x1, y1, x2 - x1, y2 - y1] if self.box else None,
+            "box": xywh(self.box) if self.box else None,
             "track": self.track,
             "first_seen": (self.first_seen or self.time).isoformat(),
             "frames": self.frames,

@@ -26,6 +26,7 @@ from facerec.attendance.sources import Frame
 from facerec.errors import FacerecError
 from facerec.images import png
 from facerec.recognizer import FaceRecognizer
+from facerec.types import xywh
 
 SAME_PERSON = 0.5  # two tracks of one clip this alike are one person (found again after a turn)
 NEAR_DUPLICATE = 0.97  # enrolment: a face this like one already picked adds nothing
@@ -46,7 +47,6 @@ class TrackAnswer:
     candidates: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self) -> dict:
-        x1, y1, x2, y2 = self.box
         return {
             "track": self.track,
             "name": self.name,
@@ -54,7 +54,7 @@ class TrackAnswer:
             "first_seen": self.first.isoformat(),
             "last_seen": self.last.isoformat(),
             "frames": self.frames,
-            "box": [x1, y1, x2 - x1, y2 - y1],
+            "box": xywh(self.box),
             "candidates": [{"name": n, "similarity": round(s, 4)} for n, s in self.candidates],
         }
 

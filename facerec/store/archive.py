@@ -28,11 +28,15 @@ from facerec.store.models import CROP, EMBEDDING, FaceSample, Person, aware, utc
 from facerec.store.names import check_name
 from facerec.store.people import find_person
 from facerec.store.vectors import describe_kinds, held_kinds
+from facerec.types import corners, xywh
 
 if TYPE_CHECKING:
     from facerec.store.repository import Store
 
-FORMAT = 1
+# 2: boxes as [x, y, width, height], the convention of every output (facerec.types.xywh);
+# 1 (facerec 0.1): boxes as corners. Both are read.
+FORMAT = 2
+FORMATS = (1, 2)
 DOCUMENT = "facerec-export.json"
 
 
@@ -46,6 +50,7 @@ def write(people: list[dict], target: Path) -> int:
             index = len(vectors)
             vectors.append(np.asarray(sample["embedding"], np.float32))
             meta = {k: v for k, v in sample.items() if k not in ("embedding", "crop_png")}
+            meta["box"] = xywh(meta["box"])
             samples.append(meta | {"embedding_row": index, "crop": f"crops/{index:06d}.png"})
         entries.append({k: v for k, v in person.items() if k != "samples"} | {"samples": samples})
 
@@ -70,14 +75,16 @@ def read(source: Path) -> list[dict]:
     try:
         with zipfile.ZipFile(source) as archive:
             document = json.loads(archive.read(DOCUMENT))
-            if document.get("format") != FORMAT:
-                raise StoreError(f"{source}: archive format {document.get('format')!r} is not {FORMAT}")
+            version = document.get("format")
+            if version not in FORMATS:
+                raise StoreError(f"{source}: archive format {version!r} is not one of {FORMATS}")
             vectors = np.load(io.BytesIO(archive.read("embeddings.npy")), allow_pickle=False)
             people = []
             for person in document["people"]:
                 samples = [
                     {k: v for k, v in s.items() if k not in ("embedding_row", "crop")}
                     | {"embedding": vectors[s["embedding_row"]], "crop_png": archive.read(s["crop"])}
+                    | {"box": corners(s["box"]) if version >= 2 else s["box"]}
                     for s in person["samples"]
                 ]
                 people.append(person | {"samples": samples})

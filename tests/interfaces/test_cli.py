@@ -36,6 +36,15 @@ def test_detect_json_is_the_only_thing_on_stdout(two_people, data):
     assert set(face["keypoints"]) == {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"}
 
 
+def test_text_and_json_give_the_same_box(two_people):
+    """One box convention in every output: x, y, width, height (the text rounds to one decimal)."""
+    text = [line.split("\t")[1].removeprefix("box ") for line in run("detect", two_people).stdout.splitlines()]
+    boxes = [face["box"] for face in json.loads(run("detect", "--json", two_people).stdout)[0]["faces"]]
+    assert text == [",".join(f"{v:.1f}" for v in box) for box in boxes]
+    assert max(x for x, *_ in boxes) > 700  # a face at the right, whose corner x2 would be over 900:
+    assert all(width < 250 and height < 250 for _x, _y, width, height in boxes)  # sizes, not corners
+
+
 def test_a_failing_file_is_reported_and_the_others_go_on(two_people, data, tmp_path):
     missing = tmp_path / "missing.jpg"
     result = run("detect", "--json", missing, data / "bad_inputs/truncated.jpg", two_people)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from cli_run import enrol_people, run
 
 from facerec.embedding import space
@@ -118,3 +119,36 @@ def test_a_store_made_before_centring_is_refused_then_recentred_and_names_the_sa
     after = {f["name"] for f in json.loads(run("--db", url, "identify", "--json", probe).stdout)[0]["faces"]}
     assert after == before
     assert "nothing to do" in run("--db", url, "reembed").stdout
+
+
+def test_export_files_give_boxes_as_x_y_width_height_and_old_ones_still_import(tmp_path, data):
+    """One box convention in every output (CHANGELOG 0.2.0): the export file writes [x, y, width,
+    height] (format 2); a format 1 file of facerec 0.1 (corners) imports to the same boxes."""
+    import zipfile
+
+    from facerec.store.archive import DOCUMENT, Archive
+
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    enrol_people(source, data, names=("obama",))
+    archive = tmp_path / "gallery.zip"
+    assert run("--db", source, "export", archive).exit_code == 0
+    with zipfile.ZipFile(archive) as opened:
+        document = json.loads(opened.read(DOCUMENT))
+        members = {name: opened.read(name) for name in opened.namelist()}
+    stored = [s["box"] for s in Archive(Store(source)).dump()[0]["samples"]]  # corners, inside
+    written = [s["box"] for s in document["people"][0]["samples"]]
+    assert document["format"] == 2 and len(written) == len(stored) == 2
+    for (x1, y1, x2, y2), (x, y, width, height) in zip(stored, written, strict=True):
+        assert (x, y, width, height) == pytest.approx((x1, y1, x2 - x1, y2 - y1)) and width > 0 and height > 0
+
+    document["format"] = 1  # as facerec 0.1 wrote it: corners
+    for sample, corners in zip(document["people"][0]["samples"], stored, strict=True):
+        sample["box"] = corners
+    old = tmp_path / "old.zip"
+    with zipfile.ZipFile(old, "w") as opened:
+        for name, content in members.items():
+            opened.writestr(name, json.dumps(document) if name == DOCUMENT else content)
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    assert run("--db", target, "import", old).exit_code == 0
+    imported = [s["box"] for s in Archive(Store(target)).dump()[0]["samples"]]
+    assert np.allclose(imported, stored)

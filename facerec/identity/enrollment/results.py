@@ -9,7 +9,7 @@ from typing import TypeGuard
 
 from facerec.identity.matching import Match
 from facerec.images import image_paths
-from facerec.types import Face, Liveness
+from facerec.types import Face, Liveness, xywh
 
 Upload = tuple[str, bytes]  # (label, bytes): a photo that never was a file, e.g. an HTTP upload
 EnrolmentImages = str | os.PathLike | Upload | list[str | os.PathLike | Upload] | tuple[str | os.PathLike | Upload, ...]
@@ -89,9 +89,8 @@ class Identified:
     liveness: Liveness | None = None
 
     def to_dict(self) -> dict:
-        x1, y1, x2, y2 = self.face.box
         return {
-            "box": [x1, y1, x2 - x1, y2 - y1],
+            "box": xywh(self.face.box),
             "confidence": self.face.confidence,
             "name": self.match.name,
             "similarity": self.match.similarity,

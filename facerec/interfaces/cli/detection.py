@@ -45,7 +45,7 @@ def detect(
         faces = recognizer.detector.detect(pixels)
         if annotate is not None:
             save_rgb(str(annotated_path(annotate, source, written)), draw_faces(pixels, faces))
-        lines = [f"box {box_text(face)}\tconfidence {face.confidence:.4f}" for face in faces]
+        lines = [f"box {box_text(face.box)}\tconfidence {face.confidence:.4f}" for face in faces]
         return {"faces": [face.to_dict() for face in faces]}, lines
 
     for_each_file(images, "detecting", json_out, work)
@@ -71,7 +71,7 @@ def liveness(
         for entry in faces:
             del entry["keypoints"]
         lines = [
-            f"box {box_text(face)}	{'live' if verdict.live else 'not live'}	score {verdict.score:.4f}"
+            f"box {box_text(face.box)}	{'live' if verdict.live else 'not live'}	score {verdict.score:.4f}"
             for face, verdict in found
         ]
         return {"faces": faces}, lines

@@ -102,7 +102,7 @@ def embed(
         lines = []
         for face, embedding in zip(faces, embeddings, strict=True):
             head = " ".join(f"{v:+.3f}" for v in embedding[:4])
-            lines.append(f"box {box_text(face)}\t[{head} ...] ({len(embedding)}-d)")
+            lines.append(f"box {box_text(face.box)}\t[{head} ...] ({len(embedding)}-d)")
         return {"model": recognizer.embedder.model, "faces": entries}, lines
 
     try:

@@ -13,9 +13,10 @@ import typer
 from facerec.errors import FacerecError
 from facerec.interfaces.cli.console import progress_bar, stderr
 from facerec.interfaces.cli.errors import EXIT_FAILED, fail
+from facerec.types import xywh
 
 if TYPE_CHECKING:
-    from facerec.types import Face
+    pass
 
 # One file's work: its JSON entry (without "file") and its lines of text (none: "no faces").
 FileWork = Callable[[str], tuple[dict, list[str]]]
@@ -38,14 +39,10 @@ def annotated_path(folder: Path, source: str, used: set[Path]) -> Path:
     return target
 
 
-def box_text(face: Face) -> str:
-    """A face's box as every command writes it in text (x1,y1,x2,y2, one decimal)."""
-    return xyxy_text(face.box)
-
-
-def xyxy_text(box: Sequence[float]) -> str:
-    """Any box (a face's, a track's) as x1,y1,x2,y2 with one decimal."""
-    return ",".join(f"{v:.1f}" for v in box)
+def box_text(box: Sequence[float]) -> str:
+    """Any box (a face's, a track's) as every command writes it in text: the numbers of the JSON
+    output, x,y,width,height with one decimal (facerec.types.xywh)."""
+    return ",".join(f"{v:.1f}" for v in xywh(box))
 
 
 def files_in(paths: list[str]) -> list[str]:

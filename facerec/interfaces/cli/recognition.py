@@ -13,7 +13,7 @@ import typer
 from facerec.identity.quality import QualityGate
 from facerec.interfaces.cli.console import progress_bar, stderr
 from facerec.interfaces.cli.errors import fail
-from facerec.interfaces.cli.inputs import annotated_path, box_text, files_in, for_each_file, xyxy_text
+from facerec.interfaces.cli.inputs import annotated_path, box_text, files_in, for_each_file
 from facerec.interfaces.cli.main import app
 from facerec.interfaces.cli.options import (
     DbOption,
@@ -161,7 +161,7 @@ def identify(
                 str(annotated_path(annotate, source, written)), draw_faces(pixels, [i.face for i in found], labels)
             )
         lines = [
-            f"box {box_text(i.face)}\t{i.match.name or 'unknown'}\tsimilarity {i.match.similarity:.4f}"
+            f"box {box_text(i.face.box)}\t{i.match.name or 'unknown'}\tsimilarity {i.match.similarity:.4f}"
             + (f"\t{'live' if i.liveness.live else 'not live'} {i.liveness.score:.4f}" if i.liveness else "")
             for i in found
         ]
@@ -178,7 +178,7 @@ def _identify_video(recognizer, clip: str, top_k: int, threshold: float | None) 
     )
     lines = [
         f"track {a.track}\t{a.name or 'unknown'}\tsimilarity {a.similarity:.4f}\t"
-        f"{a.first.timestamp():.2f}-{a.last.timestamp():.2f} s\t{a.frames} frames\tbox {xyxy_text(a.box)}"
+        f"{a.first.timestamp():.2f}-{a.last.timestamp():.2f} s\t{a.frames} frames\tbox {box_text(a.box)}"
         for a in answers
     ]
     return {"tracks": [a.to_dict() | _seconds(a) for a in answers]}, lines or ["no face tracks"]
