@@ -103,7 +103,7 @@ def sealing_cost() -> None:
         print(f"AES-256-GCM per {what:<34} seal {1e6 * sealed:6.1f} us   open {1e6 * opened:6.1f} us")
 
 
-def store_enrolment(folder: Path, repeats: int) -> None:
+def store_enrollment(folder: Path, repeats: int) -> None:
     people = gallery(2000 * repeats, seed=1)
     stores = {
         sealed: Store(f"sqlite:///{folder}/enrol-{sealed}.db", keyring=keyring(sealed)) for sealed in (False, True)
@@ -122,7 +122,7 @@ def store_enrolment(folder: Path, repeats: int) -> None:
     report("store enrolment (10 samples a person)", "samples/s", rates, True)
 
 
-def photo_enrolment(folder: Path, repeats: int) -> None:
+def photo_enrollment(folder: Path, repeats: int) -> None:
     photos = sorted(p for d in TRAIN.iterdir() for p in d.iterdir())
     recognizers = {}
     for sealed in (False, True):
@@ -237,8 +237,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         sealing_cost()
-        store_enrolment(folder, args.repeats)
-        photo_enrolment(folder, args.repeats)
+        store_enrollment(folder, args.repeats)
+        photo_enrollment(folder, args.repeats)
         small = {sealed: build(folder, 10_000, sealed) for sealed in (False, True)}
         warm_identify(small, args.repeats)
         if not args.skip_cold:

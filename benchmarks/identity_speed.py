@@ -123,7 +123,7 @@ def bulk_gallery(url: str, samples: int, per_person: int = 10) -> np.ndarray:
     return np.concatenate(all_centres)
 
 
-def enrol_speed(tmp: Path) -> float:
+def enroll_speed(tmp: Path) -> float:
     photos = sorted((DATA / "lfw_train").glob("*/*_0001.jpg"))[:80]  # ~4 s: this VM drifts +-20%
     frames = resized(photos, tmp)
     recognizer = FaceRecognizer(db=f"sqlite:///{tmp / 'enrol.db'}")
@@ -343,8 +343,8 @@ def main() -> None:
     faiss.omp_set_num_threads(2)
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        if not args.skip_enrol:
-            print(f"enrol: {enrol_speed(tmp):.1f} photos/s (640x480, one face each)")
+        if not args.skip_enroll:
+            print(f"enrol: {enroll_speed(tmp):.1f} photos/s (640x480, one face each)")
         for size in (int(s) for s in args.sizes.split(",") if s):
             at_size(tmp, size)
     if not args.no_layouts:

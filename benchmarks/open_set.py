@@ -48,15 +48,15 @@ def centroids(photos: Photos, centre, threshold: float, consistent: bool) -> dic
     rows = {}
     for person in photos.people():
         mine = np.flatnonzero(photos.names == person)
-        enrol = [i for i in mine[: len(mine) // 2] if photos.usable[i].any()]
+        enroll = [i for i in mine[: len(mine) // 2] if photos.usable[i].any()]
         if consistent:
-            candidates = [space.centred(photos.faces[i][photos.usable[i]], centre) for i in enrol]
-            several = [len(photos.faces[i]) > 1 for i in enrol]
-            largest = [bool(photos.usable[i][0]) for i in enrol]
+            candidates = [space.centred(photos.faces[i][photos.usable[i]], centre) for i in enroll]
+            several = [len(photos.faces[i]) > 1 for i in enroll]
+            largest = [bool(photos.usable[i][0]) for i in enroll]
             picks = matching.pick_faces(candidates, several, largest, np.zeros((0, 0)), threshold)
             chosen = [c[k] for c, (k, _) in zip(candidates, picks, strict=True) if k is not None]
         else:
-            chosen = [space.centred(photos.faces[i][:1], centre)[0] for i in enrol if photos.usable[i][0]]
+            chosen = [space.centred(photos.faces[i][:1], centre)[0] for i in enroll if photos.usable[i][0]]
         if chosen:
             rows[person] = space.unit(np.mean(chosen, axis=0))
     return rows

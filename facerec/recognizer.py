@@ -26,7 +26,7 @@ from facerec.embedding.cache import EmbeddingCache
 from facerec.embedding.embedder import Embedder, Precision, Preprocessing
 from facerec.identity import calibration, evaluation, index_files, matching, quality, reembedding, search, vector_kinds
 from facerec.identity.calibration import check_threshold
-from facerec.identity.enrollment import EnrollReport, EnrolmentImages, Identified, enrolment_images
+from facerec.identity.enrollment import EnrollmentImages, EnrollReport, Identified, enrollment_images
 from facerec.identity.enrollment import claims as duplicate_claims
 from facerec.identity.enrollment.pipeline import Enrollment
 from facerec.identity.reembedding import Reembedded
@@ -166,7 +166,7 @@ class FaceRecognizer:
     def enroll(
         self,
         name: str,
-        images: EnrolmentImages,
+        images: EnrollmentImages,
         *,
         largest: bool = False,
         liveness: bool = False,
@@ -185,7 +185,7 @@ class FaceRecognizer:
         from facerec.store.names import check_name
         from facerec.store.samples import Samples
 
-        photos = enrolment_images(images)  # before anything else: a TypeError is a caller's mistake
+        photos = enrollment_images(images)  # before anything else: a TypeError is a caller's mistake
         name = check_name(name)
         Samples(self.store).check_consent(name)  # before any photo is read: refused is refused at once
         revision = self.check_store()

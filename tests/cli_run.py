@@ -35,7 +35,7 @@ def new_key(url: str, name: str, role: str | None = "admin") -> str:
     return result.stdout.strip()
 
 
-def enrol_people(url: str, data: Path, names: Sequence[str] = ("obama", "biden"), options: Sequence = ()) -> None:
+def enroll_people(url: str, data: Path, names: Sequence[str] = ("obama", "biden"), options: Sequence = ()) -> None:
     """Enrol each of ``names`` from its example photos (TRAIN) into the store at ``url``;
     ``options`` go before the command (as ``--model``)."""
     for name in names:

@@ -79,3 +79,24 @@ def test_mypy_is_clean():
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert "Success: no issues found" in result.stdout
+
+
+def test_one_spelling_in_identifiers():
+    """Identifiers say "enroll" / "enrollment", as the command and FaceRecognizer.enroll do; prose
+    and stored values (the role "enrol", the audit action) are not identifiers. The one exception is
+    the 0.1 name kept for a release (CHANGELOG)."""
+    import io
+    import re
+    import tokenize
+
+    import facerec.attendance
+
+    kept = {"enrolment_faces"}
+    spelt = re.compile(r"(?i)enrolment|enrol(?!l)")
+    found = set()
+    for path in [*SOURCES, *sorted((REPO / "tests").rglob("*.py")), *sorted((REPO / "benchmarks").rglob("*.py"))]:
+        for token in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+            if token.type == tokenize.NAME and spelt.search(token.string) and token.string not in kept:
+                found.add(f"{path.relative_to(REPO)}: {token.string}")
+    assert found == set()
+    assert facerec.attendance.enrolment_faces is facerec.attendance.enrollment_faces

@@ -139,7 +139,7 @@ def identify_video(
 
 
 @dataclass(frozen=True)
-class EnrolmentFaces:
+class EnrollmentFaces:
     """The faces of a clip chosen for enrolment: ``images`` as (label, PNG bytes) pairs that
     :meth:`FaceRecognizer.enroll` takes (each a region around one face), from ``tracks`` tracks
     of one person and ``considered`` faces that passed the quality gate."""
@@ -149,9 +149,9 @@ class EnrolmentFaces:
     considered: int
 
 
-def enrolment_faces(
+def enrollment_faces(
     recognizer: FaceRecognizer, frames: Iterable[Frame], *, count: int = 5, label: str = "clip"
-) -> EnrolmentFaces:
+) -> EnrollmentFaces:
     """The ``count`` best and most varied faces of the one person in the frames.
 
     Refused (FacerecError, with the reason) when the clip shows several people (tracks that are
@@ -188,7 +188,7 @@ def enrolment_faces(
             break
         chosen.append(best)
     images = [(f"{label}#{faces[i][3]}", png(faces[i][2])) for i in sorted(chosen, key=lambda i: faces[i][3])]
-    return EnrolmentFaces(images, len(followed), len(faces))
+    return EnrollmentFaces(images, len(followed), len(faces))
 
 
 def _people(vectors: list[np.ndarray]) -> list[list[int]]:

@@ -25,7 +25,7 @@ from facerec.interfaces.http_rules import text_problem
 from facerec.interfaces.server_config import ServerConfig
 
 MAX_PARTS = 64  # form fields and files together: enrolment's 50 photos and a few fields
-MAX_ENROL_IMAGES = 50
+MAX_ENROLL_IMAGES = 50
 # Leading bytes of the formats images.load_image decodes; anything else is "not an image" (415).
 SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
 
@@ -206,8 +206,8 @@ def check_values(values: dict[str, Any], fields: tuple[str, ...], many: bool, co
     for key in fields:
         if key not in values:
             raise HTTPException(422, f"missing image field {key!r}")
-        if many and len(values[key]) > MAX_ENROL_IMAGES:
-            raise HTTPException(413, f"at most {MAX_ENROL_IMAGES} images per request")
+        if many and len(values[key]) > MAX_ENROLL_IMAGES:
+            raise HTTPException(413, f"at most {MAX_ENROLL_IMAGES} images per request")
         for label, data in values[key] if many else [(key, values[key])]:
             if not isinstance(data, bytes):
                 raise HTTPException(422, f"field {key!r} must be a file upload")
@@ -229,7 +229,7 @@ async def read_uploads(
         raise HTTPException(415, "send images as multipart/form-data or base64 in application/json")
     # Each image may use the limit, plus room for the form's other fields and base64's third
     # (enrolment may carry up to MAX_ENROL_IMAGES); refused as soon as the body passes it.
-    images = MAX_ENROL_IMAGES if many else len(fields)
+    images = MAX_ENROLL_IMAGES if many else len(fields)
     body = await read_body(
         request,
         images * config.max_upload_bytes * 4 // 3 + 2**20,

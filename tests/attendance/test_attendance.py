@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import camera
 import numpy as np
 import pytest
-from cli_run import enrol_people, run, sqlite_copy
+from cli_run import enroll_people, run, sqlite_copy
 
 import cli
 from facerec.store import Store, StoredSample
@@ -33,7 +33,7 @@ def enrolled(tmp_path_factory, data):
     """A store with four people enrolled; tests copy it so each starts from the same state."""
     folder = tmp_path_factory.mktemp("attendance")
     url = f"sqlite:///{folder / 'store.db'}"
-    enrol_people(url, data, PEOPLE)
+    enroll_people(url, data, PEOPLE)
     return folder / "store.db"
 
 

@@ -210,7 +210,7 @@ def posing(data, people: list[str]) -> scenes.Scene:
     return scenes.Scene([scenes.background(data, "street")], actors, 60)
 
 
-def test_enrol_from_a_clip_takes_varied_faces_and_refuses_two_people(data, tmp_path):
+def test_enroll_from_a_clip_takes_varied_faces_and_refuses_two_people(data, tmp_path):
     url = f"sqlite:///{tmp_path / 'clip.db'}"
     one = posing(data, ["Keanu_Reeves"]).write(tmp_path / "keanu.avi")
     result = run("--db", url, "enroll", "keanu", one, "--json", "--faces", "4")
@@ -231,7 +231,7 @@ def test_enrol_from_a_clip_takes_varied_faces_and_refuses_two_people(data, tmp_p
     assert [p.name for p in People(recognizer.store).all()] == ["keanu"]  # nothing written
 
 
-def test_enrol_from_a_camera_stream_for_some_seconds(data, tmp_path):
+def test_enroll_from_a_camera_stream_for_some_seconds(data, tmp_path):
     import camera
 
     url = f"sqlite:///{tmp_path / 'cam.db'}"

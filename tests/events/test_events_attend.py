@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 
 import camera
-from cli_run import enrol_people, run
+from cli_run import enroll_people, run
 from PIL import Image
 from receiver import Receiver, verify_all
 
 
 def test_attend_delivers_its_checkins_to_a_webhook(data, tmp_path):
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    enrol_people(url, data, ["obama"])
+    enroll_people(url, data, ["obama"])
     receiver = Receiver()
     assert run("--db", url, "webhook", "allow-host", "127.0.0.1").exit_code == 0
     added = run("--db", url, "webhook", "add", receiver.url, "--event", "checkin", "--json")

@@ -131,7 +131,7 @@ def test_purge_keeps_what_an_enabled_subscription_has_not_had(tmp_path):
     assert outbox.after(0)[0].id > ids[-1]  # ids are never reused after a purge
 
 
-def test_concurrent_enrolments_and_removals_never_deadlock(store_url):
+def test_concurrent_enrollments_and_removals_never_deadlock(store_url):
     """Every writer takes the event lock last (PostgreSQL): one enrolling new people while
     another removes people both finish, each event once."""
     store = Store(store_url)

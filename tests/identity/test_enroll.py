@@ -170,10 +170,10 @@ def test_killed_in_the_middle_of_writing_leaves_the_store_as_before(store_url, t
     assert len(index) == 1 and index.search(sample(1).embedding[None], 1)[0][0][0] == "alice"
 
 
-def test_enrolment_batches_hold_a_few_photos_and_at_most_one_full_size_photo_of_pixels(tmp_path):
+def test_enrollment_batches_hold_a_few_photos_and_at_most_one_full_size_photo_of_pixels(tmp_path):
     from PIL import Image
 
-    from facerec.identity.enrollment.pipeline import ENROL_BATCH_PIXELS, ENROL_DETECT_BATCH
+    from facerec.identity.enrollment.pipeline import ENROLL_BATCH_PIXELS, ENROLL_DETECT_BATCH
     from facerec.identity.enrollment.pipeline import batches as _batches
 
     def png(width: int, height: int) -> bytes:
@@ -182,11 +182,11 @@ def test_enrolment_batches_hold_a_few_photos_and_at_most_one_full_size_photo_of_
         return path.read_bytes()
 
     small = [(f"s{i}", png(64, 48)) for i in range(20)]
-    assert [len(b) for b in _batches(small)] == [ENROL_DETECT_BATCH, ENROL_DETECT_BATCH, 4]
+    assert [len(b) for b in _batches(small)] == [ENROLL_DETECT_BATCH, ENROLL_DETECT_BATCH, 4]
     large = [(f"l{i}", png(6000, 5000)) for i in range(3)]  # 30 MP each: two fill a batch
     batches = list(_batches([*large, ("junk", b"not an image"), *small[:2]]))
     assert [[label for label, _ in b] for b in batches] == [["l0", "l1"], ["l2", "junk", "s0", "s1"]]
-    assert 2 * 30_000_000 <= ENROL_BATCH_PIXELS < 3 * 30_000_000
+    assert 2 * 30_000_000 <= ENROLL_BATCH_PIXELS < 3 * 30_000_000
 
 
 def test_python_enroll_takes_a_folder_a_file_a_list_or_uploads_and_nothing_else(tmp_path, data):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from cli_run import enrol_people, new_key
+from cli_run import enroll_people, new_key
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -38,7 +38,7 @@ STREAMS = {"/v1/events/stream"}  # endless: test_web.py and test_server.py read 
 
 def test_every_operation_answers_as_its_schema_says(tmp_path, data):
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    enrol_people(url, data)
+    enroll_people(url, data)
     key = new_key(url, "fuzzer")
     server = ServerProcess(url, log=tmp_path / "server.log")
     seen: collections.Counter = collections.Counter()
@@ -144,7 +144,7 @@ def test_schemathesis_with_every_check_finds_nothing_undocumented(tmp_path, data
     refused, answers as documented) against a real server: no server error, and nothing the schema
     does not document (DOCUMENTED, each with its reason)."""
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    enrol_people(url, data)
+    enroll_people(url, data)
     key = new_key(url, "fuzzer", "admin")
     server = ServerProcess(url, log=tmp_path / "server.log")
     events = tmp_path / "events.ndjson"

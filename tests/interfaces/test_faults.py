@@ -37,7 +37,7 @@ def lfw_people(data: Path, count: int) -> list[tuple[str, list[bytes], bytes]]:
     raise AssertionError("not enough LFW people")
 
 
-def test_sigkill_with_enrolments_in_flight_leaves_each_whole_or_absent(tmp_path, data):
+def test_sigkill_with_enrollments_in_flight_leaves_each_whole_or_absent(tmp_path, data):
     url = f"sqlite:///{tmp_path / 'store.db'}"
     assert run("--db", url, "enroll", "obama", data / TRAIN / "obama").exit_code == 0
     key = new_key(url, "faults")
@@ -45,7 +45,7 @@ def test_sigkill_with_enrolments_in_flight_leaves_each_whole_or_absent(tmp_path,
     server = ServerProcess(url, log=tmp_path / "first.log")
     client = httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=60)
 
-    def enrol(person) -> tuple[str, tuple[int, int] | None]:
+    def enroll(person) -> tuple[str, tuple[int, int] | None]:
         name, photos, _probe = person
         try:
             answer = client.post(f"/v1/persons/{name}/images", files=[("images", p) for p in photos])
@@ -54,7 +54,7 @@ def test_sigkill_with_enrolments_in_flight_leaves_each_whole_or_absent(tmp_path,
             return name, None  # the connection closed under it: no answer, no promise
 
     with ThreadPoolExecutor(20) as pool:
-        futures = [pool.submit(enrol, person) for person in people]
+        futures = [pool.submit(enroll, person) for person in people]
         deadline = time.monotonic() + 60
         while client.get("/health").json()["model_queue"]["done"] < 4 and time.monotonic() < deadline:
             time.sleep(0.05)  # some enrolments done, most still queued or in flight

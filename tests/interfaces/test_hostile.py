@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_run import EXAMPLES, TRAIN, enrol_people, new_key, run
+from cli_run import EXAMPLES, TRAIN, enroll_people, new_key, run
 from PIL import Image
 from server_process import ServerProcess
 
@@ -29,13 +29,13 @@ SECRET = "frk_this-is-not-a-key-and-must-never-be-logged"
 def hostile(tmp_path_factory, data):
     folder = tmp_path_factory.mktemp("hostile")
     url = f"sqlite:///{folder / 'store.db'}"
-    enrol_people(url, data)
-    admin, enrol = new_key(url, "admin", "admin"), new_key(url, "enrol", "enrol")
+    enroll_people(url, data)
+    admin, enroll = new_key(url, "admin", "admin"), new_key(url, "enrol", "enrol")
     log = folder / "server.log"
     server = ServerProcess(url, "--body-timeout", "2", log=log)
     clients = {
         role: httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=120)
-        for role, key in (("admin", admin), ("enrol", enrol))
+        for role, key in (("admin", admin), ("enrol", enroll))
     }
     yield clients, url, server, log
     for client in clients.values():
@@ -294,9 +294,9 @@ def test_names_that_cannot_be_names_are_refused(hostile, data):
 
 
 def test_a_face_enrolled_as_someone_else_is_refused_and_says_who(hostile, data):
-    enrol, admin = hostile[0]["enrol"], hostile[0]["admin"]
+    enroll, admin = hostile[0]["enrol"], hostile[0]["admin"]
     same_photo = {"images": photo(data, "knn_examples/train/obama/obama.jpg")}
-    taken = enrol.post("/v1/persons/mallory/images", files=same_photo)
+    taken = enroll.post("/v1/persons/mallory/images", files=same_photo)
     assert taken.status_code == 422
     assert "enrolled already as 'obama'" in taken.json()["skipped"][0]["reason"]
     assert "mallory" not in [p["name"] for p in admin.get("/v1/persons").json()]
@@ -304,8 +304,8 @@ def test_a_face_enrolled_as_someone_else_is_refused_and_says_who(hostile, data):
     assert identify[0]["name"] == "obama"
     # another photo of the same person under another name: refused too, far above the threshold
     other_photo = {"images": photo(data, "obama2.jpg")}
-    assert "enrolled already as 'obama'" in enrol.post("/v1/persons/barack/images", files=other_photo).text
-    override = enrol.post("/v1/persons/twin/images", files=same_photo, params={"allow_duplicate": True})
+    assert "enrolled already as 'obama'" in enroll.post("/v1/persons/barack/images", files=other_photo).text
+    override = enroll.post("/v1/persons/twin/images", files=same_photo, params={"allow_duplicate": True})
     assert override.status_code == 403 and "'admin'" in override.json()["detail"]
     allowed = admin.post("/v1/persons/twin/images", files=same_photo, params={"allow_duplicate": True})
     assert allowed.status_code == 201
@@ -320,13 +320,13 @@ def test_an_alias_that_identification_would_name_as_someone_else_is_refused(host
     0.85 bar, far above the operating point). Refused over HTTP and the CLI, naming who; an admin
     may still enrol twins."""
     clients, url, _server, _log = hostile
-    enrol, admin = clients["enrol"], clients["admin"]
+    enroll, admin = clients["enrol"], clients["admin"]
     andy = Path(data) / "lfw_train" / "Andy_Roddick"
     own = [("images", (p.name, p.read_bytes())) for p in sorted(andy.glob("*.jpg"))[:4]]
     assert admin.post("/v1/persons/andy/images", files=own).status_code == 201
     try:
         alias = {"images": (andy / "Andy_Roddick_0008.jpg").read_bytes()}
-        taken = enrol.post("/v1/persons/mallory_andy/images", files=alias)
+        taken = enroll.post("/v1/persons/mallory_andy/images", files=alias)
         assert taken.status_code == 422, taken.text
         reason = taken.json()["skipped"][0]["reason"]
         assert "enrolled already as 'andy'" in reason and "centroid" in reason
@@ -335,7 +335,7 @@ def test_an_alias_that_identification_would_name_as_someone_else_is_refused(host
         assert cli_result.exit_code == 1 and "enrolled already as 'andy'" in cli_result.stderr
         assert "mallory_andy" not in run("--db", url, "list").stdout
         # Andy's own further photo is still his to enrol
-        assert enrol.post("/v1/persons/andy/images", files=alias).status_code == 201
+        assert enroll.post("/v1/persons/andy/images", files=alias).status_code == 201
         twin = admin.post("/v1/persons/andy twin/images", files=alias, params={"allow_duplicate": True})
         assert twin.status_code == 201
         allowed = run("--db", url, "enroll", "andy twin", andy / "Andy_Roddick_0012.jpg", "--allow-duplicate")

@@ -127,7 +127,7 @@ def test_identify_min_face_size_skips_smaller_faces(gallery, data):
     assert refused.exit_code == 2 and "min-face-size" in refused.output
 
 
-def test_identify_searches_from_enrolments_smallest_face_and_still_reports_smaller_ones(gallery, data, tmp_path):
+def test_identify_searches_from_enrollments_smallest_face_and_still_reports_smaller_ones(gallery, data, tmp_path):
     """Identify's pyramid starts at 40 px faces (the quality gate's floor), yet the cascade's
     refinement still finds smaller ones; the two ~20 px faces here are reported either way."""
     from facerec import FaceRecognizer

@@ -75,7 +75,7 @@ def test_a_kiosk_session_checks_a_person_in_once_and_frames_alone_decide_each(ki
     assert bad.status_code == 422 and "session" in bad.json()["detail"]
 
 
-def test_webcam_enrolment_from_a_few_seconds_of_frames(kiosk, data):
+def test_webcam_enrollment_from_a_few_seconds_of_frames(kiosk, data):
     client, url = kiosk
     actor = scenes.Actor(
         "Keanu_Reeves", scenes.face_patch(scenes.lfw(data, "Keanu_Reeves", 6)),

@@ -70,7 +70,7 @@ def test_privacy_settings_from_the_command_line(office):
     assert "templates kept: until removed" in run("--db", url, "privacy", "--template-retention", "off").stdout
 
 
-def test_enrolment_over_http_needs_consent(office, data):
+def test_enrollment_over_http_needs_consent(office, data):
     clients, _url, _folder, _env = office
     photo = (data / TRAIN / "kit_harington" / "john1.jpeg").read_bytes()
     refused = clients["enrol"].post("/v1/persons/kit/images", files=[("images", ("john1.jpeg", photo, "image/jpeg"))])

@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 from alembic import command
-from cli_run import EXAMPLES, enrol_people, new_key, run
+from cli_run import EXAMPLES, enroll_people, new_key, run
 from server_process import ServerProcess
 from sqlalchemy import create_engine, text
 
@@ -23,7 +23,7 @@ def desk(tmp_path_factory, data):
     """A server over a store with obama and biden, and a key of every role."""
     folder = tmp_path_factory.mktemp("roles")
     url = f"sqlite:///{folder / 'store.db'}"
-    enrol_people(url, data)
+    enroll_people(url, data)
     keys = {role: new_key(url, f"{role} key", role) for role in ("checkin", "read", "enrol", "admin")}
     server = ServerProcess(url, log=folder / "server.log")
     clients = {
@@ -63,7 +63,7 @@ def test_keys_made_before_roles_keep_every_right(tmp_path):
 def test_each_role_reaches_only_what_it_may(desk, data):
     clients, _url = desk
     image = {"image": photo(data, "obama-480p.jpg")}
-    checkin, read, enrol, admin = (clients[r] for r in ("checkin", "read", "enrol", "admin"))
+    checkin, read, enroll, admin = (clients[r] for r in ("checkin", "read", "enrol", "admin"))
     assert checkin.get("/v1/me").json() == {"name": "checkin key", "role": "checkin", "allows": ["checkin"]}
     assert admin.get("/v1/me").json()["allows"] == ["checkin", "read", "enrol", "admin"]
     # checkin: identify and check-ins, nothing else
@@ -78,16 +78,16 @@ def test_each_role_reaches_only_what_it_may(desk, data):
         (read.patch("/v1/persons/obama", json={"name": "barack"}), "enrol"),
         (read.delete("/v1/persons/obama"), "enrol"),
         (read.post("/v1/unknowns/assign", json={"name": "x", "sightings": [1]}), "enrol"),
-        (enrol.patch("/v1/settings", json={"dedupe_seconds": 60}), "admin"),
-        (enrol.get("/v1/audit"), "admin"),
+        (enroll.patch("/v1/settings", json={"dedupe_seconds": 60}), "admin"),
+        (enroll.get("/v1/audit"), "admin"),
     ):
         assert response.status_code == 403, response.text
         assert f"the {needed!r} role" in response.json()["detail"]
     # read may read; enrol may change people; admin may change settings
     assert {p["name"] for p in read.get("/v1/persons").json()} == {"obama", "biden"}
     assert read.get("/v1/attendance", params={"start": "2026-11-30", "end": "2026-12-01"}).status_code == 200
-    assert enrol.patch("/v1/persons/biden", json={"name": "joe"}).json()["name"] == "joe"
-    assert enrol.patch("/v1/persons/joe", json={"name": "biden"}).json()["name"] == "biden"
+    assert enroll.patch("/v1/persons/biden", json={"name": "joe"}).json()["name"] == "joe"
+    assert enroll.patch("/v1/persons/joe", json={"name": "biden"}).json()["name"] == "biden"
     assert admin.patch("/v1/settings", json={"dedupe_seconds": 120}).json()["dedupe_seconds"] == 120
     assert {p["name"] for p in read.get("/v1/persons").json()} == {"obama", "biden"}  # the refusals changed nothing
 
@@ -209,14 +209,14 @@ def test_a_sighting_of_an_enrolled_person_is_not_assigned_to_another_name(desk, 
 
 def test_changes_through_the_api_are_audited(desk, data):
     clients, url = desk
-    enrol = clients["enrol"]
+    enroll = clients["enrol"]
     before = clients["admin"].get("/v1/audit").json()
     files = {"images": photo(data, "alex-lacamoire.png")}
-    assert enrol.post("/v1/persons/alex/images", files=files).status_code == 201
-    again = enrol.post("/v1/persons/alex/images", files=files)
+    assert enroll.post("/v1/persons/alex/images", files=files).status_code == 201
+    again = enroll.post("/v1/persons/alex/images", files=files)
     assert again.status_code == 422  # a refused change leaves no entry
-    assert enrol.patch("/v1/persons/alex", json={"name": "alex lacamoire"}).status_code == 200
-    assert enrol.delete("/v1/persons/alex lacamoire").status_code == 200
+    assert enroll.patch("/v1/persons/alex", json={"name": "alex lacamoire"}).status_code == 200
+    assert enroll.delete("/v1/persons/alex lacamoire").status_code == 200
     entries = clients["admin"].get("/v1/audit").json()
     new = entries[: len(entries) - len(before)]
     assert [(e["key"], e["action"], e["target"]) for e in new] == [
@@ -231,7 +231,7 @@ def test_changes_through_the_api_are_audited(desk, data):
     assert lines[0].split("\t")[1:4] == ["enrol key", "remove", "alex lacamoire"]
     assert clients["read"].patch("/v1/settings", json={"dedupe_seconds": 5}).status_code == 403
     assert clients["admin"].patch("/v1/settings", json={"dedupe_seconds": 90}).status_code == 200
-    assert enrol.patch("/v1/groups/night shift", json={"add": ["obama"]}).status_code == 200
+    assert enroll.patch("/v1/groups/night shift", json={"add": ["obama"]}).status_code == 200
     latest = clients["admin"].get("/v1/audit", params={"limit": 2}).json()
     assert [(e["key"], e["action"], e["target"]) for e in latest] == [
         ("enrol key", "group_add", "night shift"),

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from cli_run import enrol_people, new_key, run
+from cli_run import enroll_people, new_key, run
 from PIL import Image
 from server_process import ServerProcess
 
@@ -23,7 +23,7 @@ def api(request, tmp_path_factory, data):
         url = f"sqlite:///{folder / 'store.db'}"
     else:
         url = request.getfixturevalue("postgres").new_database()
-    enrol_people(url, data, ("obama", "biden", "kit_harington"))
+    enroll_people(url, data, ("obama", "biden", "kit_harington"))
     key = new_key(url, "tests")
     server = ServerProcess(url, log=folder / "server.log")
     client = httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=120)
@@ -220,7 +220,7 @@ def test_fifty_concurrent_identify_requests(api, data):
 @pytest.mark.slow
 def test_two_server_processes_share_one_postgresql_store(postgres, data, tmp_path):
     url = postgres.new_database()
-    enrol_people(url, data)
+    enroll_people(url, data)
     key = new_key(url, "cluster")
     first = ServerProcess(url, "--workers", "2", log=tmp_path / "first.log")  # itself two processes
     second = ServerProcess(url, log=tmp_path / "second.log")

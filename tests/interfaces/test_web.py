@@ -54,7 +54,7 @@ def sign_in(page, server, key: str) -> None:
     page.click("#sign-in-form button")
 
 
-def test_the_desk_enrols_checks_in_reports_and_removes(desk, data):
+def test_the_desk_enrolls_checks_in_reports_and_removes(desk, data):
     server, keys, train = desk["server"], desk["keys"], desk["train"]
     context = desk["browser"].new_context(viewport={"width": 1100, "height": 900}, accept_downloads=True)
     page = context.new_page()

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from cli_run import enrol_people, run
+from cli_run import enroll_people, run
 
 from facerec.embedding import space
 from facerec.runtime import weights
@@ -20,7 +20,7 @@ from facerec.store.unknowns import UnknownSightings
 
 def test_export_then_import_into_another_store(store_url, tmp_path, data):
     source = f"sqlite:///{tmp_path / 'source.db'}"
-    enrol_people(source, data)
+    enroll_people(source, data)
     archive = tmp_path / "out" / "gallery.zip"
     result = run("--db", source, "export", archive)
     assert result.exit_code == 0 and "exported 2 people, 4 samples" in result.stdout
@@ -85,7 +85,7 @@ def test_a_store_made_before_centring_is_refused_then_recentred_and_names_the_sa
     probe = data / "face_recognition/examples/knn_examples/test/obama_and_biden.jpg"
     with monkeypatch.context() as old:  # facerec before centring: the network's own vectors, schema 0003
         old.setattr(weights, "load_centre", lambda spec: None)
-        enrol_people(url, data)
+        enroll_people(url, data)
         before = {f["name"] for f in json.loads(run("--db", url, "identify", "--json", probe).stdout)[0]["faces"]}
         store = Store(url)
         raw = Samples(store).embeddings("casia-webface")[2]
@@ -129,7 +129,7 @@ def test_export_files_give_boxes_as_x_y_width_height_and_old_ones_still_import(t
     from facerec.store.archive import DOCUMENT, Archive
 
     source = f"sqlite:///{tmp_path / 'source.db'}"
-    enrol_people(source, data, names=("obama",))
+    enroll_people(source, data, names=("obama",))
     archive = tmp_path / "gallery.zip"
     assert run("--db", source, "export", archive).exit_code == 0
     with zipfile.ZipFile(archive) as opened:

@@ -38,13 +38,13 @@ def _samples(person: int, count: int = 2) -> list[StoredSample]:
     return out
 
 
-def test_a_backup_taken_while_enrolments_run_is_consistent_and_restores(tmp_path):
+def test_a_backup_taken_while_enrollments_run_is_consistent_and_restores(tmp_path):
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = Store(url)
     stop = threading.Event()
     enrolled: list[int] = []
 
-    def enrol_forever() -> None:  # another process's worth of writes, each person two samples in one go
+    def enroll_forever() -> None:  # another process's worth of writes, each person two samples in one go
         writer = Store(url)
         person = 0
         while not stop.is_set():
@@ -52,7 +52,7 @@ def test_a_backup_taken_while_enrolments_run_is_consistent_and_restores(tmp_path
             enrolled.append(person)
             person += 1
 
-    writer = threading.Thread(target=enrol_forever)
+    writer = threading.Thread(target=enroll_forever)
     writer.start()
     try:
         copies = []

@@ -32,7 +32,7 @@ def png(seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def enrol_known(store: Store, folder: Path) -> tuple[bytes, bytes, bytes]:
+def enroll_known(store: Store, folder: Path) -> tuple[bytes, bytes, bytes]:
     """Enrol alice (one sample) and bob and save the index; returns alice's embedding and centroid
     (float32 bytes, as the store reads them back) and her crop's PNG bytes."""
     known = replace(sample(7), crop_png=png(7))
@@ -67,14 +67,14 @@ def test_the_bytes_of_an_embedding_and_a_crop_appear_nowhere_on_disk_when_a_key_
     plain.mkdir(), sealed.mkdir()
     # The check can see a leak: without a key, both are there to find (in the database and the index).
     store = Store(f"sqlite:///{plain / 'store.db'}", keyring=Keyring())
-    embedding, centroid, crop = enrol_known(store, plain)
+    embedding, centroid, crop = enroll_known(store, plain)
     store.close()
     files = files_bytes(plain)
     assert leaks(embedding, files) == ["store.db"] and leaks(centroid, files) == ["people.faiss", "store.db"]
     assert leaks(crop, files) == ["store.db"]
 
     store = Store(f"sqlite:///{sealed / 'store.db'}", keyring=key)
-    embedding, centroid, crop = enrol_known(store, sealed)
+    embedding, centroid, crop = enroll_known(store, sealed)
     store.close()
     files = files_bytes(sealed)
     assert {"store.db", "people.faiss", "people.json"} <= set(files)
@@ -90,7 +90,7 @@ def test_the_bytes_of_an_embedding_and_a_crop_appear_nowhere_on_disk_when_a_key_
 def test_a_missing_or_wrong_key_is_refused_and_nothing_is_read_or_changed(tmp_path, key):
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = Store(url, keyring=key)
-    enrol_known(store, tmp_path)
+    enroll_known(store, tmp_path)
     store.close()
     before = hashlib.sha256((tmp_path / "store.db").read_bytes()).hexdigest()
     with pytest.raises(EncryptionKeyError, match=f"encrypted with key {key.current.id}: set FACEREC_KEY_FILE"):
@@ -130,7 +130,7 @@ def test_a_sealed_blob_cannot_pass_for_another_column_or_survive_a_changed_byte(
 
 def test_an_index_file_of_another_key_or_none_is_rebuilt_not_read(tmp_path, key):
     url, stem = f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "people"
-    enrol_known(Store(url, keyring=Keyring()), tmp_path)  # plain rows, a plain index file
+    enroll_known(Store(url, keyring=Keyring()), tmp_path)  # plain rows, a plain index file
     assert not (tmp_path / "people.faiss").read_bytes().startswith(b"FACEREC-SEALED-1")
     index = PersonIndex(Store(url, keyring=key), MODEL, None, stem).current()  # a key is set now
     assert index.rebuilds == 1 and (tmp_path / "people.faiss").read_bytes().startswith(b"FACEREC-SEALED-1")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cli_run import TRAIN, enrol_people, run
+from cli_run import TRAIN, enroll_people, run
 
 import cli
 from facerec import FaceRecognizer
@@ -177,7 +177,7 @@ def test_resume_continues_from_the_saved_step_and_a_seed_repeats_the_run(people,
     assert changed.exit_code == 1 and "other settings" in changed.stderr
 
 
-def test_a_128d_model_enrols_and_identifies_through_the_cli(people, data, tmp_path):
+def test_a_128d_model_enrolls_and_identifies_through_the_cli(people, data, tmp_path):
     model = tmp_path / "m128.pt"
     result = run("train", people, "--out", model, "--dim", "128", "--epochs", "1", "--steps", "3", *SMALL)
     assert result.exit_code == 0, result.stderr
@@ -231,7 +231,7 @@ def test_bad_training_input_fails_clearly(people, tmp_path):
 
 def test_an_export_of_the_store_is_training_data_too(data, tmp_path):
     db = f"sqlite:///{tmp_path / 'store.db'}"
-    enrol_people(db, data, ("obama", "biden", "kit_harington", "rose_leslie"))
+    enroll_people(db, data, ("obama", "biden", "kit_harington", "rose_leslie"))
     assert run("--db", db, "export", tmp_path / "people.zip").exit_code == 0
     result = run(
         "train", tmp_path / "people.zip", "--out", tmp_path / "m.pt", "--epochs", "1", "--steps", "2",

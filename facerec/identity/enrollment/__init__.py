@@ -8,12 +8,12 @@ type never loads the pipeline's parts.
 """
 
 from facerec.identity.enrollment.results import (
+    EnrollmentImages,
     EnrollReport,
-    EnrolmentImages,
     Identified,
     Skipped,
     Upload,
-    enrolment_images,
+    enrollment_images,
 )
 
-__all__ = ["EnrollReport", "EnrolmentImages", "Identified", "Skipped", "Upload", "enrolment_images"]
+__all__ = ["EnrollReport", "EnrollmentImages", "Identified", "Skipped", "Upload", "enrollment_images"]

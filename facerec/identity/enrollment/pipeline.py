@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 # Photos an enrollment decodes and then detects together: the detector shares a batch among its
 # workers, one photo each (enrol 17 -> 21 photos/s on 2 cores); a few decoded photos at a time,
 # and no more pixels than one photo at the pixel limit (a batch of large photos is smaller).
-ENROL_DETECT_BATCH = 8
-ENROL_BATCH_PIXELS = DEFAULT_MAX_PIXELS
+ENROLL_DETECT_BATCH = 8
+ENROLL_BATCH_PIXELS = DEFAULT_MAX_PIXELS
 
 Candidate = tuple[Face, np.ndarray, dict]  # a face, its aligned crop, its quality figures
 Chosen = list[tuple["_Enrollment", int]]  # a photo and the index of the candidate it gives
@@ -94,7 +94,7 @@ def batches(images: list) -> Iterator[list]:
     pixels = 0
     for item in images:
         count = _pixels(item)
-        if batch and (len(batch) == ENROL_DETECT_BATCH or pixels + count > ENROL_BATCH_PIXELS):
+        if batch and (len(batch) == ENROLL_DETECT_BATCH or pixels + count > ENROLL_BATCH_PIXELS):
             yield batch
             batch, pixels = [], 0
         batch.append(item)

@@ -12,10 +12,12 @@ from facerec.images import image_paths
 from facerec.types import Face, Liveness, xywh
 
 Upload = tuple[str, bytes]  # (label, bytes): a photo that never was a file, e.g. an HTTP upload
-EnrolmentImages = str | os.PathLike | Upload | list[str | os.PathLike | Upload] | tuple[str | os.PathLike | Upload, ...]
+EnrollmentImages = (
+    str | os.PathLike | Upload | list[str | os.PathLike | Upload] | tuple[str | os.PathLike | Upload, ...]
+)
 
 
-def enrolment_images(images: EnrolmentImages) -> list[str | Upload]:
+def enrollment_images(images: EnrollmentImages) -> list[str | Upload]:
     """What enrolment accepts, as one flat list of paths and uploads: a folder (every file under
     it), a file, ``(label, bytes)``, or a list or tuple of those.
 

@@ -101,7 +101,7 @@ def _faces_from_video(recognizer, videos: list[str], camera: str | None, seconds
 
     found: list = []
     for video in videos:
-        picked = clips.enrolment_faces(recognizer, sources.frames(video, fps=10), count=count, label=video)
+        picked = clips.enrollment_faces(recognizer, sources.frames(video, fps=10), count=count, label=video)
         stderr.print(f"{video}: {len(picked.images)} faces taken of {picked.considered} good ones", highlight=False)
         found += picked.images
     if camera is not None:
@@ -111,7 +111,7 @@ def _faces_from_video(recognizer, videos: list[str], camera: str | None, seconds
         timer.start()
         try:
             feed = sources.frames(camera, fps=10, stop=stop, reconnect=False)
-            picked = clips.enrolment_faces(recognizer, feed, count=count, label=camera)
+            picked = clips.enrollment_faces(recognizer, feed, count=count, label=camera)
         finally:
             timer.cancel()
             stop.set()

@@ -130,7 +130,7 @@ async def enroll_clip(
             Frame(start + timedelta(seconds=i / fps), recognizer.load(data, name=label), f"frame {i}")
             for i, (label, data) in enumerate(values["frames"])
         )
-        picked = clips.enrolment_faces(recognizer, shown, count=faces, label="clip")
+        picked = clips.enrollment_faces(recognizer, shown, count=faces, label="clip")
         return recognizer.enroll(name, picked.images, largest=True, allow_duplicate=allow_duplicate)
 
     report = await svc.compute(request, work, caller)
