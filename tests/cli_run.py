@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from facerec.interfaces import cli
 
 runner = CliRunner()
+REPO = Path(__file__).resolve().parents[1]  # where cli.py, the entry of `python cli.py`, lives
 EXAMPLES = "face_recognition/examples"  # under ../shared/data
 TRAIN = f"{EXAMPLES}/knn_examples/train"  # two photos each of obama, biden, ...
 

@@ -73,7 +73,7 @@ def test_installed_command_detects_from_another_directory(tmp_path, data):
     # One source for the version (facerec/__init__.py): the wheel's metadata and the command agree with it.
     import facerec
 
-    assert _run_installed("--version", cwd=tmp_path).stdout.strip() == f"facerec {facerec.__version__}"
+    assert _run_installed("--version", cwd=tmp_path).stdout.splitlines()[0] == f"facerec {facerec.__version__}"
     metadata = _installed_python("from importlib.metadata import version; print(version('facerec'))", tmp_path)
     assert metadata == facerec.__version__
 

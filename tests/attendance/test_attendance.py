@@ -14,9 +14,8 @@ from datetime import UTC, datetime, timedelta
 import camera
 import numpy as np
 import pytest
-from cli_run import enroll_people, run, sqlite_copy
+from cli_run import REPO, enroll_people, run, sqlite_copy
 
-import cli
 from facerec.store import Store, StoredSample
 from facerec.store.attendance_log import AttendanceLog
 from facerec.store.people import People
@@ -184,7 +183,7 @@ def test_a_folder_of_images_in_name_order(store, data, tmp_path):
 def _attend_until_signalled(store, source, signum, *extra, wait: float = 0.0) -> tuple[list[dict], str, int]:
     """Run ``facerec attend --json`` in its own process, send ``signum`` ``wait`` seconds after its
     first event line; the events it reported, its stderr and its exit code."""
-    command = [sys.executable, str(cli.__file__), "--db", store, "attend", str(source), "--json"]
+    command = [sys.executable, str(REPO / "cli.py"), "--db", store, "attend", str(source), "--json"]
     child = subprocess.Popen(
         command + ["--start-time", START, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -6,14 +6,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from cli_run import TRAIN, enroll_people, run
+from cli_run import REPO, TRAIN, enroll_people, run
 
-import cli
 from facerec import FaceRecognizer
 from facerec.embedding import finetuned, space
 from facerec.embedding.embedder import Embedder
@@ -142,7 +140,7 @@ def test_loss_goes_down_and_the_saved_model_reloads_exactly(crop_set, tmp_path):
     # Its description and ONNX graph are now cached: a new process uses the model without torch.
     child = subprocess.run(
         [sys.executable, "-c", TORCH_FREE_EMBED, str(model)],
-        env=dict(os.environ, PYTHONPATH=str(Path(cli.__file__).parent)),
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
         capture_output=True,
         text=True,
         check=True,
