@@ -144,3 +144,41 @@ def test_identify_searches_from_enrollments_smallest_face_and_still_reports_smal
     for size in ((), ("--min-face-size", 20)):
         faces = json.loads(run("--db", gallery, "identify", "--json", *size, tmp_path / "far.png").stdout)[0]["faces"]
         assert len(faces) == 2 and all(min(face["box"][2:]) < 25 for face in faces), size
+
+
+def test_commands_that_need_only_the_store_never_build_a_recognizer(tmp_path, data, monkeypatch):
+    """Listing, groups, keys, audit, reports, events, privacy and export open the store alone: no
+    model is loaded, so they answer at once and work where the models cannot run."""
+    from facerec.recognizer import FaceRecognizer
+
+    url = f"sqlite:///{tmp_path / 'facerec.db'}"
+    assert (
+        run("--db", url, "enroll", "obama", data / "face_recognition/examples/knn_examples/train/obama").exit_code == 0
+    )
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a store-only command built a FaceRecognizer")
+
+    monkeypatch.setattr(FaceRecognizer, "__init__", refuse)
+    commands = [
+        ("list",),
+        ("show", "obama"),
+        ("group", "add", "staff", "obama"),
+        ("group", "list"),
+        ("apikey", "create", "desk", "--role", "read"),
+        ("apikey", "list"),
+        ("audit",),
+        ("report", "--from", "2026-01-01", "--to", "2026-12-31"),
+        ("events",),
+        ("event-settings",),
+        ("privacy",),
+        ("retention",),
+        ("webhook", "list"),
+        ("export", tmp_path / "gallery.zip"),
+        ("rename", "obama", "barack"),
+        ("remove", "barack", "--yes"),
+    ]
+    for command in commands:
+        result = run("--db", url, *command)
+        assert result.exit_code == 0, (command, result.output)
+    assert run("--db", url, "enroll", "x", data / "face_recognition/examples/obama.jpg").exit_code == 1  # needs it
