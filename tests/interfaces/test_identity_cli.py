@@ -182,3 +182,13 @@ def test_commands_that_need_only_the_store_never_build_a_recognizer(tmp_path, da
         result = run("--db", url, *command)
         assert result.exit_code == 0, (command, result.output)
     assert run("--db", url, "enroll", "x", data / "face_recognition/examples/obama.jpg").exit_code == 1  # needs it
+
+
+def test_store_only_commands_refuse_bad_global_settings_as_a_recognizer_would(tmp_path):
+    url = f"sqlite:///{tmp_path / 'facerec.db'}"
+    for options, message in (
+        (("--index", "bogus"), "unknown index 'bogus'; use auto, faiss or pgvector"),
+        (("--backend", "bogus"), "bogus"),
+    ):
+        result = run(*options, "--db", url, "list")
+        assert result.exit_code == 1 and message in result.stderr, (options, result.output)

@@ -13,14 +13,10 @@ from typing import TYPE_CHECKING, Any, cast
 import typer
 
 import facerec
-from facerec.errors import FacerecError
 
 if TYPE_CHECKING:
     from facerec.runtime.settings import Backend
     from facerec.store import Store
-
-
-INDEX_KINDS = ("auto", "faiss", "pgvector")  # --index: as FaceRecognizer takes it
 
 
 @dataclass(frozen=True)
@@ -62,12 +58,12 @@ def settings_for(
 def checked_settings(ctx: typer.Context, db: str | None) -> Settings:
     """The settings of a command that opens only the store, refused where a recognizer would refuse
     them (a bad --device, --backend or --index), with its message, though no network is loaded."""
+    from facerec.identity.index_files import check_index_kind
     from facerec.runtime.settings import resolve
 
     settings = settings_for(ctx, db=db)
     resolve(settings.device, settings.backend, settings.threads)
-    if settings.index not in INDEX_KINDS:
-        raise FacerecError(f"unknown index {settings.index!r}; use auto, faiss or pgvector")
+    check_index_kind(settings.index)
     return settings
 
 
