@@ -30,6 +30,7 @@ from facerec.attendance.evidence import EvidenceRule, TrackEvidence
 from facerec.attendance.following import FaceFollower, FollowConfig, FrameTracks, Sighting
 from facerec.attendance.presence import ConfirmRule
 from facerec.attendance.tracker import TrackerConfig
+from facerec.identity import erasure
 from facerec.identity.calibration import check_threshold
 from facerec.images import png
 from facerec.recognizer import FaceRecognizer
@@ -130,7 +131,7 @@ class Attendance:
         self.summary = Summary()
         self._tracks: dict[int, TrackEvidence] = {}
         self._strangers: list[_Stranger] = []
-        self.log.apply_retention(settings)
+        erasure.apply_retention(self.log.store, settings)
 
     def process(self, pixels: np.ndarray, moment: datetime) -> list[AttendanceEvent]:
         """One frame taken at ``moment`` (aware): the events it caused."""

@@ -20,7 +20,6 @@ from facerec.errors import UnknownPersonError
 from facerec.store import outbox
 from facerec.store.models import AttendanceEvent, Person, SpoofEvent, UnknownSighting, aware, utc
 from facerec.store.names import check_name
-from facerec.store.privacy import Privacy
 from facerec.store.repository import Store
 from facerec.store.settings import Settings
 
@@ -228,14 +227,13 @@ class AttendanceLog:
         return counts
 
     def apply_retention(self, settings: dict | None = None, now: datetime | None = None) -> dict[str, int]:
-        """Purge by the retention settings (``settings`` as :meth:`settings` returns them, if at hand):
-        attendance by its own, and the templates of people not seen within the privacy setting's
-        ``template_retention_days`` (facerec.store.privacy; audited). Adds ``templates_of`` (people)."""
+        """Purge attendance by its retention setting (``settings`` as :meth:`settings` returns them,
+        if at hand). The templates' own retention goes with it in facerec.identity.erasure
+        .apply_retention, which also rewrites the index files saved beside the store."""
         days = (settings or self.settings()).get("retention_days")
-        gone = (
+        return (
             self.purge(timedelta(days=days), now) if days else {"events": 0, "unknown_sightings": 0, "spoof_events": 0}
         )
-        return gone | {"templates_of": len(Privacy(self.store).purge_templates(now)["people"])}
 
     def counts(self) -> dict[str, int]:
         with self.store.reading() as session:

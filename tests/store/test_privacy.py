@@ -112,17 +112,24 @@ def test_templates_of_people_not_seen_within_the_retention_are_purged(store_url,
     now = datetime.now(UTC)
     later = now + timedelta(days=35)
     log.record("bob", "door", later, later, 0.8, png(5), 1, timedelta(hours=8))
-    assert log.apply_retention(now=now + timedelta(days=40))["templates_of"] == 0  # no retention set: kept
+    index = index_for(store)
+    alice = Centroids(store).of_kind(MODEL, None)[2][0]
+    assert named(index, alice)[0] == "alice"  # saved beside a SQLite store
+    assert erasure.apply_retention(store, now=now + timedelta(days=40))["templates_of"] == 0  # no retention set
     privacy.configure(template_retention_days=30)
     with pytest.raises(StoreError, match="template_retention_days"):
         privacy.configure(template_retention_days=-1)
-    assert log.apply_retention(now=now + timedelta(days=20))["templates_of"] == 0  # within the limit
+    assert erasure.apply_retention(store, now=now + timedelta(days=20))["templates_of"] == 0  # within the limit
     # The clock moved past the limit: alice and carol (enrolled 40 days ago, never seen) go; bob,
     # seen 5 days ago, keeps his template.
-    gone = log.apply_retention(now=now + timedelta(days=40))
+    gone = erasure.apply_retention(store, now=now + timedelta(days=40))
     assert gone["templates_of"] == 2
     assert [(p.name, p.samples) for p in People(store).all()] == [("alice", 0), ("bob", 1), ("carol", 0)]
     assert Centroids(store).of_kind(MODEL, None)[1] == ["bob"]
+    if not store.postgresql:  # the saved faiss file itself was rewritten (as attend, the CLI and HTTP apply it)
+        cold = PersonIndex(store, MODEL, None, index_stem(store, f"{MODEL}-raw"))
+        assert cold._load() and set(cold.names.values()) == {"bob"}
+    assert "alice" not in named(index_for(store), alice)  # a new index (cold start)
     line = next(e for e in AuditTrail(store).latest() if e["action"] == "retention_purge")
     assert line["details"]["people"] == ["alice", "carol"] and line["details"]["receipt"]["samples"] == 2
 

@@ -296,6 +296,7 @@ def retention(
     db: DbOption = None,
 ) -> None:
     """Show or set how long attendance is kept; older records are purged automatically."""
+    from facerec.identity import erasure
     from facerec.store.attendance_log import AttendanceLog
 
     store = store_for(ctx, db)
@@ -305,7 +306,7 @@ def retention(
     else:
         days = None if age == "off" else parse_duration(age, "d").total_seconds() / 86400
         settings = log.configure(retention_days=days)
-        log.apply_retention(settings)
+        erasure.apply_retention(store, settings)
     days = settings["retention_days"]
     typer.echo(f"attendance kept for {days:g} days" if days else "attendance kept until purged")
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 import facerec
-from facerec.identity import calibration
+from facerec.identity import calibration, erasure
 from facerec.interfaces import api_models as models
 from facerec.interfaces.deps import Admin, Checkin, Reader, Services, ServicesDep
 from facerec.store.api_keys import ROLES, allows
@@ -66,7 +66,6 @@ async def privacy_settings(_caller: Admin, svc: ServicesDep) -> dict:
 @router.patch("/v1/privacy", response_model=models.Privacy, responses=models.errors(401, 403, 422))
 async def change_privacy(body: models.PrivacyChange, caller: Admin, svc: ServicesDep) -> dict:
     """Consent required, photos kept, template retention (a new retention purges what it covers now)."""
-    from facerec.identity import erasure
     from facerec.store.privacy import Privacy
 
     changes = body.model_dump(exclude_none=True)
@@ -101,7 +100,7 @@ async def change_settings(body: models.SettingsChange, caller: Admin, svc: Servi
         if body.liveness is not None:
             changes["liveness"] = body.liveness
         if changes:
-            log.apply_retention(log.configure(**changes))
+            erasure.apply_retention(recognizer.store, log.configure(**changes))
         store, embedder = recognizer.store, recognizer.embedder
         if body.clear_threshold:
             calibration.remove_threshold(store, embedder.model)
