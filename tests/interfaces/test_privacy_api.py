@@ -7,15 +7,18 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from cli_run import EXAMPLES, TRAIN, new_key, run
+from PIL import Image
 from server_process import ServerProcess
 
 from facerec.errors import EncryptionKeyError
 from facerec.store import Store
 from facerec.store.sealing import Keyring
+from facerec.store.spoofs import SpoofEvents
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +109,13 @@ def test_export_holds_what_is_held_about_the_person_and_nothing_about_anyone_els
 
 
 def test_withdrawal_over_http_makes_identify_forget_the_person(office, data):
-    clients, _url, _folder, _env = office
+    clients, url, _folder, _env = office
     photo = {"image": (data / EXAMPLES / "obama-480p.jpg").read_bytes()}
     assert [f["name"] for f in clients["read"].post("/v1/identify", files=photo).json()["faces"]] == ["obama"]
+    now = datetime.now(UTC)
+    spoof = SpoofEvents(Store(url)).add("door", now, now, "obama", 0.7, 0.9, png_bytes(), 2).id
+    held = clients["read"].get(f"/v1/spoofs/{spoof}/snapshot")
+    assert held.content == png_bytes() and "x-facerec-no-photo" not in held.headers
     answer = clients["enrol"].delete("/v1/persons/obama/consent")
     assert answer.status_code == 200, answer.text
     receipt = answer.json()["receipt"]
@@ -117,6 +124,15 @@ def test_withdrawal_over_http_makes_identify_forget_the_person(office, data):
     assert clients["read"].get("/v1/persons/obama/samples").json() == []
     consent = clients["read"].get("/v1/persons/obama/consent").json()
     assert consent[0]["withdrawn_by"] == "enrol key"
+    erased = clients["read"].get(f"/v1/spoofs/{spoof}/snapshot")  # the placeholder, as for events and crops
+    assert erased.headers["x-facerec-no-photo"] == "1" and erased.content.startswith(b"\x89PNG")
+
+
+def png_bytes() -> bytes:
+    """A small real PNG: what a spoof event keeps of the face held up to the camera."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 90, 40)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def test_with_no_photos_kept_the_desk_gets_a_placeholder(office, data):

@@ -124,8 +124,7 @@ async def spoofs(_caller: Reader, svc: ServicesDep, start: Text | None = None, e
     responses={**PRIVATE_PNG, **models.errors(401, 403, 404)},
 )
 async def spoof_snapshot(spoof_id: RecordId, _caller: Reader, svc: ServicesDep) -> Response:
-    data = await svc.run(lambda: SpoofEvents(svc.recognizer.store).snapshot(spoof_id))
-    return Response(data, media_type="image/png", headers=PRIVATE)
+    return photo(await svc.run(lambda: SpoofEvents(svc.recognizer.store).snapshot(spoof_id)))
 
 
 def unknowns_of(svc: Services, clusters: bool) -> list[dict]:
@@ -150,7 +149,7 @@ async def unknowns(_caller: Reader, svc: ServicesDep, clusters: bool = False) ->
 )
 async def unknown_snapshot(sighting_id: RecordId, _caller: Reader, svc: ServicesDep) -> Response:
     row = await svc.run(lambda: UnknownSightings(svc.recognizer.store).get(sighting_id))
-    return Response(row.snapshot, media_type="image/png", headers=PRIVATE)
+    return photo(row.snapshot)
 
 
 @router.post("/unknowns/assign", response_model=models.Assigned, responses=models.errors(401, 403, 404, 409, 422))
