@@ -21,7 +21,7 @@ track is never renamed. What reaches the attendance log:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -122,10 +122,12 @@ class Attendance:
         self.keep_unknowns = keep_unknowns
         self.liveness = settings["liveness"] if liveness is None else liveness  # None: the store's setting
         self.evidence_rule = EvidenceRule(faces=rule.sightings, liveness_faces=min(3, rule.sightings))
+        follow = follow or FollowConfig()
         self.follower = FaceFollower(
             recognizer,
             liveness=self.liveness,
-            config=follow,
+            # a new track's first K faces are all embedded: the decision waits for K (as clips do)
+            config=replace(follow, first_faces=max(follow.first_faces, rule.sightings)),
             tracker=TrackerConfig(max_gap=max(rule.window.total_seconds(), 0.0)),
         )
         self.summary = Summary()

@@ -313,3 +313,23 @@ def test_the_check_in_keeps_the_tracks_best_face_not_its_first(store, data):
     assert sharpness(picture) > 2 * sharpness(cv2.cvtColor(first, cv2.COLOR_RGB2GRAY))
     event = AttendanceLog(Store(store)).events()[0]
     assert event.sightings >= 70  # frames of the track, written when it ended
+
+
+def test_a_larger_k_is_decided_on_the_first_k_faces_not_seconds_later(store, data):
+    """--confirm 6/2s: a new track's first six faces are all embedded, so Powell, sharp from his
+    first frame, is checked in within his first frames rather than after the 2 s re-check."""
+    from facerec.attendance.presence import ConfirmRule
+
+    actor = scenes.Actor(
+        "Colin_Powell",
+        scenes.face_patch(scenes.lfw(data, "Colin_Powell", 6)),
+        scenes.line((300, 240, 160), (320, 240, 170), 0, 60),
+        range(60),
+    )
+    door = Attendance(FaceRecognizer(db=store), "door", rule=ConfirmRule(6, timedelta(seconds=2)))
+    assert door.follower.config.first_faces == 6
+    checked = None
+    for i, frame in enumerate(scenes.Scene([scenes.background(data)], [actor], 60).frames()):
+        if door.process(frame, T0 + timedelta(seconds=i / scenes.FPS)) and checked is None:
+            checked = i
+    assert checked is not None and checked < 20, checked  # 60 frames at 25 fps: 2.4 s
