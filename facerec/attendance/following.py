@@ -130,10 +130,10 @@ class FaceFollower:
             wanted = [i for tid, i in matched if i not in embedded and self._wants(tid, faces[i], moment)]
             more = self._embed(pixels, faces, [i for i in unmatched if i not in embedded] + wanted)
             embedded.update(more)
-            for tid, i in matched:
-                if i in more and self._compare(tid, more[i][0]):  # an unlike face stays out of it
-                    self.tracker.remember(self.tracker.tracks[tid], more[i][0])
-            return {i: value[0] for i, value in embedded.items()}
+            # The tracker folds each returned vector into its track's appearance, once; a face
+            # unlike its track stays out of it (it is still embedded: evidence may split the track).
+            unlike = {i for tid, i in matched if i in more and not self._compare(tid, more[i][0])}
+            return {i: value[0] for i, value in embedded.items() if i not in unlike}
 
         step = self.tracker.update(detections, moment, embed)
         if whole:  # a scene where nobody new arrives needs whole detections less often
