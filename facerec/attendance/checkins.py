@@ -177,6 +177,8 @@ class Attendance:
     def _add(self, evidence: TrackEvidence, sighting: Sighting, vector: np.ndarray) -> bool:
         if not evidence.add(vector, sighting.weight, self.evidence_rule):
             return False
+        if evidence.held_back:
+            return True
         evidence.keep_snapshot(sighting.crop, sighting.snapshot_score)
         evidence.usable = evidence.usable or sighting.enrollable(self.recognizer.quality_gate)
         if sighting.liveness is not None:

@@ -90,6 +90,8 @@ def _follow(
                 done.append(tracks.pop(sighting.track))
                 follower.split(sighting.track)
                 continue
+            if held.evidence.held_back:
+                continue
             if held.evidence.keep_snapshot(sighting.crop, sighting.snapshot_score):
                 held.box = sighting.face.box
             if keep_faces and sighting.enrollable(recognizer.quality_gate):

@@ -107,6 +107,12 @@ class TrackEvidence:
         self.best_weight = max(self.best_weight, weight)
         return True
 
+    @property
+    def held_back(self) -> bool:
+        """The last face offered was unlike the track and not added (maybe someone else): nothing
+        of it (snapshot, liveness verdict, box) may count for the track until the next face."""
+        return self.unlike > 0
+
     def keep_snapshot(self, picture: Any, score: float) -> bool:
         if score > self.snapshot_score:
             self.snapshot, self.snapshot_score = picture, score

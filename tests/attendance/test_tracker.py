@@ -144,8 +144,8 @@ def test_a_face_unlike_its_track_twice_splits_it_once_does_not():
     for _ in range(3):
         evidence.add(a, 1.0, rule)
     assert evidence.add(b, 1.0, rule) is True  # one odd face: not counted
-    assert len(evidence.vectors) == 3
-    assert evidence.add(a, 1.0, rule) is True and evidence.unlike == 0
+    assert len(evidence.vectors) == 3 and evidence.held_back
+    assert evidence.add(a, 1.0, rule) is True and evidence.unlike == 0 and not evidence.held_back
     assert evidence.add(b, 1.0, rule) is True
     assert evidence.add(b, 1.0, rule) is False  # twice in a row: another person
 

@@ -333,3 +333,27 @@ def test_a_larger_k_is_decided_on_the_first_k_faces_not_seconds_later(store, dat
         if door.process(frame, T0 + timedelta(seconds=i / scenes.FPS)) and checked is None:
             checked = i
     assert checked is not None and checked < 20, checked  # 60 frames at 25 fps: 2.4 s
+
+
+def test_an_odd_face_held_back_gives_its_track_no_snapshot_and_no_liveness_verdict(tmp_path):
+    """One face unlike its track is not added (it may be someone else passing): its picture must
+    not become the track's snapshot, nor its verdict count in the liveness majority."""
+    from facerec.attendance.evidence import TrackEvidence
+    from facerec.attendance.following import Sighting
+    from facerec.attendance.presence import ConfirmRule
+    from facerec.types import Face, Liveness
+
+    door = Attendance(FaceRecognizer(db=f"sqlite:///{tmp_path / 'door.db'}"), "door", rule=ConfirmRule(3))
+    evidence = TrackEvidence(1, T0, T0)
+    a, b = np.eye(512, dtype=np.float32)[0], np.eye(512, dtype=np.float32)[1]
+    face = Face((100.0, 100.0, 200.0, 220.0), 0.999, ((120.0, 140.0),) * 5)
+
+    def sighting(picture: float, sharpness: float, live: bool) -> Sighting:
+        figures = {"size": 110.0, "sharpness": sharpness, "yaw": 0.0}
+        return Sighting(1, face, np.full((4, 4, 3), picture), figures, Liveness(live, 0.9 if live else 0.1))
+
+    for _ in range(3):
+        assert door._add(evidence, sighting(1.0, 50.0, True), a)
+    assert door._add(evidence, sighting(2.0, 500.0, False), b)  # sharper, so it would win the snapshot
+    assert evidence.held_back and len(evidence.vectors) == 3
+    assert float(evidence.snapshot[0, 0, 0]) == 1.0 and evidence.liveness == [(True, 0.9)] * 3
