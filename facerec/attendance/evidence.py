@@ -62,7 +62,6 @@ class TrackEvidence:
     unlike: int = 0  # consecutive faces unlike the track
     snapshot: Any = field(default=None, repr=False)
     snapshot_score: float = -1.0
-    best_weight: float = 0.0
     usable: bool = False  # one of its faces passes enrolment's quality gate (see Attendance)
     liveness: list[tuple[bool, float]] = field(default_factory=list)  # (live, score) per checked face
     # decided
@@ -104,7 +103,6 @@ class TrackEvidence:
         self.unlike = 0
         self.vectors.append(np.asarray(vector, np.float32))
         self.weights.append(weight)
-        self.best_weight = max(self.best_weight, weight)
         return True
 
     @property

@@ -137,14 +137,6 @@ class AttendanceLog:
             row.best_similarity = similarity
             self.store.write_sealed(row, snapshot=snapshot)
 
-    def extend(self, event_id: int, seen: datetime, similarity: float, snapshot: bytes) -> None:
-        """One more sighting of a person already checked in."""
-        seen = utc(seen)
-        with self.store.transaction() as session:
-            row = session.get(AttendanceEvent, event_id)
-            if row is not None:  # removed meanwhile (the person was deleted): nothing to extend
-                self._extend(row, seen, similarity, snapshot, 1)
-
     def update_visit(
         self, event_id: int, seen: datetime, frames: int, similarity: float, snapshot: bytes | None
     ) -> None:

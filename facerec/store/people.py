@@ -110,11 +110,7 @@ class People:
 
     def biometric_counts(self, session: Session, person_id: int) -> dict:
         """What of a person's biometric data the store holds now (an erasure receipt's numbers)."""
-        samples = session.execute(
-            select(func.count(FaceSample.id), func.coalesce(func.sum(func.length(FaceSample.crop)), 0)).where(
-                FaceSample.person_id == person_id
-            )
-        ).one()
+        samples = session.scalar(select(func.count(FaceSample.id)).where(FaceSample.person_id == person_id)) or 0
         crops = session.scalar(
             select(func.count(FaceSample.id)).where(FaceSample.person_id == person_id, func.length(FaceSample.crop) > 0)
         )
@@ -128,8 +124,8 @@ class People:
             for table in (AttendanceEvent, SpoofEvent)
         )
         return {
-            "samples": samples[0],
-            "embeddings": samples[0],
+            "samples": samples,
+            "embeddings": samples,
             "crops": crops or 0,
             "centroids": centroids,
             "pgvector_vectors": vectors or 0,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
@@ -14,9 +13,6 @@ from facerec.errors import FacerecError
 from facerec.interfaces.cli.console import progress_bar, stderr
 from facerec.interfaces.cli.errors import EXIT_FAILED, fail
 from facerec.types import xywh
-
-if TYPE_CHECKING:
-    pass
 
 # One file's work: its JSON entry (without "file") and its lines of text (none: "no faces").
 FileWork = Callable[[str], tuple[dict, list[str]]]
