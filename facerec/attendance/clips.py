@@ -20,6 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
+from facerec.attendance.clusters import cluster
 from facerec.attendance.evidence import EvidenceRule, TrackEvidence
 from facerec.attendance.following import FaceFollower, FollowConfig
 from facerec.attendance.sources import Frame
@@ -167,10 +168,11 @@ def enrollment_faces(
             f"{label}: no face in the clip was good enough to enrol (seen in {rule.faces} frames or more, "
             f"{recognizer.quality_gate.min_face_px:.0f} px or larger, sharp, near frontal)"
         )
-    people = _people([t.evidence.fused_vector() for t in followed])
-    if len(people) > 1:
+    # tracks grouped by likeness, single link at SAME_PERSON: one group per person
+    people = int(cluster(np.stack([t.evidence.fused_vector() for t in followed]), SAME_PERSON, "single").max()) + 1
+    if people > 1:
         raise FacerecError(
-            f"{label}: {len(people)} different people are in view: enrolment from a video needs one person "
+            f"{label}: {people} different people are in view: enrolment from a video needs one person "
             "alone in front of the camera"
         )
     faces = [face for t in followed for face in t.faces]
@@ -191,16 +193,6 @@ def enrollment_faces(
         chosen.append(best)
     images = [(f"{label}#{faces[i][3]}", png(faces[i][2])) for i in sorted(chosen, key=lambda i: faces[i][3])]
     return EnrollmentFaces(images, len(followed), len(faces))
-
-
-def _people(vectors: list[np.ndarray]) -> list[list[int]]:
-    """Tracks grouped by likeness (single link at SAME_PERSON): one group per person."""
-    groups: list[list[int]] = []
-    for i, vector in enumerate(vectors):
-        joined = [g for g in groups if any(float(vector @ vectors[j]) >= SAME_PERSON for j in g)]
-        merged = [i] + [j for g in joined for j in g]
-        groups = [g for g in groups if g not in joined] + [merged]
-    return groups
 
 
 def _region(pixels: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
