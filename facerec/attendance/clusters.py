@@ -11,9 +11,28 @@ Pure numpy, O(n^2) memory: unknown sightings under review are hundreds, not mill
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+if TYPE_CHECKING:
+    from facerec.recognizer import FaceRecognizer
+    from facerec.store import Store
+
 Linkage = str  # "average" | "single" | "complete"
+
+
+def unknown_docs(store: Store, recognizer: FaceRecognizer | None = None) -> list[dict]:
+    """The unknown sightings of ``store`` as the CLI (--json) and the API list them; given a
+    ``recognizer`` (its models place them), each numbered (``cluster``) by the unknown person it is."""
+    from facerec.store.unknowns import UnknownSightings
+
+    rows = UnknownSightings(store).all()
+    docs = [r.to_dict() for r in rows]
+    if recognizer is not None:
+        for doc, person in zip(docs, unknown_people(recognizer, rows), strict=True):
+            doc["cluster"] = person
+    return docs
 
 
 def unknown_people(recognizer, sightings: list) -> list[int]:

@@ -134,6 +134,8 @@ def test_unknown_sightings_are_opt_in_and_can_be_assigned(store, video):
     listed = json.loads(run("--db", store, "unknowns", "--json").stdout)
     assert sorted(s["id"] for s in listed) == sorted(e["event_id"] for e in unknown)
     assert all(s["sightings"] >= 3 for s in listed)  # confirmed like anyone else
+    numbered = json.loads(run("--db", store, "unknowns", "--json", "--clusters").stdout)
+    assert [s["id"] for s in numbered] == [s["id"] for s in listed] and all(s["cluster"] >= 1 for s in numbered)
     biggest = max(listed, key=lambda s: s["sightings"])
     result = run("--db", store, "assign", biggest["id"], "lin-manuel")
     assert result.exit_code == 0, result.stderr

@@ -191,7 +191,9 @@ def test_checkin_and_attendance(api, data):
     ).json()["events"]
     assert [e["event"] for e in kept] == ["unknown"]
     unknowns = client.get("/v1/unknowns").json()
-    assert kept[0]["event_id"] in {u["id"] for u in unknowns}
+    assert kept[0]["event_id"] in {u["id"] for u in unknowns} and all(u.get("cluster") is None for u in unknowns)
+    numbered = client.get("/v1/unknowns", params={"clusters": True}).json()
+    assert [u["id"] for u in numbered] == [u["id"] for u in unknowns] and {u["cluster"] for u in numbered} == {1}
     snapshot = client.get(f"/v1/unknowns/{kept[0]['event_id']}/snapshot")
     assert snapshot.headers["content-type"] == "image/png" and Image.open(io.BytesIO(snapshot.content)).size
     day = client.get(

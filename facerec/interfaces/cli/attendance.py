@@ -232,15 +232,10 @@ def list_unknowns(
     db: DbOption = None,
 ) -> None:
     """Unknown sightings kept by `facerec attend --unknowns`, for review."""
-    from facerec.attendance.clusters import unknown_people
-    from facerec.store.unknowns import UnknownSightings
+    from facerec.attendance.clusters import unknown_docs
 
     recognizer = recognizer_for(ctx, None, None, db=db) if clusters else None  # the models place them
-    rows = UnknownSightings(recognizer.store if recognizer else store_for(ctx, db)).all()
-    people = unknown_people(recognizer, rows) if recognizer else []
-    docs = [r.to_dict() for r in rows]
-    for doc, person in zip(docs, people, strict=False):
-        doc["cluster"] = person
+    docs = unknown_docs(recognizer.store if recognizer else store_for(ctx, db), recognizer)
     if json_out:
         typer.echo(json.dumps(docs, indent=2))
         return

@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from facerec.attendance import report as reports
 from facerec.attendance.assign import assign_sightings
-from facerec.attendance.clusters import unknown_people
+from facerec.attendance.clusters import unknown_docs
 from facerec.interfaces import api_models as models
 from facerec.interfaces.deps import Enroller, Reader, Services, ServicesDep, refuse_duplicates_unless_admin
 from facerec.interfaces.fields import RecordId, Zone, moment
@@ -127,19 +127,12 @@ async def spoof_snapshot(spoof_id: RecordId, _caller: Reader, svc: ServicesDep) 
     return photo(await svc.run(lambda: SpoofEvents(svc.recognizer.store).snapshot(spoof_id)))
 
 
-def unknowns_of(svc: Services, clusters: bool) -> list[dict]:
-    rows = UnknownSightings(svc.recognizer.store).all()
-    docs = [r.to_dict() for r in rows]
-    for doc, person in zip(docs, unknown_people(svc.recognizer, rows) if clusters else [], strict=False):
-        doc["cluster"] = person
-    return docs
-
-
 @router.get("/unknowns", response_model=list[models.Unknown], responses=models.errors(401, 403))
 async def unknowns(_caller: Reader, svc: ServicesDep, clusters: bool = False) -> list[dict]:
     """Unknown sightings kept for review; with ``clusters``, each numbered by the unknown person
     it is (sightings alike at the identification operating point)."""
-    return await svc.run(lambda: unknowns_of(svc, clusters))
+    recognizer = svc.recognizer
+    return await svc.run(lambda: unknown_docs(recognizer.store, recognizer if clusters else None))
 
 
 @router.get(
