@@ -27,6 +27,8 @@ from facerec.store import outbox, policy
 from facerec.store.models import CROP, EMBEDDING, FaceSample, Person, aware, utcnow
 from facerec.store.names import check_name
 from facerec.store.people import find_person
+from facerec.store.records import StoredSample
+from facerec.store.samples import sealed_row
 from facerec.store.vectors import describe_kinds, held_kinds
 from facerec.types import corners, xywh
 
@@ -189,26 +191,19 @@ class Archive:
             if sample["source_sha256"] in held:
                 continue
             held.add(sample["source_sha256"])
-            vector = np.asarray(sample["embedding"], dtype="<f4")
-            embedding, key_id = self.store.seal(vector.tobytes(), EMBEDDING)
-            crop, _ = self.store.seal(sample["crop_png"] if keep_photos else b"", CROP)
-            session.add(
-                FaceSample(
-                    person_id=person.id,
-                    model=sample["model"],
-                    centre=sample.get("centre"),  # archives of facerec before 0004 hold raw vectors
-                    preprocessing=sample["preprocessing"],
-                    dimension=int(vector.shape[0]),
-                    embedding=embedding,
-                    key_id=key_id,
-                    crop=crop,
-                    source_path=sample["source_path"],
-                    source_sha256=sample["source_sha256"],
-                    box=[float(v) for v in sample["box"]],
-                    landmarks=[[float(x), float(y)] for x, y in sample["landmarks"]],
-                    confidence=float(sample["confidence"]),
-                    quality=sample["quality"],
-                )
+            stored = StoredSample(
+                embedding=np.asarray(sample["embedding"], dtype="<f4"),
+                model=sample["model"],
+                centre=sample.get("centre"),  # archives of facerec before 0004 hold raw vectors
+                preprocessing=sample["preprocessing"],
+                crop_png=sample["crop_png"],
+                source_path=sample["source_path"],
+                source_sha256=sample["source_sha256"],
+                box=sample["box"],
+                landmarks=sample["landmarks"],
+                confidence=sample["confidence"],
+                quality=sample["quality"],
             )
+            session.add(sealed_row(self.store, person.id, stored, keep_photos))
             added += 1
         return added

@@ -37,6 +37,30 @@ def sample_record(sample: FaceSample, person: str) -> SampleRecord:
     )
 
 
+def sealed_row(store: Store, person_id: int, sample: StoredSample, keep_photos: bool) -> FaceSample:
+    """A sample's row with its embedding and crop sealed under the store's key (the crop empty
+    where photos are not kept): what enrolment and an archive's import both add."""
+    vector = np.asarray(sample.embedding, dtype="<f4")
+    embedding, key_id = store.seal(vector.tobytes(), EMBEDDING)
+    crop, _ = store.seal(sample.crop_png if keep_photos else b"", CROP)
+    return FaceSample(
+        person_id=person_id,
+        model=sample.model,
+        centre=sample.centre,
+        preprocessing=sample.preprocessing,
+        dimension=int(vector.shape[0]),
+        embedding=embedding,
+        key_id=key_id,
+        crop=crop,
+        source_path=sample.source_path,
+        source_sha256=sample.source_sha256,
+        box=[float(v) for v in sample.box],
+        landmarks=[[float(x), float(y)] for x, y in sample.landmarks],
+        confidence=float(sample.confidence),
+        quality=sample.quality,
+    )
+
+
 class Samples:
     """The face samples of one store, one transaction a call (``add_in``: inside a caller's)."""
 
@@ -141,26 +165,7 @@ class Samples:
                 duplicates.append(sample.source_path)
                 continue
             held.add(sample.source_sha256)
-            embedding, key_id = self.store.seal(np.asarray(sample.embedding, dtype="<f4").tobytes(), EMBEDDING)
-            crop, _ = self.store.seal(sample.crop_png if rules["keep_photos"] else b"", CROP)
-            session.add(
-                FaceSample(
-                    person_id=person.id,
-                    model=sample.model,
-                    centre=sample.centre,
-                    preprocessing=sample.preprocessing,
-                    dimension=int(sample.embedding.shape[0]),
-                    embedding=embedding,
-                    key_id=key_id,
-                    crop=crop,
-                    source_path=sample.source_path,
-                    source_sha256=sample.source_sha256,
-                    box=[float(v) for v in sample.box],
-                    landmarks=[[float(x), float(y)] for x, y in sample.landmarks],
-                    confidence=float(sample.confidence),
-                    quality=sample.quality,
-                )
-            )
+            session.add(sealed_row(self.store, person.id, sample, rules["keep_photos"]))
             added += 1
         if added:
             person.updated_at = utcnow()
