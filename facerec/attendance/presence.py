@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from facerec.errors import FacerecError
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 365 * 86400}
 
 
 def parse_duration(text: str, default_unit: str = "s") -> timedelta:
@@ -22,6 +22,12 @@ def parse_duration(text: str, default_unit: str = "s") -> timedelta:
     if not match:
         raise FacerecError(f"not a duration: {text!r} (use e.g. 2s, 15m, 8h, 30d)")
     return timedelta(seconds=float(match[1]) * _UNITS[match[2] or default_unit])
+
+
+def retention_days(text: str) -> float | None:
+    """A retention someone typed (``"30d"``, ``"3y"``, a bare number of days) in days; ``"off"``:
+    None, kept until purged."""
+    return None if text == "off" else parse_duration(text, "d").total_seconds() / 86400
 
 
 # Times a person may type (reports, check-ins): far enough from datetime's ends that a day or a

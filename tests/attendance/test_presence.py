@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from facerec.attendance.presence import ConfirmRule, parse_duration
+from facerec.attendance.presence import ConfirmRule, parse_duration, retention_days
 from facerec.errors import FacerecError
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -17,10 +17,17 @@ def at(seconds: float) -> datetime:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("2s", 2), ("8h", 28800), ("30d", 2592000), ("1.5m", 90), ("500ms", 0.5), ("7", 7)]
+    ("text", "seconds"),
+    [("2s", 2), ("8h", 28800), ("30d", 2592000), ("1.5m", 90), ("500ms", 0.5), ("7", 7), ("1y", 365 * 86400)],
 )
 def test_durations(text, seconds):
     assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+def test_retentions_are_in_days_and_off_keeps_all():
+    assert [retention_days(t) for t in ("3y", "1.5y", "90d", "30", "off")] == [1095, 547.5, 90, 30, None]
+    with pytest.raises(FacerecError):
+        retention_days("forever")
 
 
 @pytest.mark.parametrize("text", ["", "soon", "3/", "0/2s", "x/2s", "3/abc"])

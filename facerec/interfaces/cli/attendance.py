@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from facerec.attendance.presence import ConfirmRule, check_sighting_time, parse_duration, parse_time
+from facerec.attendance.presence import ConfirmRule, check_sighting_time, parse_duration, parse_time, retention_days
 from facerec.interfaces.cli.console import stderr
 from facerec.interfaces.cli.errors import fail, reported
 from facerec.interfaces.cli.events import DeliverOption, delivering
@@ -299,8 +299,7 @@ def retention(
     if age is None:
         settings = log.settings()
     else:
-        days = None if age == "off" else parse_duration(age, "d").total_seconds() / 86400
-        settings = log.configure(retention_days=days)
+        settings = log.configure(retention_days=retention_days(age))
         erasure.apply_retention(store, settings)
     days = settings["retention_days"]
     typer.echo(f"attendance kept for {days:g} days" if days else "attendance kept until purged")

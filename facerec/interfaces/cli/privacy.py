@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from facerec.attendance.presence import parse_duration
+from facerec.attendance.presence import retention_days
 from facerec.interfaces.cli.console import progress_bar, stderr
 from facerec.interfaces.cli.errors import fail
 from facerec.interfaces.cli.main import app
@@ -110,15 +110,7 @@ def privacy(
         if (switch := _switch(value, key.replace("_", "-"))) is not None:
             changes[key] = switch
     if template_retention is not None:
-        years = template_retention.endswith("y") and template_retention[:-1].replace(".", "", 1).isdigit()
-        days = (
-            None
-            if template_retention == "off"
-            else float(template_retention[:-1]) * 365
-            if years
-            else parse_duration(template_retention, "d").total_seconds() / 86400
-        )
-        changes["template_retention_days"] = days
+        changes["template_retention_days"] = retention_days(template_retention)
     store = open_store(checked)
     store_privacy = Privacy(store)
     settings = store_privacy.configure(**changes) if changes else store_privacy.settings()
