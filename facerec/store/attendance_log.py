@@ -181,12 +181,16 @@ class AttendanceLog:
             )
             return [_event(row, name) for row, name in session.execute(query)]
 
-    def events(self, start: datetime | None = None, end: datetime | None = None) -> list[EventRecord]:
-        """Events that overlap [start, end), oldest first."""
+    def events(
+        self, start: datetime | None = None, end: datetime | None = None, person: str | None = None
+    ) -> list[EventRecord]:
+        """Events that overlap [start, end) (of ``person`` only, if given), oldest first."""
         start = utc(start) if start else None
         end = utc(end) if end else None
         with self.store.reading() as session:
             query = select(AttendanceEvent, Person.name).join(Person, Person.id == AttendanceEvent.person_id)
+            if person is not None:
+                query = query.where(Person.name == person)
             if start is not None:
                 query = query.where(AttendanceEvent.last_seen >= start)
             if end is not None:

@@ -104,10 +104,14 @@ class SpoofEvents:
                 row.last_seen, row.sightings = max(aware(row.last_seen), seen), row.sightings + 1
                 row.liveness_score = max(row.liveness_score, liveness_score)
 
-    def between(self, start: datetime | None = None, end: datetime | None = None) -> list[SpoofRecord]:
-        """Spoof events that overlap [start, end), oldest first."""
+    def between(
+        self, start: datetime | None = None, end: datetime | None = None, claimed: str | None = None
+    ) -> list[SpoofRecord]:
+        """Spoof events that overlap [start, end) (recognised as ``claimed`` only, if given), oldest first."""
         with self.store.reading() as session:
             query = select(SpoofEvent, Person.name).outerjoin(Person, Person.id == SpoofEvent.person_id)
+            if claimed is not None:
+                query = query.where(Person.name == claimed)
             if start is not None:
                 query = query.where(SpoofEvent.last_seen >= utc(start))
             if end is not None:

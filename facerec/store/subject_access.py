@@ -17,7 +17,7 @@ from facerec.errors import UnknownPersonError
 from facerec.store.archive import Archive
 from facerec.store.attendance_log import AttendanceLog
 from facerec.store.audit import AuditTrail
-from facerec.store.models import AuditEntry, Person, SpoofEvent, aware
+from facerec.store.models import AuditEntry, aware
 from facerec.store.names import check_name
 from facerec.store.privacy import Privacy
 from facerec.store.repository import Store
@@ -34,14 +34,6 @@ def _audit_about(store: Store, name: str) -> list[dict]:
         return [{"at": aware(r.at).isoformat(), "key": r.actor, "action": r.action, "details": r.details} for r in rows]
 
 
-def _spoofs_of(store: Store, name: str) -> list[dict]:
-    """Presentation attacks recognised as the person (their face was held up)."""
-    with store.reading() as session:
-        person_id = session.scalar(select(Person.id).where(Person.name == name))
-        ids = set(session.scalars(select(SpoofEvent.id).where(SpoofEvent.person_id == person_id)))
-    return [s.to_dict(UTC) for s in SpoofEvents(store).between() if s.id in ids]
-
-
 def archive(store: Store, name: str) -> bytes:
     """The zip (bytes) of everything held about ``name``; UnknownPersonError if nobody of that
     name is enrolled and no consent is on record for them."""
@@ -54,7 +46,7 @@ def archive(store: Store, name: str) -> bytes:
             raise
         person = {"name": name, "samples": []}
     log = AttendanceLog(store)
-    events = [e for e in log.events() if e.person == name]
+    events = log.events(person=name)
     samples, buffer = [], io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
         for n, s in enumerate(person["samples"]):
@@ -75,7 +67,7 @@ def archive(store: Store, name: str) -> bytes:
             "person": {k: v for k, v in person.items() if k != "samples"},
             "samples": samples,
             "attendance": [e.to_dict(UTC) for e in events],
-            "spoof_events": _spoofs_of(store, name),
+            "spoof_events": [s.to_dict(UTC) for s in SpoofEvents(store).between(claimed=name)],  # their face held up
             "consents": consents,
             "audit": _audit_about(store, name),
         }

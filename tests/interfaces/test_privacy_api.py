@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -17,6 +17,7 @@ from server_process import ServerProcess
 
 from facerec.errors import EncryptionKeyError
 from facerec.store import Store
+from facerec.store.attendance_log import AttendanceLog
 from facerec.store.sealing import Keyring
 from facerec.store.spoofs import SpoofEvents
 
@@ -83,6 +84,11 @@ def test_enrollment_over_http_needs_consent(office, data):
 
 def test_export_holds_what_is_held_about_the_person_and_nothing_about_anyone_else(office):
     clients, url, folder, _env = office
+    now = datetime.now(UTC)
+    store = Store(url)
+    for name in ("obama", "biden"):
+        AttendanceLog(store).record(name, "door", now, now, 0.8, png_bytes(), 3, timedelta(hours=8))
+        SpoofEvents(store).add("door", now, now, name, 0.7, 0.9, png_bytes(), 2)
     assert clients["read"].get("/v1/persons/obama/export").status_code == 403  # admin only
     samples = clients["read"].get("/v1/persons/obama/samples").json()
     crop = clients["read"].get(f"/v1/samples/{samples[0]['id']}/crop").content  # a read, audited
@@ -93,6 +99,8 @@ def test_export_holds_what_is_held_about_the_person_and_nothing_about_anyone_els
     document = json.loads(archive.read("person.json"))
     assert document["person"]["name"] == "obama" and len(document["samples"]) == len(samples) == 2
     assert [c["subject"] for c in document["consents"]] == ["obama"]
+    assert [e["name"] for e in document["attendance"]] == ["obama"]
+    assert [s["claimed"] for s in document["spoof_events"]] == ["obama"]
     assert {"consent_given", "read_crop"} <= {line["action"] for line in document["audit"]}
     assert crop in [archive.read(n) for n in archive.namelist() if n.startswith("crops/")]
     everything = b"".join(archive.read(n) for n in archive.namelist())
