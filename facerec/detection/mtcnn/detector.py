@@ -445,7 +445,7 @@ class MTCNN:
             if x2 - x1 < 2 or y2 - y1 < 2:
                 continue  # wholly outside the frame
             part = np.ascontiguousarray(pixels[y1:y2, x1:x2])
-            images.append(_Image(part.shape[0], part.shape[1], area.summed_area_table(part)))
+            images.append(_Image.of(part))
             shifted.append(box - np.array([x1, y1, x1, y1], np.float32))
             offsets.append((x1, y1))
             ids.append(i)
