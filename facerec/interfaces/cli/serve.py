@@ -7,7 +7,7 @@ which every worker process reads when uvicorn calls the app factory.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
@@ -15,6 +15,9 @@ from facerec.interfaces.cli.events import DeliverOption
 from facerec.interfaces.cli.main import app
 from facerec.interfaces.cli.options import DbOption, LivenessThresholdOption, ModelOption, ThreadsOption
 from facerec.interfaces.cli.settings import settings_for
+
+if TYPE_CHECKING:
+    from facerec.runtime.settings import Backend
 
 
 @app.command()
@@ -53,6 +56,7 @@ def serve(
 ) -> None:
     """The HTTP API (see /docs) and the desk's web page (/): detect, verify, identify, liveness, enrol,
     people, check-in, attendance."""
+    import dataclasses
     import ipaddress
     import os
     import shutil
@@ -61,6 +65,7 @@ def serve(
     import uvicorn
 
     from facerec.interfaces.server import CONFIG_ENV
+    from facerec.interfaces.server_config import ServerConfig
 
     try:
         loopback = ipaddress.ip_address(host).is_loopback
@@ -75,23 +80,22 @@ def serve(
     settings = settings_for(ctx, threads, None, model, db)
     proxies = [p.strip() for p in forwarded_allow_ips.split(",") if p.strip()]
     private = tempfile.mkdtemp(prefix="facerec-serve-")  # the workers' shared wrong-key counters
-    os.environ[CONFIG_ENV] = json.dumps(
-        {
-            "db": settings.db,
-            "model": settings.model,
-            "threads": settings.threads,
-            "backend": settings.backend,
-            "max_upload_mb": max_upload_mb,
-            "require_liveness": require_liveness,
-            "index": settings.index,
-            "liveness_threshold": liveness_threshold,
-            "max_pending": max_pending,
-            "request_timeout": request_timeout,
-            "body_timeout": body_timeout,
-            "deliver": deliver,
-            "key_guard": os.path.join(private, "keyguard.db"),
-        }
+    config = ServerConfig(
+        db=settings.db,
+        model=settings.model,
+        threads=settings.threads,
+        backend=cast("Backend", settings.backend),  # a bad name is the recognizer's error to report
+        max_upload_mb=max_upload_mb,
+        require_liveness=require_liveness,
+        index=settings.index,
+        liveness_threshold=liveness_threshold,
+        max_pending=max_pending,
+        request_timeout=request_timeout,
+        body_timeout=body_timeout,
+        deliver=deliver,
+        key_guard=os.path.join(private, "keyguard.db"),
     )
+    os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))  # read back by app_from_environment
     try:
         uvicorn.run(
             "facerec.interfaces.server:app_from_environment",
