@@ -46,6 +46,8 @@ def test_webhook_commands_and_events_by_cursor(tmp_path):
     shown = json.loads(run("--db", url, "mqtt", "show", "--json").stdout)[0]
     assert shown["options"] == {"site": "office"} and shown["url"] == "mqtt://hass:***@127.0.0.1:1883"
     assert "s3cret" not in run("--db", url, "mqtt", "show").output
+    broker_id = shown["id"]
+    assert "s3cret" not in run("--db", url, "webhook", "retry", str(broker_id)).output  # any subscription's
     assert run("--db", url, "mqtt", "off").exit_code == 0
 
     People(store).rename("bob", "robert")

@@ -86,7 +86,7 @@ def webhook_add(
 
 
 def _subscription_lines(kind: str, ctx: typer.Context, json_out: bool, db: str | None) -> None:
-    from facerec.store.subscriptions import Subscriptions
+    from facerec.store.subscriptions import Subscriptions, shown_url
 
     subscriptions = Subscriptions(store_for(ctx, db))
     found = [(s, subscriptions.pending(s)) for s in subscriptions.list(kind)]
@@ -97,7 +97,7 @@ def _subscription_lines(kind: str, ctx: typer.Context, json_out: bool, db: str |
         state = "enabled" if s.enabled else "DISABLED"
         error = f"\tlast error: {s.last_error}" if s.last_error else ""
         events = ",".join(s.event_types) or "all events"
-        typer.echo(f"{s.id}\t{s.to_dict()['url']}\t{events}\t{state}\t{pending} pending{error}")
+        typer.echo(f"{s.id}\t{shown_url(s.url)}\t{events}\t{state}\t{pending} pending{error}")
 
 
 @webhook_app.command("list")
@@ -109,21 +109,19 @@ def webhook_list(ctx: typer.Context, json_out: JsonOption = False, db: DbOption 
 @webhook_app.command("remove")
 def webhook_remove(ctx: typer.Context, subscription_id: int, db: DbOption = None) -> None:
     """Stop sending events to a webhook."""
-    removed = _change(ctx, db, lambda subscriptions: subscriptions.remove(subscription_id))
-    typer.echo(f"removed webhook {removed.id} ({removed.url})")
+    from facerec.store.subscriptions import Subscriptions, shown_url
+
+    removed = Subscriptions(store_for(ctx, db)).remove(subscription_id)
+    typer.echo(f"removed webhook {removed.id} ({shown_url(removed.url)})")
 
 
 @webhook_app.command("retry")
 def webhook_retry(ctx: typer.Context, subscription_id: int, db: DbOption = None) -> None:
     """Retry now: end a subscription's back-off (and enable it again if it was disabled)."""
-    again = _change(ctx, db, lambda subscriptions: subscriptions.retry_now(subscription_id))
-    typer.echo(f"subscription {again.id} ({again.url}) is retried now")
+    from facerec.store.subscriptions import Subscriptions, shown_url
 
-
-def _change(ctx: typer.Context, db: str | None, work):
-    from facerec.store.subscriptions import Subscriptions
-
-    return work(Subscriptions(store_for(ctx, db)))
+    again = Subscriptions(store_for(ctx, db)).retry_now(subscription_id)
+    typer.echo(f"subscription {again.id} ({shown_url(again.url)}) is retried now")
 
 
 @webhook_app.command("allow-host")
@@ -154,10 +152,10 @@ def mqtt_set(
 ) -> None:
     """Publish events to this broker (replacing any set before), from now on."""
     from facerec.events.manage import set_mqtt
+    from facerec.store.subscriptions import shown_url
 
     subscription = cast("Subscription", set_mqtt(store_for(ctx, db), url, site, event or [], away))  # set: not None
-    shown = subscription.to_dict()
-    typer.echo(f"events go to {shown['url']} under facerec/{subscription.options['site']}/")
+    typer.echo(f"events go to {shown_url(subscription.url)} under facerec/{subscription.options['site']}/")
 
 
 @mqtt_app.command("off")
